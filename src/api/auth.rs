@@ -1,0 +1,130 @@
+//! Token issue (decision D17) and the `Authed` extractor that every other `/api` handler takes,
+//! so no handler can forget authentication.
+
+use super::envelope::{success, ApiError, ApiResult};
+use crate::auth::{self, TokenError};
+use crate::db;
+use crate::domain::fields::{is_email, reject_unknown, FieldErrors};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde_json::{json, Value};
+use std::future::{ready, Ready};
+
+pub const MISSING: &str = "Authorization token is required.";
+pub const EXPIRED: &str = "Token has expired.";
+pub const INVALID: &str = "Invalid token.";
+pub const BAD_LOGIN: &str = "Invalid e-mail or password.";
+
+/// The authenticated user of a request.
+pub struct Authed {
+    pub user_id: i64,
+    pub email: String,
+}
+
+impl FromRequest for Authed {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let raw = req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    // `Bearer <token>`, or the bare token older clients send (spec §1.1).
+    let token = match raw.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return Err(ApiError::unauthorized(INVALID)),
+        None => raw,
+    };
+    if token.is_empty() {
+        return Err(ApiError::unauthorized(MISSING));
+    }
+    match state.keys.verify_user(token) {
+        Ok((user_id, email)) => Ok(Authed { user_id, email }),
+        Err(TokenError::Expired) => Err(ApiError::unauthorized(EXPIRED)),
+        Err(TokenError::Invalid) => Err(ApiError::unauthorized(INVALID)),
+    }
+}
+
+/// `POST /api/token/issue` (alias `/api/auth/issue`).
+pub async fn issue(state: web::Data<AppState>, body: web::Json<Value>) -> ApiResult {
+    let mut errs = FieldErrors::new();
+    let Value::Object(obj) = &*body else {
+        return Err(ApiError::field(
+            "body",
+            "request body must be a JSON object with email and password",
+        ));
+    };
+    reject_unknown(obj, &["email", "password"], "", &mut errs);
+    let email = match obj.get("email") {
+        Some(Value::String(s)) if is_email(s.trim()) => Some(s.trim().to_string()),
+        Some(_) => {
+            errs.add("email", "invalid email format");
+            None
+        }
+        None => {
+            errs.add("email", "email is required");
+            None
+        }
+    };
+    let password = match obj.get("password") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => {
+            errs.add("password", "password must be a non-empty string");
+            None
+        }
+        None => {
+            errs.add("password", "password is required");
+            None
+        }
+    };
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::validation(errs));
+    };
+    if !errs.is_empty() {
+        return Err(ApiError::validation(errs));
+    }
+    let lookup = email.clone();
+    let user = state
+        .db
+        .read(move |c| db::users::by_email(c, &lookup).map_err(ApiError::from))
+        .await?;
+    // Verify against a dummy hash for unknown e-mails so both failures cost the same.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| auth::dummy_hash().to_string());
+    let ok = web::block(move || auth::verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(u) if ok => u,
+        _ => {
+            tracing::warn!(email = %email, "token issue refused: wrong e-mail or password");
+            return Err(ApiError::unauthorized(BAD_LOGIN));
+        }
+    };
+    let (token, exp) = state
+        .keys
+        .issue(user.id, &user.email)
+        .map_err(ApiError::internal)?;
+    let zone = state.settings.zone;
+    Ok(success(
+        StatusCode::CREATED,
+        "Token issued successfully.",
+        Some(json!({ "token": token, "expiresAt": zone.format_secs(Some(exp)) })),
+        None,
+    ))
+}

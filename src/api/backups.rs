@@ -1,0 +1,173 @@
+//! `POST /api/backups`: register backup jobs (spec §2, seed document).
+
+use super::auth::Authed;
+use super::envelope::{success, ApiError, ApiResult};
+use crate::db::jobs::{self, RegisterError};
+use crate::domain::job::{parse_registration, HostProbe};
+use crate::domain::registration::{Outcome, PlannedJob, Rejection};
+use crate::domain::schedule;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde_json::{json, Map, Value};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+/// The real file system behind the parser's checks.
+pub struct FsProbe;
+
+pub fn is_local_dir(path: &str) -> bool {
+    Path::new(path).is_dir()
+}
+
+impl HostProbe for FsProbe {
+    fn is_local_dir(&self, path: &str) -> bool {
+        is_local_dir(path)
+    }
+
+    fn check_script(&self, path: &str) -> Result<(), String> {
+        check_script(path)
+    }
+}
+
+/// Decision D11 and house rule 6: scripts run as root, so only root may be able to change them.
+pub fn check_script(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("scriptPath must be an absolute path, got '{path}'"));
+    }
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("scriptPath '{path}' does not exist"),
+        _ => format!("scriptPath '{path}' cannot be read: {e}"),
+    })?;
+    if !meta.is_file() {
+        return Err(format!("scriptPath '{path}' is not a regular file"));
+    }
+    if meta.uid() != 0 {
+        return Err(format!(
+            "scriptPath '{path}' must be owned by root (it is owned by uid {})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "scriptPath '{path}' must not be writable by group or others (mode {mode:04o}); run chmod go-w on it"
+        ));
+    }
+    if mode & 0o100 == 0 {
+        return Err(format!(
+            "scriptPath '{path}' is not executable by its owner (mode {mode:04o})"
+        ));
+    }
+    Ok(())
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    auth: Authed,
+    body: web::Json<Value>,
+) -> ApiResult {
+    let now = state.settings.zone.now_local();
+    let body = body.into_inner();
+    let req = web::block(move || parse_registration(&body, &FsProbe, now))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::validation)?;
+    let host = state.registration_host().await;
+    let outcomes = jobs::register(&state.db, req, host, auth.user_id, now, is_local_dir)
+        .await
+        .map_err(|e| match e {
+            RegisterError::Rejected(r) => rejection(r),
+            RegisterError::Db(e) => ApiError::internal(e),
+        })?;
+    let results: Vec<Value> = outcomes.iter().map(result_entry).collect();
+    let ok = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Create(_)))
+        .count();
+    for o in &outcomes {
+        if let Outcome::Create(j) = o {
+            tracing::info!(job = %j.name, partition = %j.partition, mode = j.mode.as_str(), "backup job registered");
+        }
+    }
+    Ok(success(
+        StatusCode::CREATED,
+        "Backup job registration completed",
+        Some(json!({
+            "summary": { "total": outcomes.len(), "successful": ok, "failed": outcomes.len() - ok },
+            "results": results,
+        })),
+        None,
+    ))
+}
+
+pub fn rejection(r: Rejection) -> ApiError {
+    match r {
+        Rejection::Validation(errs) => ApiError::validation(errs),
+        Rejection::BadRequest(m) => ApiError::bad_request(m),
+        Rejection::NotFound(m) => ApiError::not_found(m),
+        Rejection::Conflict(m) => ApiError::conflict(m),
+        Rejection::NothingCreated { message, failures } => {
+            let msgs: Vec<String> = failures.iter().map(|(p, m)| format!("{p}: {m}")).collect();
+            let results: Vec<Value> = failures.iter().map(|(p, m)| fail_entry(p, m)).collect();
+            ApiError::bad_request(message).with_detail(json!({
+                "validationErrors": { "partition": msgs },
+                "results": results,
+            }))
+        }
+    }
+}
+
+fn fail_entry(partition: &str, message: &str) -> Value {
+    json!({
+        "state": "fail",
+        "jobName": "-",
+        "partition": partition,
+        "jobMode": "-",
+        "autoStart": "-",
+        "errorMessage": message,
+    })
+}
+
+fn use_str(b: bool) -> &'static str {
+    if b {
+        "use"
+    } else {
+        "not use"
+    }
+}
+
+fn result_entry(o: &Outcome) -> Value {
+    match o {
+        Outcome::Fail { partition, message } => fail_entry(partition, message),
+        Outcome::Create(j) => created_entry(j),
+    }
+}
+
+fn created_entry(j: &PlannedJob) -> Value {
+    let mut m = Map::new();
+    m.insert("state".into(), "success".into());
+    m.insert("jobName".into(), j.name.clone().into());
+    m.insert("partition".into(), j.partition.clone().into());
+    m.insert("jobMode".into(), j.mode.display().into());
+    m.insert("autoStart".into(), use_str(j.auto_start).into());
+    if let Some(b) = &j.basic {
+        let mut s = Map::new();
+        s.insert(
+            "basic".into(),
+            json!({ "type": schedule::type_name(b.kind), "description": b.describe() }),
+        );
+        if let Some(a) = &j.advanced {
+            s.insert(
+                "advanced".into(),
+                json!({ "type": schedule::type_name(a.kind), "description": a.describe() }),
+            );
+        }
+        m.insert("schedule".into(), Value::Object(s));
+    }
+    if let Some((path, run)) = &j.script {
+        m.insert("scriptPath".into(), path.clone().into());
+        m.insert("scriptRunTiming".into(), run.timing().into());
+    }
+    Value::Object(m)
+}

@@ -1,0 +1,102 @@
+//! ZDM centers (spec §5.2). This appliance is the one center.
+
+use super::auth::Authed;
+use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::query::{flag, paginate, paging, Query};
+use crate::db;
+use crate::domain::job::Ref;
+use crate::host;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde_json::{json, Value};
+
+async fn center_item(state: &AppState, q: &Query) -> Result<Value, ApiError> {
+    let row = state
+        .db
+        .read(|c| db::hosts::center(c).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::internal("center 1 is not registered"))?;
+    let install = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "-".into());
+    let mut v = json!({
+        "name": { "center": row.name, "host": row.host_name },
+        "id": { "center": row.id.to_string(), "install": row.install_id, "machine": row.machine_id },
+        "os": { "version": row.os_version },
+        "ip": { "public": "-", "private": host::private_ips() },
+        "status": { "connect": "connect", "activate": "ok" },
+        "path": { "logFile": "journald (stderr)", "install": install },
+        "lastUpdated": zone().format_secs(Some(row.updated_at)),
+    });
+    if flag(q, "partition")? {
+        let parts = state.partitions().await;
+        v["partition"] = parts
+            .iter()
+            .map(|p| super::servers::partition_item(p, None))
+            .collect();
+    }
+    if flag(q, "repository")? {
+        v["repository"] = super::repositories::items(state).await?;
+    }
+    if flag(q, "zosRepository")? {
+        v["zosRepository"] = json!([]);
+    }
+    Ok(v)
+}
+
+/// Resolves a center path identifier; only this appliance exists.
+pub fn check_center(state: &AppState, ident: &str) -> Result<(), ApiError> {
+    let r = Ref::parse_ident(ident);
+    if r.matches(1, &state.settings.center_name) {
+        return Ok(());
+    }
+    Err(ApiError::not_found(match r {
+        Ref::Id(_) => format!("Center with ID '{ident}' not found"),
+        Ref::Name(_) => format!("Center '{ident}' not found"),
+    }))
+}
+
+pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
+    let p = paging(&q)?;
+    let mut matches = true;
+    for (key, allowed, ours) in [
+        ("connection", ["connect", "disconnect"], "connect"),
+        ("activation", ["ok", "fail"], "ok"),
+    ] {
+        if let Some(v) = q.get(key).map(|s| s.to_ascii_lowercase()) {
+            if !allowed.contains(&v.as_str()) {
+                return Err(ApiError::field(
+                    key,
+                    format!("{key} must be one of {}, got '{v}'", allowed.join(", ")),
+                ));
+            }
+            matches &= v == ours;
+        }
+    }
+    let items = if matches {
+        vec![center_item(&state, &q).await?]
+    } else {
+        vec![]
+    };
+    let (page, pagination) = paginate(items, &p);
+    Ok(success(
+        StatusCode::OK,
+        "ZDM information list",
+        Some(Value::from(page)),
+        pagination,
+    ))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    check_center(&state, &ident)?;
+    Ok(ok(
+        "ZDM information retrieved",
+        center_item(&state, &q).await?,
+    ))
+}

@@ -1,0 +1,117 @@
+//! Common query parameters of list endpoints (spec §1.5): `page`, `limit`, `sort`, and the
+//! pagination object that is present only when `page` or `limit` was given.
+
+use super::envelope::ApiError;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub type Query = HashMap<String, String>;
+
+pub struct Paging {
+    page: usize,
+    limit: usize,
+    explicit: bool,
+    desc: bool,
+}
+
+fn positive(q: &Query, key: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::field(
+                key,
+                format!("{key} must be an integer between 1 and {max}, got '{v}'"),
+            )),
+        },
+    }
+}
+
+/// Paging with the spec's default order: newest (highest ID) first.
+pub fn paging(q: &Query) -> Result<Paging, ApiError> {
+    paging_with_default(q, true)
+}
+
+/// Paging for lists without IDs (partitions), which read best in their natural order.
+pub fn paging_with_default(q: &Query, desc_default: bool) -> Result<Paging, ApiError> {
+    let desc = match q.get("sort").map(|s| s.to_ascii_lowercase()) {
+        None => desc_default,
+        Some(s) if s == "desc" => true,
+        Some(s) if s == "asc" => false,
+        Some(s) => {
+            return Err(ApiError::field(
+                "sort",
+                format!("sort must be asc or desc, got '{s}'"),
+            ))
+        }
+    };
+    Ok(Paging {
+        page: positive(q, "page", 1, 1_000_000)?,
+        limit: positive(q, "limit", 20, 1000)?,
+        explicit: q.contains_key("page") || q.contains_key("limit"),
+        desc,
+    })
+}
+
+/// Orders `items` (given ascending by ID) and cuts the requested page.
+pub fn paginate<T>(mut items: Vec<T>, p: &Paging) -> (Vec<T>, Option<Value>) {
+    if p.desc {
+        items.reverse();
+    }
+    if !p.explicit {
+        return (items, None);
+    }
+    let total = items.len();
+    let pages = total.div_ceil(p.limit);
+    let page: Vec<T> = items
+        .into_iter()
+        .skip((p.page - 1) * p.limit)
+        .take(p.limit)
+        .collect();
+    let meta = json!({
+        "currentPage": p.page,
+        "totalPages": pages,
+        "totalItems": total,
+        "itemsPerPage": p.limit,
+        "hasNextPage": p.page < pages,
+        "hasPreviousPage": p.page > 1,
+    });
+    (page, Some(meta))
+}
+
+/// `true`/`false` flags (default false).
+pub fn flag(q: &Query, key: &str) -> Result<bool, ApiError> {
+    match q.get(key).map(|s| s.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(s) if s == "true" || s == "1" => Ok(true),
+        Some(s) if s == "false" || s == "0" => Ok(false),
+        Some(s) => Err(ApiError::field(
+            key,
+            format!("{key} must be true or false, got '{s}'"),
+        )),
+    }
+}
+
+/// Digits-only path identifiers (spec §1.4); anything else is a 400.
+pub fn numeric_id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0 && raw.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "URL parameter validation failed: {what} must be a numeric ID, got '{raw}'"
+            ))
+        })
+}
+
+/// A `center` filter (comma list of IDs and names) matches this appliance?
+pub fn center_filter_matches(q: &Query, id: i64, name: &str) -> bool {
+    match q.get("center") {
+        None => true,
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .any(|c| crate::domain::job::Ref::parse_ident(c).matches(id, name)),
+    }
+}

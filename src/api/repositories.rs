@@ -1,0 +1,655 @@
+//! Repositories (spec §5.3): where restore points are written.
+
+use super::auth::Authed;
+use super::centers::check_center;
+use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::query::{center_filter_matches, numeric_id, paginate, paging, Query};
+use crate::auth::write_secret;
+use crate::db::{
+    self,
+    repositories::{NewRepo, RepoRow},
+};
+use crate::domain::fields::{integer, reject_unknown, string, type_of, FieldErrors};
+use crate::domain::job::{normalize_repo_path, Ref, RepoKind};
+use crate::host::{self, format_size};
+use crate::repocheck;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Where a repository can be reached on this host now: its path when that is a local
+/// directory, else its registered local mount path.
+fn local_dir(r: &RepoRow) -> Option<PathBuf> {
+    [Some(&r.path), r.local_path.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::from)
+        .find(|p| p.is_absolute() && p.is_dir())
+}
+
+fn item(r: &RepoRow, center_name: &str) -> Value {
+    let space = local_dir(r).and_then(|d| host::space(&d));
+    let (size, used, free, usage) = match space {
+        Some(s) => (
+            json!(s.size),
+            json!(s.used),
+            json!(s.free),
+            json!(if s.size == 0 {
+                0.0
+            } else {
+                (s.used as f64 * 1000.0 / s.size as f64).round() / 10.0
+            }),
+        ),
+        None => (Value::Null, Value::Null, Value::Null, Value::Null),
+    };
+    json!({
+        "id": r.id.to_string(),
+        "center": center_name,
+        "type": r.kind.as_str().to_ascii_uppercase(),
+        "size": size,
+        "used": used,
+        "free": free,
+        "usage": usage,
+        "freeFormatted": space.map(|s| format_size(s.free, 1)).unwrap_or_else(|| "-".into()),
+        "remotePath": r.path,
+        "localPath": r.local_path.clone().unwrap_or_else(|| "-".into()),
+        "remoteUser": r.remote_user.clone().unwrap_or_else(|| "-".into()),
+        "ipAddress": r.ip.as_deref().map(|s| s.split('|').map(String::from).collect::<Vec<_>>()).unwrap_or_default(),
+        "port": r.port.map(|p| p.to_string()).unwrap_or_default(),
+        "lastUpdated": zone().format_secs(Some(r.updated_at)),
+    })
+}
+
+/// Every repository as list items (statvfs runs on the blocking pool).
+pub async fn items(state: &AppState) -> Result<Value, ApiError> {
+    let rows = state
+        .db
+        .read(|c| db::repositories::list(c).map_err(ApiError::from))
+        .await?;
+    let name = state.settings.center_name.clone();
+    let z = zone();
+    let v = web::block(move || {
+        super::envelope::CTX.sync_scope(
+            super::envelope::RequestCtx {
+                id: String::new(),
+                zone: z,
+            },
+            || rows.iter().map(|r| item(r, &name)).collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Value::from(v))
+}
+
+async fn filtered(state: &AppState, q: &Query, message: &str) -> ApiResult {
+    let p = paging(q)?;
+    let kind = match q.get("type") {
+        Some(t) => Some(RepoKind::parse(t).ok_or_else(|| {
+            ApiError::field("type", format!("type must be nfs or smb, got '{t}'"))
+        })?),
+        None => None,
+    };
+    if let Some(os) = q.get("os").map(|s| s.to_ascii_lowercase()) {
+        if os != "win" && os != "lin" {
+            return Err(ApiError::field(
+                "os",
+                format!("os must be win or lin, got '{os}'"),
+            ));
+        }
+    }
+    let center_ok = center_filter_matches(q, 1, &state.settings.center_name)
+        && q.get("os").is_none_or(|o| o.eq_ignore_ascii_case("lin"));
+    let all = if center_ok {
+        items(state).await?
+    } else {
+        Value::Array(vec![])
+    };
+    let list: Vec<Value> = all
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| kind.is_none_or(|k| v["type"] == k.as_str().to_ascii_uppercase()))
+        .filter(|v| {
+            q.get("path")
+                .is_none_or(|p| v["remotePath"] == p.as_str() || v["localPath"] == p.as_str())
+        })
+        .collect();
+    let (page, pagination) = paginate(list, &p);
+    Ok(success(
+        StatusCode::OK,
+        message,
+        Some(Value::from(page)),
+        pagination,
+    ))
+}
+
+pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
+    filtered(&state, &q, "Repository list retrieved").await
+}
+
+pub async fn by_center(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    check_center(&state, &ident)?;
+    filtered(&state, &q, "Repository information retrieved").await
+}
+
+/// Common fields of register and verify.
+struct Spec {
+    kind: RepoKind,
+    path: String,
+    local_path: Option<String>,
+    ip: Option<String>,
+    port: Option<i64>,
+    account: Option<String>,
+    password: Option<String>,
+    domain: Option<String>,
+}
+
+fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors) -> Option<Spec> {
+    match obj.get("center") {
+        Some(v) => {
+            if let Some(c) = Ref::parse(v, "center", errs) {
+                if !c.matches(1, &state.settings.center_name) {
+                    errs.add("center", format!("Center '{c}' not found"));
+                }
+            }
+        }
+        None => errs.add("center", "center is required"),
+    }
+    if let Some(u) = obj.get("user") {
+        Ref::parse(u, "user", errs);
+    }
+    let kind = match obj.get("type") {
+        Some(Value::String(s)) => RepoKind::parse(s).or_else(|| {
+            errs.add("type", format!("type must be one of nfs, smb, got '{s}'"));
+            None
+        }),
+        Some(other) => {
+            errs.add(
+                "type",
+                format!("type must be one of nfs, smb, got {}", type_of(other)),
+            );
+            None
+        }
+        None => {
+            errs.add("type", "type is required");
+            None
+        }
+    };
+    let raw_path = match (obj.get("path"), obj.get("remotePath")) {
+        (Some(p), _) => string(p, "path", errs),
+        (None, Some(p)) => string(p, "remotePath", errs),
+        (None, None) => {
+            errs.add("path", "path is required");
+            None
+        }
+    };
+    let opt = |key: &str, errs: &mut FieldErrors| obj.get(key).and_then(|v| string(v, key, errs));
+    let local_path = opt("localPath", errs);
+    if let Some(lp) = &local_path {
+        if !Path::new(lp).is_absolute() {
+            errs.add(
+                "localPath",
+                format!("localPath must be an absolute directory, got '{lp}'"),
+            );
+        }
+    }
+    let ip = opt("ip", errs);
+    if let Some(ip) = &ip {
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            errs.add(
+                "ip",
+                format!("ip must be an IPv4 or IPv6 address, got '{ip}'"),
+            );
+        }
+    }
+    let port = obj
+        .get("port")
+        .and_then(|v| integer(v, "port", 1, 65535, errs));
+    let account = opt("account", errs);
+    let password = obj.get("password").and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        _ => {
+            errs.add("password", "password must be a string");
+            None
+        }
+    });
+    let domain = opt("domain", errs);
+    if password.is_some() && account.is_none() {
+        errs.add("account", "account is required when password is given");
+    }
+    if account.is_some() && kind == Some(RepoKind::Nfs) {
+        errs.add(
+            "account",
+            "NFS repositories use AUTH_SYS and take no account/password",
+        );
+    }
+    let path = match (kind, raw_path) {
+        (Some(k), Some(p)) => match normalize_repo_path(k, &p, &super::backups::FsProbe) {
+            Ok(p) => Some(p),
+            Err(m) => {
+                errs.add(
+                    if obj.contains_key("path") {
+                        "path"
+                    } else {
+                        "remotePath"
+                    },
+                    m,
+                );
+                None
+            }
+        },
+        _ => None,
+    };
+    Some(Spec {
+        kind: kind?,
+        path: path?,
+        local_path,
+        ip,
+        port,
+        account,
+        password,
+        domain,
+    })
+}
+
+/// SMB credentials live in a 0600 file in the state directory, in the `username=`/`password=`/
+/// `domain=` format that mount.cifs and smbclient read; the password never enters the database.
+fn write_credentials(
+    state_dir: &Path,
+    account: &str,
+    password: Option<&str>,
+    domain: Option<&str>,
+) -> std::io::Result<PathBuf> {
+    let dir = state_dir.join("credentials");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("repo-{}.cred", uuid::Uuid::new_v4()));
+    let mut text = format!("username={account}\npassword={}\n", password.unwrap_or(""));
+    if let Some(d) = domain {
+        text.push_str(&format!("domain={d}\n"));
+    }
+    write_secret(&path, &text)?;
+    Ok(path)
+}
+
+const REGISTER_FIELDS: &[&str] = &[
+    "center",
+    "type",
+    "path",
+    "remotePath",
+    "localPath",
+    "ip",
+    "port",
+    "account",
+    "password",
+    "domain",
+    "user",
+];
+
+pub async fn create(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    body: web::Json<Value>,
+) -> ApiResult {
+    let Value::Object(obj) = body.into_inner() else {
+        return Err(ApiError::field(
+            "body",
+            "request body must be a JSON object",
+        ));
+    };
+    let mut errs = FieldErrors::new();
+    reject_unknown(&obj, REGISTER_FIELDS, "", &mut errs);
+    let spec = parse_spec(&obj, &state, &mut errs);
+    if !errs.is_empty() {
+        return Err(ApiError::validation(errs));
+    }
+    let spec = spec.expect("no errors");
+    let cred = match &spec.account {
+        Some(a) => Some(
+            write_credentials(
+                &state.settings.state_dir,
+                a,
+                spec.password.as_deref(),
+                spec.domain.as_deref(),
+            )
+            .map_err(ApiError::internal)?,
+        ),
+        None => None,
+    };
+    let local = spec
+        .local_path
+        .clone()
+        .or_else(|| Path::new(&spec.path).is_dir().then(|| spec.path.clone()));
+    let new = NewRepo {
+        kind: Some(spec.kind),
+        path: spec.path.clone(),
+        local_path: local,
+        ip: spec.ip.clone(),
+        port: spec.port,
+        remote_user: spec.account.clone(),
+        credentials_file: cred.as_ref().map(|p| p.display().to_string()),
+    };
+    let kind = spec.kind;
+    let result = state
+        .db
+        .write(move |tx| {
+            if let Some(id) = db::repositories::by_path(tx, kind, &new.path)? {
+                return Err(ApiError::conflict(format!(
+                    "Repository {} '{}' is already registered (ID {id})",
+                    kind.as_str(),
+                    new.path
+                )));
+            }
+            Ok(db::repositories::insert(tx, kind, &new)?)
+        })
+        .await;
+    let id = match result {
+        Ok(id) => id,
+        Err(e) => {
+            if let Some(c) = cred {
+                let _ = std::fs::remove_file(c);
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(repository = id, kind = kind.as_str(), path = %spec.path, "repository registered");
+    Ok(success(
+        StatusCode::CREATED,
+        "Repository Registration Results",
+        Some(json!({ "id": id, "type": kind.as_str().to_ascii_uppercase(), "path": spec.path })),
+        None,
+    ))
+}
+
+const UPDATE_FIELDS: &[&str] = &[
+    "center",
+    "path",
+    "remotePath",
+    "localPath",
+    "remoteUser",
+    "remotePwd",
+    "ip",
+    "port",
+];
+
+pub async fn update(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult {
+    let id = numeric_id(&id, "repository identifier")?;
+    let Value::Object(obj) = body.into_inner() else {
+        return Err(ApiError::field(
+            "body",
+            "request body must be a JSON object",
+        ));
+    };
+    let mut errs = FieldErrors::new();
+    reject_unknown(&obj, UPDATE_FIELDS, "", &mut errs);
+    if let Some(c) = obj
+        .get("center")
+        .and_then(|v| Ref::parse(v, "center", &mut errs))
+    {
+        if !c.matches(1, &state.settings.center_name) {
+            return Err(ApiError::not_found(format!("Center '{c}' not found")));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::validation(errs));
+    }
+    if !obj.keys().any(|k| k != "center") {
+        return Err(ApiError::bad_request("No fields provided for update"));
+    }
+    let state_dir = state.settings.state_dir.clone();
+    let (row_id, changes) = state
+        .db
+        .write(move |tx| {
+            let mut row = db::repositories::get(tx, id)?.ok_or_else(|| {
+                ApiError::not_found(format!("Repository with ID '{id}' not found"))
+            })?;
+            let mut errs = FieldErrors::new();
+            let mut changes: Vec<Value> = Vec::new();
+            let mut change = |field: &str, prev: Value, new: Value| {
+                if prev != new {
+                    changes.push(json!({ "field": field, "previous": prev, "new": new }));
+                }
+            };
+            if let Some(p) = obj.get("path").or_else(|| obj.get("remotePath")) {
+                if let Some(p) = string(p, "path", &mut errs) {
+                    match normalize_repo_path(row.kind, &p, &super::backups::FsProbe) {
+                        Ok(p) => {
+                            if let Some(other) =
+                                db::repositories::by_path(tx, row.kind, &p)?.filter(|o| *o != id)
+                            {
+                                return Err(ApiError::conflict(format!(
+                                    "Repository {} '{p}' is already registered (ID {other})",
+                                    row.kind.as_str()
+                                )));
+                            }
+                            change("remotePath", json!(row.path), json!(p));
+                            row.path = p;
+                        }
+                        Err(m) => errs.add("path", m),
+                    }
+                }
+            }
+            if let Some(v) = obj.get("localPath") {
+                if let Some(lp) = string(v, "localPath", &mut errs) {
+                    change("localPath", json!(row.local_path), json!(lp));
+                    row.local_path = Some(lp);
+                }
+            }
+            if let Some(v) = obj.get("ip") {
+                if let Some(ip) = string(v, "ip", &mut errs) {
+                    if ip.parse::<std::net::IpAddr>().is_err() {
+                        errs.add(
+                            "ip",
+                            format!("ip must be an IPv4 or IPv6 address, got '{ip}'"),
+                        );
+                    } else {
+                        let mut list: Vec<String> = row
+                            .ip
+                            .as_deref()
+                            .map(|s| s.split('|').map(String::from).collect())
+                            .unwrap_or_default();
+                        if list.contains(&ip) {
+                            errs.add(
+                                "ip",
+                                format!("ip '{ip}' is already registered for this repository"),
+                            );
+                        } else {
+                            list.push(ip);
+                            let joined = list.join("|");
+                            change("ipAddress", json!(row.ip), json!(joined));
+                            row.ip = Some(joined);
+                        }
+                    }
+                }
+            }
+            if let Some(v) = obj.get("port") {
+                if let Some(p) = integer(v, "port", 1, 65535, &mut errs) {
+                    change("port", json!(row.port), json!(p));
+                    row.port = Some(p);
+                }
+            }
+            let user = obj
+                .get("remoteUser")
+                .and_then(|v| string(v, "remoteUser", &mut errs));
+            let pwd = obj.get("remotePwd").map(|v| v.as_str().map(String::from));
+            if let Some(None) = pwd {
+                errs.add("remotePwd", "remotePwd must be a string");
+            }
+            if !errs.is_empty() {
+                return Err(ApiError::validation(errs));
+            }
+            if user.is_some() || pwd.is_some() {
+                if row.kind == RepoKind::Nfs {
+                    return Err(ApiError::field(
+                        "remoteUser",
+                        "NFS repositories use AUTH_SYS and take no account/password",
+                    ));
+                }
+                let account = user.clone().or(row.remote_user.clone()).ok_or_else(|| {
+                    ApiError::field("remoteUser", "remoteUser is required to set a password")
+                })?;
+                let path = write_credentials(&state_dir, &account, pwd.flatten().as_deref(), None)
+                    .map_err(ApiError::internal)?;
+                if let Some(old) = row.credentials_file.replace(path.display().to_string()) {
+                    let _ = std::fs::remove_file(old);
+                }
+                if user.is_some() {
+                    change("remoteUser", json!(row.remote_user), json!(account));
+                }
+                if obj.contains_key("remotePwd") {
+                    change("remotePwd", json!("********"), json!("********"));
+                }
+                row.remote_user = Some(account);
+            }
+            db::repositories::update(tx, &row)?;
+            Ok((row.id, changes))
+        })
+        .await?;
+    if changes.is_empty() {
+        return Err(ApiError::bad_request("No fields changed"));
+    }
+    Ok(ok(
+        "Repository updated successfully",
+        json!({
+            "repositoryInfo": { "id": row_id, "centerName": state.settings.center_name },
+            "summary": { "state": "success", "updatedFields": changes },
+        }),
+    ))
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    id: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    let id = numeric_id(&id, "repository identifier")?;
+    if let Some(c) = q.get("center") {
+        if !Ref::parse_ident(c.trim()).matches(1, &state.settings.center_name) {
+            return Err(ApiError::forbidden(format!(
+                "Repository does not belong to center '{c}'"
+            )));
+        }
+    }
+    let row = state
+        .db
+        .write(move |tx| {
+            let row = db::repositories::get(tx, id)?
+                .ok_or_else(|| ApiError::not_found(format!("Repository with ID '{id}' not found")))?;
+            let jobs = db::repositories::jobs_using(tx, id)?;
+            if !jobs.is_empty() {
+                return Err(ApiError::conflict(format!(
+                    "Repository {id} is used by {} job(s): {}; delete those jobs or move them to another repository first",
+                    jobs.len(),
+                    jobs.join(", ")
+                )));
+            }
+            db::repositories::delete(tx, id)?;
+            Ok(row)
+        })
+        .await?;
+    if let Some(c) = &row.credentials_file {
+        let _ = std::fs::remove_file(c);
+    }
+    Ok(ok(
+        "Repository deleted successfully",
+        json!({
+            "id": row.id,
+            "centerName": state.settings.center_name,
+            "remotePath": row.path,
+            "localPath": row.local_path.unwrap_or_else(|| "-".into()),
+        }),
+    ))
+}
+
+const VERIFY_FIELDS: &[&str] = &[
+    "center",
+    "type",
+    "path",
+    "remotePath",
+    "localPath",
+    "account",
+    "password",
+    "domain",
+    "user",
+];
+
+pub async fn verify(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    body: web::Json<Value>,
+) -> ApiResult {
+    let Value::Object(obj) = body.into_inner() else {
+        return Err(ApiError::field(
+            "body",
+            "request body must be a JSON object",
+        ));
+    };
+    let mut errs = FieldErrors::new();
+    reject_unknown(&obj, VERIFY_FIELDS, "", &mut errs);
+    let spec = parse_spec(&obj, &state, &mut errs);
+    if !errs.is_empty() {
+        return Err(ApiError::validation(errs));
+    }
+    let spec = spec.expect("no errors");
+    let local = [Some(spec.path.clone()), spec.local_path.clone()]
+        .into_iter()
+        .flatten()
+        .find(|p| p.starts_with('/') && !p.starts_with("//") && Path::new(p).is_dir());
+    let kind = spec.kind;
+    let path = spec.path.clone();
+    let outcome = web::block(move || match local {
+        Some(dir) => repocheck::verify_local(Path::new(&dir)).map(|r| (dir, r)),
+        None => {
+            if path.starts_with('/') && !path.starts_with("//") {
+                return Err(repocheck::Failure { step: "exists", reason: format!("{path} does not exist on this host") });
+            }
+            let reach = repocheck::remote_endpoint(kind, &path)
+                .map(|(h, p)| match repocheck::probe_tcp(&h, p) {
+                    Ok(()) => format!("the server {h}:{p} accepts connections"),
+                    Err(e) => format!("the server is not reachable: {e}"),
+                })
+                .unwrap_or_default();
+            Err(repocheck::Failure {
+                step: "mount",
+                reason: format!(
+                    "{} share '{path}' is not mounted on this host ({reach}); direct share access is not available in this release: mount the share and register or pass its mount point as localPath",
+                    kind.as_str().to_ascii_uppercase()
+                ),
+            })
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match outcome {
+        Ok((dir, r)) => Ok(ok(
+            "Repository Verify Results",
+            json!({
+                "path": spec.path,
+                "checkedPath": dir,
+                "result": "SUCCESS",
+                "checks": ["exists", "write", "fsync", "rename", "read", "delete", "space"],
+                "size": { "raw": r.space.size, "formatted": format_size(r.space.size, 1) },
+                "free": { "raw": r.space.free, "formatted": format_size(r.space.free, 1) },
+            }),
+        )),
+        Err(f) => Err(ApiError::bad_request(format!(
+            "Repository verify failed at step '{}': {}",
+            f.step, f.reason
+        ))
+        .with_detail(json!({ "result": "FAIL", "step": f.step, "reason": f.reason }))),
+    }
+}

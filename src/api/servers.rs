@@ -1,0 +1,184 @@
+//! Servers and partitions (spec §5.1). This appliance protects one server: its own host.
+
+use super::auth::Authed;
+use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::query::{center_filter_matches, flag, paginate, paging, paging_with_default, Query};
+use crate::db;
+use crate::domain::job::Ref;
+use crate::host::{self, format_size, Partition};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde_json::{json, Value};
+
+fn size(bytes: u64) -> Value {
+    json!({ "raw": bytes, "formatted": format_size(bytes, 1) })
+}
+
+pub fn partition_item(p: &Partition, system: Option<&str>) -> Value {
+    let s = p.space;
+    let usage = if s.size == 0 {
+        0.0
+    } else {
+        (s.used as f64 * 1000.0 / s.size as f64).round() / 10.0
+    };
+    let mut v = json!({
+        "letter": p.mount_point,
+        "device": p.device,
+        "size": size(s.size),
+        "used": size(s.used),
+        "free": size(s.free),
+        "usage": usage,
+        "fileSystem": p.fs_type,
+        "lastUpdated": zone().format(chrono::Utc::now()),
+    });
+    if let Some(sys) = system {
+        v["system"] = Value::String(sys.to_string());
+    }
+    v
+}
+
+fn filter_partitions(parts: Vec<Partition>, q: &Query) -> Vec<Partition> {
+    parts
+        .into_iter()
+        .filter(|p| q.get("partition").is_none_or(|x| &p.mount_point == x))
+        .filter(|p| q.get("device").is_none_or(|x| &p.device == x))
+        .filter(|p| {
+            q.get("fileSystem")
+                .is_none_or(|x| p.fs_type.eq_ignore_ascii_case(x))
+        })
+        .collect()
+}
+
+async fn server_item(state: &AppState, q: &Query) -> Result<Value, ApiError> {
+    let row = state
+        .db
+        .read(|c| db::hosts::server(c).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::internal("server 1 is not registered"))?;
+    let mut v = json!({
+        "id": row.id.to_string(),
+        "name": row.name,
+        "agent": { "mode": "Source" },
+        "os": { "version": row.os_version },
+        "ip": { "public": "-", "private": host::private_ips() },
+        "license": { "id": "-" },
+        "status": { "connect": "connect" },
+        "lastUpdated": zone().format_secs(Some(row.updated_at)),
+    });
+    if flag(q, "detail")? {
+        v["agent"]["version"] = Value::String(env!("CARGO_PKG_VERSION").into());
+        v["resources"] = json!({ "kernel": row.kernel, "cpuCount": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string() });
+    }
+    if flag(q, "partition")? {
+        let parts = state.partitions().await;
+        v["partition"] = parts.iter().map(|p| partition_item(p, None)).collect();
+    }
+    if flag(q, "repository")? {
+        v["repository"] = super::repositories::items(state).await?;
+    }
+    Ok(v)
+}
+
+fn server_matches(state: &AppState, ident: &str) -> bool {
+    Ref::parse_ident(ident).matches(1, &state.settings.server_name)
+}
+
+fn check_filters(q: &Query) -> Result<bool, ApiError> {
+    let enum_ok = |key: &str, allowed: &[&str], ours: &str| -> Result<bool, ApiError> {
+        match q.get(key).map(|s| s.to_ascii_lowercase()) {
+            None => Ok(true),
+            Some(v) if allowed.contains(&v.as_str()) => Ok(v == ours),
+            Some(v) => Err(ApiError::field(
+                key,
+                format!("{key} must be one of {}, got '{v}'", allowed.join(", ")),
+            )),
+        }
+    };
+    Ok(enum_ok("mode", &["source", "target"], "source")?
+        & enum_ok("os", &["win", "lin", "cloud"], "lin")?
+        & enum_ok("connection", &["connect", "disconnect"], "connect")?
+        & enum_ok("license", &["assign", "unassign"], "unassign")?)
+}
+
+pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
+    let p = paging(&q)?;
+    let matches = check_filters(&q)? && center_filter_matches(&q, 1, &state.settings.center_name);
+    let items = if matches {
+        vec![server_item(&state, &q).await?]
+    } else {
+        vec![]
+    };
+    let (page, pagination) = paginate(items, &p);
+    Ok(success(
+        StatusCode::OK,
+        "Server information list",
+        Some(Value::from(page)),
+        pagination,
+    ))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    if !server_matches(&state, &ident) {
+        return Err(ApiError::not_found(format!("Server '{ident}' not found.")));
+    }
+    Ok(ok(
+        "Server information retrieved",
+        server_item(&state, &q).await?,
+    ))
+}
+
+pub async fn all_partitions(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    q: web::Query<Query>,
+) -> ApiResult {
+    let p = paging_with_default(&q, false)?;
+    let parts = if center_filter_matches(&q, 1, &state.settings.center_name) {
+        filter_partitions(state.partitions().await, &q)
+    } else {
+        vec![]
+    };
+    let (page, pagination) = paginate(parts, &p);
+    let name = state.settings.server_name.clone();
+    let data: Vec<Value> = page
+        .iter()
+        .map(|x| partition_item(x, Some(&name)))
+        .collect();
+    Ok(success(
+        StatusCode::OK,
+        "Partition information list",
+        Some(Value::from(data)),
+        pagination,
+    ))
+}
+
+pub async fn partitions(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    if !server_matches(&state, &ident) {
+        return Err(ApiError::not_found(format!("Server '{ident}' not found.")));
+    }
+    let p = paging_with_default(&q, false)?;
+    let parts = filter_partitions(state.partitions().await, &q);
+    let (page, pagination) = paginate(parts, &p);
+    let name = state.settings.server_name.clone();
+    let data: Vec<Value> = page
+        .iter()
+        .map(|x| partition_item(x, Some(&name)))
+        .collect();
+    Ok(success(
+        StatusCode::OK,
+        "Partition information retrieved",
+        Some(Value::from(data)),
+        pagination,
+    ))
+}

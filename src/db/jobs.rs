@@ -1,0 +1,221 @@
+//! Backup jobs: registration of a whole `POST /api/backups` request in one transaction
+//! (decision D5), with the plan computed against the transaction's own view of the data.
+
+use super::{repositories, schedules, users, Db, DbError};
+use crate::domain::job::{Ref, RegistrationRequest, RepoKind};
+use crate::domain::registration::{
+    self, Catalog, Host, Outcome, PlannedJob, Rejection, RepoTarget, StoredRepo,
+};
+use crate::domain::schedule::ScheduleData;
+use chrono::NaiveDateTime;
+use rusqlite::{params, Connection};
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("registration rejected")]
+    Rejected(Rejection),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for RegisterError {
+    fn from(e: rusqlite::Error) -> Self {
+        RegisterError::Db(e.into())
+    }
+}
+
+/// Reads for the planner. A database error here is kept and reported instead of being
+/// mistaken for "not found".
+struct TxCatalog<'a> {
+    conn: &'a Connection,
+    error: std::cell::RefCell<Option<rusqlite::Error>>,
+}
+
+impl TxCatalog<'_> {
+    fn keep<T>(&self, r: rusqlite::Result<Option<T>>) -> Option<T> {
+        r.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            None
+        })
+    }
+}
+
+impl Catalog for TxCatalog<'_> {
+    fn user_id(&self, r: &Ref) -> Option<i64> {
+        self.keep(users::find_id(self.conn, r))
+    }
+    fn repository(&self, id: i64) -> Option<StoredRepo> {
+        self.keep(repositories::get(self.conn, id))
+            .map(|r| StoredRepo {
+                id: r.id,
+                kind: r.kind,
+                path: r.path,
+            })
+    }
+    fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<i64> {
+        self.keep(repositories::by_path(self.conn, kind, path))
+    }
+    fn schedule(&self, id: i64) -> Option<ScheduleData> {
+        self.keep(schedules::get(self.conn, id))
+            .and_then(|s| s.data)
+    }
+    fn job_name_taken(&self, name: &str) -> bool {
+        let r = self
+            .conn
+            .prepare_cached("SELECT 1 FROM jobs WHERE name = ?1")
+            .and_then(|mut st| st.exists([name]));
+        self.keep(r.map(Some)).unwrap_or(false)
+    }
+}
+
+/// Plans and stores a registration atomically: either every planned job with its schedules and
+/// new repositories is committed, or nothing is.
+pub async fn register(
+    db: &Db,
+    req: RegistrationRequest,
+    host: Host,
+    token_user: i64,
+    now: NaiveDateTime,
+    is_local_dir: fn(&str) -> bool,
+) -> Result<Vec<Outcome>, RegisterError> {
+    db.write(move |tx| {
+        let catalog = TxCatalog {
+            conn: tx,
+            error: Default::default(),
+        };
+        let planned = registration::plan(&req, &host, token_user, &catalog, now);
+        if let Some(e) = catalog.error.into_inner() {
+            return Err(RegisterError::from(e));
+        }
+        let outcomes = planned.map_err(RegisterError::Rejected)?;
+        let mut new_repos: HashMap<(RepoKind, String), i64> = HashMap::new();
+        for o in &outcomes {
+            if let Outcome::Create(job) = o {
+                insert_job(tx, job, &mut new_repos, is_local_dir)?;
+            }
+        }
+        Ok(outcomes)
+    })
+    .await
+}
+
+fn insert_job(
+    conn: &Connection,
+    job: &PlannedJob,
+    new_repos: &mut HashMap<(RepoKind, String), i64>,
+    is_local_dir: fn(&str) -> bool,
+) -> rusqlite::Result<()> {
+    let repository_id = match &job.repository {
+        RepoTarget::Existing(id) => *id,
+        RepoTarget::New { kind, path } => match new_repos.get(&(*kind, path.clone())) {
+            Some(id) => *id,
+            None => {
+                let r = repositories::NewRepo {
+                    path: path.clone(),
+                    local_path: is_local_dir(path).then(|| path.clone()),
+                    ..Default::default()
+                };
+                let id = repositories::insert(conn, *kind, &r)?;
+                new_repos.insert((*kind, path.clone()), id);
+                id
+            }
+        },
+    };
+    let basic = job
+        .basic
+        .as_ref()
+        .map(|d| schedules::insert(conn, d, Some(job.user_id), &job.name))
+        .transpose()?;
+    let advanced = job
+        .advanced
+        .as_ref()
+        .map(|d| schedules::insert(conn, d, Some(job.user_id), &job.name))
+        .transpose()?;
+    let now = super::now_secs();
+    let exclude = serde_json::to_string(&job.exclude_dir).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT INTO jobs (name, center_id, server_id, user_id, partition, mode, repository_id,
+            schedule_basic_id, schedule_advanced_id, rotation, compression, encryption, exclude_dir,
+            mail_event, network_limit, auto_start, script_path, script_run, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
+    )?
+    .execute(params![
+        job.name,
+        job.center_id,
+        job.server_id,
+        job.user_id,
+        job.partition,
+        job.mode.as_str(),
+        repository_id,
+        basic,
+        advanced,
+        job.rotation,
+        job.compression,
+        job.encryption,
+        exclude,
+        job.mail_event,
+        job.network_limit,
+        job.auto_start,
+        job.script.as_ref().map(|s| s.0.clone()),
+        job.script.as_ref().map(|s| s.1.as_str()),
+        now,
+    ])?;
+    Ok(())
+}
+
+/// A stored job as the read endpoints show it.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub id: i64,
+    pub name: String,
+    pub partition: String,
+    pub mode: String,
+    pub repository_id: i64,
+    pub schedule_basic_id: Option<i64>,
+    pub schedule_advanced_id: Option<i64>,
+    pub rotation: i64,
+    pub compression: bool,
+    pub encryption: bool,
+    pub exclude_dir: Vec<String>,
+    pub mail_event: Option<String>,
+    pub network_limit: i64,
+    pub auto_start: bool,
+    pub script_path: Option<String>,
+    pub script_run: Option<String>,
+    pub user_id: Option<i64>,
+    pub updated_at: i64,
+}
+
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<JobRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, name, partition, mode, repository_id, schedule_basic_id, schedule_advanced_id,
+                rotation, compression, encryption, exclude_dir, mail_event, network_limit, auto_start,
+                script_path, script_run, user_id, updated_at
+         FROM jobs ORDER BY id",
+    )?;
+    let rows = st.query_map([], |r| {
+        let exclude: String = r.get(10)?;
+        Ok(JobRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            partition: r.get(2)?,
+            mode: r.get(3)?,
+            repository_id: r.get(4)?,
+            schedule_basic_id: r.get(5)?,
+            schedule_advanced_id: r.get(6)?,
+            rotation: r.get(7)?,
+            compression: r.get(8)?,
+            encryption: r.get(9)?,
+            exclude_dir: serde_json::from_str(&exclude).unwrap_or_default(),
+            mail_event: r.get(11)?,
+            network_limit: r.get(12)?,
+            auto_start: r.get(13)?,
+            script_path: r.get(14)?,
+            script_run: r.get(15)?,
+            user_id: r.get(16)?,
+            updated_at: r.get(17)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,105 @@
+//! Backup repositories (NFS/SMB shares or mounted directories).
+
+use super::now_secs;
+use crate::domain::job::RepoKind;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+#[derive(Debug, Clone)]
+pub struct RepoRow {
+    pub id: i64,
+    pub kind: RepoKind,
+    pub path: String,
+    pub local_path: Option<String>,
+    pub ip: Option<String>,
+    pub port: Option<i64>,
+    pub remote_user: Option<String>,
+    pub credentials_file: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewRepo {
+    pub kind: Option<RepoKind>,
+    pub path: String,
+    pub local_path: Option<String>,
+    pub ip: Option<String>,
+    pub port: Option<i64>,
+    pub remote_user: Option<String>,
+    pub credentials_file: Option<String>,
+}
+
+const COLS: &str =
+    "id, kind, path, local_path, ip, port, remote_user, credentials_file, updated_at";
+
+fn row(r: &Row) -> rusqlite::Result<RepoRow> {
+    let kind: String = r.get(1)?;
+    Ok(RepoRow {
+        id: r.get(0)?,
+        kind: RepoKind::parse(&kind).unwrap_or(RepoKind::Nfs),
+        path: r.get(2)?,
+        local_path: r.get(3)?,
+        ip: r.get(4)?,
+        port: r.get(5)?,
+        remote_user: r.get(6)?,
+        credentials_file: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<RepoRow>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM repositories ORDER BY id"))?;
+    let rows = st.query_map([], row)?;
+    rows.collect()
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<RepoRow>> {
+    conn.prepare_cached(&format!("SELECT {COLS} FROM repositories WHERE id = ?1"))?
+        .query_row([id], row)
+        .optional()
+}
+
+pub fn by_path(conn: &Connection, kind: RepoKind, path: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM repositories WHERE kind = ?1 AND path = ?2")?
+        .query_row(params![kind.as_str(), path], |r| r.get(0))
+        .optional()
+}
+
+pub fn insert(conn: &Connection, kind: RepoKind, r: &NewRepo) -> rusqlite::Result<i64> {
+    let now = now_secs();
+    conn.prepare_cached(
+        "INSERT INTO repositories (center_id, kind, path, local_path, ip, port, remote_user, credentials_file, created_at, updated_at)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    )?
+    .execute(params![kind.as_str(), r.path, r.local_path, r.ip, r.port, r.remote_user, r.credentials_file, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn update(conn: &Connection, r: &RepoRow) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE repositories SET path = ?2, local_path = ?3, ip = ?4, port = ?5, remote_user = ?6,
+                credentials_file = ?7, updated_at = ?8 WHERE id = ?1",
+        params![
+            r.id,
+            r.path,
+            r.local_path,
+            r.ip,
+            r.port,
+            r.remote_user,
+            r.credentials_file,
+            now_secs()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Names of the jobs that write into repository `id`.
+pub fn jobs_using(conn: &Connection, id: i64) -> rusqlite::Result<Vec<String>> {
+    let mut st =
+        conn.prepare_cached("SELECT name FROM jobs WHERE repository_id = ?1 ORDER BY id")?;
+    let rows = st.query_map([id], |r| r.get(0))?;
+    rows.collect()
+}
+
+pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM repositories WHERE id = ?1", [id])? == 1)
+}

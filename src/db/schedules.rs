@@ -1,0 +1,127 @@
+//! Schedule records: one row per schedule half, multi-value fields as spec §3.3 bitmaps.
+
+use super::now_secs;
+use crate::domain::schedule::{Bits, Role, ScheduleData};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+#[derive(Debug, Clone)]
+pub struct ScheduleRow {
+    pub id: i64,
+    pub center_id: i64,
+    pub kind: i64,
+    pub state: i64,
+    pub job_name: String,
+    pub last_run_at: Option<i64>,
+    /// `None` when the stored record cannot be decoded (rendered as `Unknown`/`-`).
+    pub data: Option<ScheduleData>,
+}
+
+const COLS: &str = "id, center_id, kind, state, job_name, last_run_at, role, once_date, time, \
+                    interval_minute, interval_hour, dayweek, week, date, months";
+
+fn decode(r: &Row) -> rusqlite::Result<Option<ScheduleData>> {
+    let kind: i64 = r.get(2)?;
+    let role: Option<String> = r.get(6)?;
+    let once: Option<String> = r.get(7)?;
+    let bits = |i: usize, len: u8| -> rusqlite::Result<Option<Option<Bits>>> {
+        let s: Option<String> = r.get(i)?;
+        Ok(match s {
+            None => Some(None),
+            Some(s) => Bits::decode(&s, len).map(Some),
+        })
+    };
+    let (Some(weekdays), Some(weeks), Some(dates), Some(months)) =
+        (bits(11, 7)?, bits(12, 5)?, bits(13, 31)?, bits(14, 12)?)
+    else {
+        return Ok(None);
+    };
+    if !(0..=11).contains(&kind) {
+        return Ok(None);
+    }
+    let mut d = ScheduleData {
+        kind: kind as u8,
+        role: Role::Basic,
+        time: r.get(8)?,
+        once: once.and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
+        interval_minute: r.get(9)?,
+        interval_hour: r.get(10)?,
+        weekdays,
+        weeks,
+        dates,
+        months,
+    };
+    // Legacy rows without a role: the spec's count rule (multi-value -> advanced).
+    d.role = match role.as_deref().and_then(Role::parse) {
+        Some(role) => role,
+        None if d.is_multi() => Role::Advanced,
+        None => Role::Basic,
+    };
+    Ok(Some(d))
+}
+
+fn row(r: &Row) -> rusqlite::Result<ScheduleRow> {
+    Ok(ScheduleRow {
+        id: r.get(0)?,
+        center_id: r.get(1)?,
+        kind: r.get(2)?,
+        state: r.get(3)?,
+        job_name: r.get(4)?,
+        last_run_at: r.get(5)?,
+        data: decode(r)?,
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    d: &ScheduleData,
+    user_id: Option<i64>,
+    job_name: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO schedules (center_id, user_id, job_name, kind, role, state, once_date, time,
+                                interval_minute, interval_hour, dayweek, week, date, months, created_at)
+         VALUES (1, ?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        user_id,
+        job_name,
+        d.kind,
+        d.role.as_str(),
+        d.once.map(|o| o.format("%Y-%m-%d").to_string()),
+        d.time,
+        d.interval_minute,
+        d.interval_hour,
+        d.weekdays.map(|b| b.encode()),
+        d.weeks.map(|b| b.encode()),
+        d.dates.map(|b| b.encode()),
+        d.months.map(|b| b.encode()),
+        now_secs(),
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<ScheduleRow>> {
+    conn.prepare_cached(&format!("SELECT {COLS} FROM schedules WHERE id = ?1"))?
+        .query_row([id], row)
+        .optional()
+}
+
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<ScheduleRow>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM schedules ORDER BY id"))?;
+    let rows = st.query_map([], row)?;
+    rows.collect()
+}
+
+/// How many job slots (basic and advanced) reference schedule `id`.
+pub fn backup_references(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM jobs WHERE schedule_basic_id = ?1)
+              + (SELECT count(*) FROM jobs WHERE schedule_advanced_id = ?1)",
+        [id],
+        |r| r.get(0),
+    )
+}
+
+pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM schedules WHERE id = ?1", [id])? == 1)
+}

@@ -1,0 +1,62 @@
+//! Users: the admin created at first start, and look-ups for `user` references (decision D14).
+
+use super::now_secs;
+use crate::domain::job::Ref;
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub struct UserAuth {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+}
+
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+}
+
+pub fn insert(conn: &Connection, email: &str, password_hash: &str) -> rusqlite::Result<i64> {
+    let now = now_secs();
+    conn.execute(
+        "INSERT INTO users (email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+        params![email, password_hash, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<UserAuth>> {
+    conn.query_row(
+        "SELECT id, email, password_hash FROM users WHERE email = ?1",
+        [email],
+        |r| {
+            Ok(UserAuth {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                password_hash: r.get(2)?,
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
+        .optional()
+        .map(|o| o.is_some())
+}
+
+/// Resolves a user reference: digits are an ID, anything else an e-mail.
+pub fn find_id(conn: &Connection, r: &Ref) -> rusqlite::Result<Option<i64>> {
+    match r {
+        Ref::Id(id) => Ok(exists(conn, *id)?.then_some(*id)),
+        Ref::Name(email) => Ok(by_email(conn, email)?.map(|u| u.id)),
+    }
+}
+
+/// Returns false when no user has that e-mail.
+pub fn set_password(conn: &Connection, email: &str, password_hash: &str) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE email = ?1",
+        params![email, password_hash, now_secs()],
+    )?;
+    Ok(n == 1)
+}

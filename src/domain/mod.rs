@@ -1,0 +1,7 @@
+//! Pure rules of the ZDM API: no I/O, no HTTP, no SQLite.
+
+pub mod fields;
+pub mod job;
+pub mod partition;
+pub mod registration;
+pub mod schedule;

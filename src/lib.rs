@@ -1,0 +1,17 @@
+//! zdm-backupd: a backup appliance daemon speaking the ZDM backup API.
+//!
+//! Layers, each pointing one way: `api` (HTTP, auth, envelope) -> `domain` (pure validation and
+//! planning) -> `db` (SQLite). `server` wires them together at start-up.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod host;
+pub mod repocheck;
+pub mod server;
+pub mod state;
+pub mod web;

@@ -1,0 +1,123 @@
+//! Start-up in one straight line: state directory, database and migrations, secrets, admin user,
+//! host registration, then the HTTP listener. `start` is shared by `main` and the tests.
+
+use crate::auth::{self, TokenKeys};
+use crate::config::Settings;
+use crate::db::{self, Db};
+use crate::host;
+use crate::state::AppState;
+use actix_web::{web, App, HttpServer};
+use anyhow::{bail, Context};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+pub const DB_FILE: &str = "zdm-backupd.db";
+
+/// Creates the state directory (mode 0700) when it does not exist.
+pub fn ensure_state_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+    }
+    if !dir.is_dir() {
+        bail!("state directory {} is not a directory", dir.display());
+    }
+    Ok(())
+}
+
+/// Holds an exclusive lock on the state directory: two daemons on one database would fight over
+/// its jobs.
+fn lock_state_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = dir.join("daemon.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!(
+            "another zdm-backupd is already running with state directory {} ({e})",
+            dir.display()
+        )
+    })
+}
+
+pub fn open_db(state_dir: &Path) -> anyhow::Result<Db> {
+    let path = state_dir.join(DB_FILE);
+    Db::open(&path).with_context(|| format!("cannot open state database {}", path.display()))
+}
+
+/// Creates the admin user at first start. The password goes to a 0600 file; only its path is
+/// logged.
+fn ensure_admin(db: &Db, s: &Settings) -> anyhow::Result<()> {
+    let users = db.read_blocking(|c| db::users::count(c).map_err(db::DbError::from))?;
+    if users > 0 {
+        return Ok(());
+    }
+    let password = auth::random_password();
+    let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let file = s.state_dir.join(auth::ADMIN_PASSWORD_FILE);
+    auth::write_secret(&file, &format!("{password}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    let email = s.admin_email.clone();
+    db.write_blocking(|tx| db::users::insert(tx, &email, &hash).map_err(db::DbError::from))?;
+    tracing::info!(email = %s.admin_email, password_file = %file.display(), "created the admin user; its password is in the password file");
+    Ok(())
+}
+
+fn register_host(db: &Db, s: &Settings) -> anyhow::Result<()> {
+    let (sys, release) = host::kernel();
+    let facts = db::hosts::HostFacts {
+        center_name: s.center_name.clone(),
+        server_name: s.server_name.clone(),
+        host_name: host::hostname(),
+        os_version: host::os_version(),
+        kernel: format!("{sys} {release}"),
+        machine_id: host::machine_id(),
+    };
+    db.write_blocking(|tx| db::hosts::register_self(tx, &facts).map_err(db::DbError::from))?;
+    Ok(())
+}
+
+/// Everything before the listener: returns the shared state and keeps the state lock.
+pub fn prepare(settings: Settings) -> anyhow::Result<(AppState, nix::fcntl::Flock<std::fs::File>)> {
+    ensure_state_dir(&settings.state_dir)?;
+    let lock = lock_state_dir(&settings.state_dir)?;
+    let db = open_db(&settings.state_dir)?;
+    let secret = auth::load_or_create_secret(&settings.state_dir)
+        .context("cannot load the token signing secret")?;
+    ensure_admin(&db, &settings)?;
+    register_host(&db, &settings)?;
+    let keys = TokenKeys::new(&secret, settings.token_lifetime_minutes);
+    Ok((AppState { db, settings, keys }, lock))
+}
+
+/// Runs the daemon until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let (state, _lock) = prepare(settings)?;
+    let listener = std::net::TcpListener::bind(state.settings.listen)
+        .with_context(|| format!("cannot listen on {}", state.settings.listen))?;
+    let addr = listener.local_addr()?;
+    let max_body = state.settings.max_body_bytes;
+    let workers = state.settings.workers;
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap_fn(crate::api::request_middleware)
+            .configure(|cfg| crate::api::configure(cfg, max_body))
+    })
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let server = server.shutdown_timeout(10).run();
+    tracing::info!(address = %addr, "listening on http://{addr}");
+    server.await.context("HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
