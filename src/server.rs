@@ -93,7 +93,7 @@ pub fn prepare(settings: Settings) -> anyhow::Result<(AppState, nix::fcntl::Floc
     ensure_admin(&db, &settings)?;
     register_host(&db, &settings)?;
     let keys = TokenKeys::new(&secret, settings.token_lifetime_minutes);
-    Ok((AppState { db, settings, keys }, lock))
+    Ok((AppState::new(db, settings, keys), lock))
 }
 
 /// Runs the daemon until SIGINT/SIGTERM.

@@ -5,22 +5,46 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::registration::Host;
 use crate::host::{self, Partition};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub struct AppState {
     pub db: Db,
     pub settings: Settings,
     pub keys: TokenKeys,
+    partitions: Mutex<Option<(Instant, Vec<Partition>)>>,
 }
 
+/// Mounts change rarely; re-reading them for every request of a burst of registrations would
+/// cost more than the registration itself.
+const PARTITION_TTL: Duration = Duration::from_secs(2);
+
 impl AppState {
-    /// Current partitions of this host. Runs on the blocking pool: `statvfs` on a stale network
-    /// mount can hang.
+    pub fn new(db: Db, settings: Settings, keys: TokenKeys) -> Self {
+        AppState {
+            db,
+            settings,
+            keys,
+            partitions: Mutex::new(None),
+        }
+    }
+
+    /// Current partitions of this host (at most two seconds old). Runs on the blocking pool:
+    /// `statvfs` on a stale network mount can hang.
     pub async fn partitions(&self) -> Vec<Partition> {
+        if let Some((at, parts)) = &*self.partitions.lock().unwrap_or_else(|e| e.into_inner()) {
+            if at.elapsed() < PARTITION_TTL {
+                return parts.clone();
+            }
+        }
         let state_dir = self.settings.state_dir.clone();
         let extra = self.settings.extra_partitions.clone();
-        tokio::task::spawn_blocking(move || host::partitions(&state_dir, &extra))
+        let parts = tokio::task::spawn_blocking(move || host::partitions(&state_dir, &extra))
             .await
-            .unwrap_or_default()
+            .unwrap_or_default();
+        *self.partitions.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), parts.clone()));
+        parts
     }
 
     /// This appliance as the registration planner sees it.

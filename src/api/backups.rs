@@ -69,17 +69,21 @@ pub async fn register(
 ) -> ApiResult {
     let now = state.settings.zone.now_local();
     let body = body.into_inner();
-    let req = web::block(move || parse_registration(&body, &FsProbe, now))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::validation)?;
     let host = state.registration_host().await;
-    let outcomes = jobs::register(&state.db, req, host, auth.user_id, now, is_local_dir)
-        .await
-        .map_err(|e| match e {
-            RegisterError::Rejected(r) => rejection(r),
-            RegisterError::Db(e) => ApiError::internal(e),
-        })?;
+    let db = state.db.clone();
+    // Parsing stats script and repository paths, so it runs on the blocking pool too, in the
+    // same hop as the transaction (outside its lock).
+    let outcomes = web::block(move || {
+        let req = parse_registration(&body, &FsProbe, now)
+            .map_err(|e| RegisterError::Rejected(Rejection::Validation(e)))?;
+        jobs::register_blocking(&db, &req, &host, auth.user_id, now, is_local_dir)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        RegisterError::Rejected(r) => rejection(r),
+        RegisterError::Db(e) => ApiError::internal(e),
+    })?;
     let results: Vec<Value> = outcomes.iter().map(result_entry).collect();
     let ok = outcomes
         .iter()

@@ -419,7 +419,8 @@ pub async fn update(
             let mut errs = FieldErrors::new();
             let mut changes: Vec<Value> = Vec::new();
             let mut change = |field: &str, prev: Value, new: Value| {
-                if prev != new {
+                // A password change is always reported, masked on both sides.
+                if prev != new || field == "remotePwd" {
                     changes.push(json!({ "field": field, "previous": prev, "new": new }));
                 }
             };

@@ -67,24 +67,36 @@ impl Catalog for TxCatalog<'_> {
             .and_then(|mut st| st.exists([name]));
         self.keep(r.map(Some)).unwrap_or(false)
     }
+    fn job_names_with_prefix(&self, prefix: &str) -> Vec<String> {
+        // A range scan on the unique name index: names >= prefix and < prefix + U+10FFFF.
+        let upper = format!("{prefix}\u{10FFFF}");
+        let r = self
+            .conn
+            .prepare_cached("SELECT name FROM jobs WHERE name >= ?1 AND name < ?2")
+            .and_then(|mut st| {
+                st.query_map([prefix, upper.as_str()], |r| r.get(0))?
+                    .collect()
+            });
+        self.keep(r.map(Some)).unwrap_or_default()
+    }
 }
 
 /// Plans and stores a registration atomically: either every planned job with its schedules and
-/// new repositories is committed, or nothing is.
-pub async fn register(
+/// new repositories is committed, or nothing is. Blocking: call it from the blocking pool.
+pub fn register_blocking(
     db: &Db,
-    req: RegistrationRequest,
-    host: Host,
+    req: &RegistrationRequest,
+    host: &Host,
     token_user: i64,
     now: NaiveDateTime,
     is_local_dir: fn(&str) -> bool,
 ) -> Result<Vec<Outcome>, RegisterError> {
-    db.write(move |tx| {
+    db.write_blocking(|tx| {
         let catalog = TxCatalog {
             conn: tx,
             error: Default::default(),
         };
-        let planned = registration::plan(&req, &host, token_user, &catalog, now);
+        let planned = registration::plan(req, host, token_user, &catalog, now);
         if let Some(e) = catalog.error.into_inner() {
             return Err(RegisterError::from(e));
         }
@@ -97,7 +109,6 @@ pub async fn register(
         }
         Ok(outcomes)
     })
-    .await
 }
 
 fn insert_job(

@@ -56,6 +56,8 @@ pub trait Catalog {
     fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<i64>;
     fn schedule(&self, id: i64) -> Option<ScheduleData>;
     fn job_name_taken(&self, name: &str) -> bool;
+    /// Names of stored jobs that start with `prefix` (for automatic numbering).
+    fn job_names_with_prefix(&self, prefix: &str) -> Vec<String>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -470,15 +472,16 @@ fn names(
             Some(n) => n,
             None => {
                 let base = format!("{}{}_Backup_", host.server_name, suffix(&t.partition));
-                let mut n = 1u32;
-                loop {
-                    let candidate = format!("{base}{n}");
-                    if !taken.contains(&candidate) && !catalog.job_name_taken(&candidate) {
-                        taken.insert(candidate.clone());
-                        break candidate;
-                    }
-                    n += 1;
-                }
+                let used: HashSet<u64> = catalog
+                    .job_names_with_prefix(&base)
+                    .iter()
+                    .chain(taken.iter())
+                    .filter_map(|n| n.strip_prefix(&base)?.parse().ok())
+                    .collect();
+                let n = (1u64..).find(|n| !used.contains(n)).expect("a free number");
+                let candidate = format!("{base}{n}");
+                taken.insert(candidate.clone());
+                candidate
             }
         };
         out.push(name);
@@ -527,6 +530,13 @@ mod tests {
         }
         fn job_name_taken(&self, name: &str) -> bool {
             self.names.contains(name)
+        }
+        fn job_names_with_prefix(&self, prefix: &str) -> Vec<String> {
+            self.names
+                .iter()
+                .filter(|n| n.starts_with(prefix))
+                .cloned()
+                .collect()
         }
     }
 
@@ -581,8 +591,12 @@ mod tests {
         let names: Vec<_> = created(&o).iter().map(|j| j.name.clone()).collect();
         assert_eq!(names, vec!["backupTest_ROOT", "backupTest_boot_efi"]);
         cat.names.insert("server-01_ROOT_Backup_1".into());
+        cat.names.insert("server-01_ROOT_Backup_3".into());
         let o = run(base(json!({})), &cat).unwrap();
         assert_eq!(created(&o)[0].name, "server-01_ROOT_Backup_2");
+        cat.names.insert("server-01_ROOT_Backup_2".into());
+        let o = run(base(json!({})), &cat).unwrap();
+        assert_eq!(created(&o)[0].name, "server-01_ROOT_Backup_4");
         cat.names.insert("backupTest_ROOT".into());
         assert_eq!(
             run(base(json!({"jobName": "backupTest"})), &cat),

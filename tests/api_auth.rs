@@ -1,0 +1,254 @@
+//! Authentication (decision D17), the envelope on every failure, and state that survives a
+//! restart.
+
+mod common;
+use common::{assert_envelope, assert_error, Daemon};
+use serde_json::json;
+
+fn forge(secret: &[u8], sub: &str, exp_offset: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": sub, "email": "admin@localhost", "iat": now, "exp": now + exp_offset, "jti": "t"}),
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+#[test]
+fn tokens_and_401s() {
+    let d = Daemon::start(&[]);
+    let secret = std::fs::read_to_string(d.state.join("jwt-secret")).unwrap();
+    let secret = secret.trim().as_bytes();
+    let protected = [
+        ("GET", "/api/servers"),
+        ("GET", "/api/schedules"),
+        ("POST", "/api/backups"),
+        ("GET", "/api/zdms"),
+        ("GET", "/api/zdms/repositories"),
+        ("POST", "/api/zdms/repositories/verify"),
+        ("DELETE", "/api/schedules/1"),
+    ];
+    let expired = format!("Bearer {}", forge(secret, "1", -3600));
+    let wrong_sig = format!(
+        "Bearer {}",
+        forge(
+            b"another-secret-another-secret-another-secret-another-secret-0000",
+            "1",
+            3600
+        )
+    );
+    for (m, p) in protected {
+        let body = (m != "GET" && m != "DELETE").then(|| json!({}));
+        assert_error(
+            &d.call(m, p, body.clone(), None),
+            401,
+            "Authorization token is required.",
+        );
+        assert_error(
+            &d.call(m, p, body.clone(), Some("Bearer not-a-token")),
+            401,
+            "Invalid token.",
+        );
+        assert_error(
+            &d.call(m, p, body.clone(), Some("Basic YWRtaW46eA==")),
+            401,
+            "Invalid token.",
+        );
+        assert_error(
+            &d.call(m, p, body.clone(), Some(&expired)),
+            401,
+            "Token has expired.",
+        );
+        assert_error(&d.call(m, p, body, Some(&wrong_sig)), 401, "Invalid token.");
+    }
+    // Issue: 201 with token and expiry; alias path; a bare token is accepted too.
+    let pw = d.admin_password();
+    for path in ["/api/token/issue", "/api/auth/issue"] {
+        let r = d.call(
+            "POST",
+            path,
+            Some(json!({"email": "admin@localhost", "password": pw})),
+            None,
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_envelope(&r);
+        assert_eq!(r.body["message"], "Token issued successfully.");
+        let exp = chrono::NaiveDateTime::parse_from_str(
+            r.body["data"]["expiresAt"].as_str().unwrap(),
+            "%Y-%m-%d %H:%M:%S",
+        );
+        assert!(exp.is_ok());
+        let token = r.body["data"]["token"].as_str().unwrap();
+        assert_eq!(d.call("GET", "/api/servers", None, Some(token)).status, 200);
+        assert_eq!(
+            d.call(
+                "GET",
+                "/api/servers",
+                None,
+                Some(&format!("Bearer {token}"))
+            )
+            .status,
+            200
+        );
+    }
+    // Wrong password and unknown e-mail answer alike.
+    let wrong = d.call(
+        "POST",
+        "/api/token/issue",
+        Some(json!({"email": "admin@localhost", "password": "nope"})),
+        None,
+    );
+    let unknown = d.call(
+        "POST",
+        "/api/token/issue",
+        Some(json!({"email": "who@example.com", "password": pw})),
+        None,
+    );
+    assert_error(&wrong, 401, "Invalid e-mail or password.");
+    assert_error(&unknown, 401, "Invalid e-mail or password.");
+    let bad = d.call(
+        "POST",
+        "/api/token/issue",
+        Some(json!({"email": "nope", "pasword": "x"})),
+        None,
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.body["detail"]["validationErrors"]["email"][0],
+        "invalid email format"
+    );
+    assert!(bad.body["detail"]["validationErrors"]["pasword"].is_array());
+    // The password never reaches the log; its file is private.
+    assert!(!d.log_text().contains(&pw));
+    assert!(d.log_text().contains("admin-password"));
+    use std::os::unix::fs::MetadataExt;
+    for f in ["admin-password", "jwt-secret"] {
+        assert_eq!(
+            std::fs::metadata(d.state.join(f)).unwrap().mode() & 0o777,
+            0o600,
+            "{f}"
+        );
+    }
+    // Argon2 hash in the database.
+    let hash: String = d
+        .db()
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+#[test]
+fn every_failure_answers_in_the_envelope() {
+    let d = Daemon::start(&[]);
+    let r = d.raw("POST", "/api/backups", Some("text/plain"), b"{}", true);
+    assert_error(&r, 415, "Content-Type must be application/json");
+    let r = d.raw(
+        "POST",
+        "/api/backups",
+        Some("application/json"),
+        b"{\"center\": ",
+        true,
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("Malformed JSON"));
+    assert_envelope(&r);
+    let r = d.raw("POST", "/api/backups", Some("application/json"), b"", true);
+    assert_error(&r, 400, "Request body is empty; send a JSON object");
+    let big = format!("{{\"x\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let r = d.raw(
+        "POST",
+        "/api/backups",
+        Some("application/json"),
+        big.as_bytes(),
+        true,
+    );
+    assert_error(
+        &r,
+        413,
+        "Request body is larger than the limit of 1048576 bytes",
+    );
+    let r = d.get("/api/no-such-thing");
+    assert_error(&r, 404, "No route for GET /api/no-such-thing");
+    let r = d.call("PATCH", "/api/schedules", Some(json!({})), None);
+    assert_error(&r, 405, "Method PATCH is not allowed on /api/schedules");
+    let r = d.get("/api/schedules?page=0");
+    assert_eq!(r.status, 400);
+    assert_envelope(&r);
+    // Health needs no token.
+    let r = d.call("GET", "/healthz", None, None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"]["status"], "ok");
+    // The bundled page is served with an ETag that revalidates.
+    let agent = ureq::AgentBuilder::new().build();
+    let page = agent.get(&format!("{}/", d.base)).call().unwrap();
+    let etag = page.header("etag").unwrap().to_string();
+    assert!(page.into_string().unwrap().contains("zdm-backupd"));
+    let again = agent
+        .get(&format!("{}/", d.base))
+        .set("If-None-Match", &etag)
+        .call()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[test]
+fn state_survives_a_restart() {
+    let d = Daemon::start(&["--server-name", "server-01"]);
+    let token = d.token();
+    let pw = d.admin_password();
+    let r = d.post("/api/backups", json!({"center": 1, "server": "server-01", "type": "full", "partition": ["/"],
+        "repository": {"type": "nfs", "path": "/backup"}, "jobName": "keep", "schedule": {"type": 3, "basic": {"time": "01:00"}}}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let counts = d.counts();
+    let d = d.restart();
+    assert_eq!(
+        d.admin_password(),
+        pw,
+        "the admin password is not regenerated"
+    );
+    assert_eq!(d.counts(), counts);
+    // The signing secret persisted: a token from before the restart still works.
+    let r = d.call(
+        "GET",
+        "/api/schedules",
+        None,
+        Some(&format!("Bearer {token}")),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body["data"][0]["description"],
+        "[Basic] Start working at 01:00 every day."
+    );
+    assert_eq!(r.body["data"][0]["jobName"], "keep_ROOT");
+    let r = d.post(
+        "/api/backups",
+        json!({"center": 1, "server": "server-01", "type": "full", "partition": ["/"],
+        "repository": {"type": "nfs", "path": "/backup"}, "jobName": "keep"}),
+    );
+    assert_error(&r, 409, "JOB_NAME_ALREADY_EXISTS");
+    let users: i64 = d
+        .db()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 1);
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_is_refused() {
+    let d = Daemon::start(&[]);
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(&d.state)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another zdm-backupd is already running"),
+        "{err}"
+    );
+}
