@@ -1,7 +1,7 @@
 //! Facts about this host read from the kernel: name, OS, addresses, mounted partitions and free
 //! space. Everything here is I/O; the parsing rules live in `domain::partition`.
 
-use crate::domain::partition::{parse_mountinfo, Mount};
+use crate::domain::partition::{all_mounts, parse_mountinfo, Mount};
 use std::path::Path;
 
 pub fn hostname() -> String {
@@ -137,30 +137,12 @@ pub fn partitions(state_dir: &Path, extra: &[std::path::PathBuf]) -> Vec<Partiti
 
 /// The mount (of any type) that holds `path`: the longest mount point that is a prefix of it.
 fn containing_mount(mountinfo: &str, path: &str) -> Option<Mount> {
-    let mut best: Option<Mount> = None;
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let l: Vec<&str> = left.split(' ').collect();
-        let r: Vec<&str> = right.split(' ').collect();
-        if l.len() < 5 || r.len() < 2 {
-            continue;
-        }
-        let mp = l[4];
-        if crate::domain::partition::is_at_or_below(path, mp)
-            && best
-                .as_ref()
-                .is_none_or(|b| mp.len() >= b.mount_point.len())
-        {
-            best = Some(Mount {
-                mount_point: mp.into(),
-                device: r[1].into(),
-                fs_type: r[0].into(),
-            });
-        }
-    }
-    best
+    all_mounts(mountinfo)
+        .filter(|m| crate::domain::partition::is_at_or_below(path, &m.mount_point))
+        .fold(None, |best: Option<Mount>, m| match best {
+            Some(b) if b.mount_point.len() > m.mount_point.len() => Some(b),
+            _ => Some(m),
+        })
 }
 
 /// 1024-based size text (`477.0 GB`) with `decimals` places.

@@ -1,10 +1,10 @@
 //! Token issue (decision D17) and the `Authed` extractor that every other `/api` handler takes,
 //! so no handler can forget authentication.
 
-use super::envelope::{success, ApiError, ApiResult};
+use super::envelope::{object_body, success, ApiError, ApiResult};
 use crate::auth::{self, TokenError};
 use crate::db;
-use crate::domain::fields::{is_email, reject_unknown, FieldErrors};
+use crate::domain::fields::{is_email, FieldErrors};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -61,13 +61,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
 /// `POST /api/token/issue` (alias `/api/auth/issue`).
 pub async fn issue(state: web::Data<AppState>, body: web::Json<Value>) -> ApiResult {
     let mut errs = FieldErrors::new();
-    let Value::Object(obj) = &*body else {
-        return Err(ApiError::field(
-            "body",
-            "request body must be a JSON object with email and password",
-        ));
-    };
-    reject_unknown(obj, &["email", "password"], "", &mut errs);
+    let obj = object_body(body.into_inner(), &["email", "password"], &mut errs)?;
     let email = match obj.get("email") {
         Some(Value::String(s)) if is_email(s.trim()) => Some(s.trim().to_string()),
         Some(_) => {

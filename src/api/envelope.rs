@@ -146,3 +146,25 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult = Result<HttpResponse, ApiError>;
+
+/// A request body that must be a JSON object with only `allowed` keys; unknown keys are added
+/// to `errs` by name.
+pub fn object_body(
+    body: Value,
+    allowed: &[&str],
+    errs: &mut FieldErrors,
+) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(obj) => {
+            crate::domain::fields::reject_unknown(&obj, allowed, "", errs);
+            Ok(obj)
+        }
+        other => Err(ApiError::field(
+            "body",
+            format!(
+                "request body must be a JSON object, got {}",
+                crate::domain::fields::type_of(&other)
+            ),
+        )),
+    }
+}

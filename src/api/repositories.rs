@@ -2,14 +2,14 @@
 
 use super::auth::Authed;
 use super::centers::check_center;
-use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::envelope::{object_body, ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, numeric_id, paginate, paging, Query};
 use crate::auth::write_secret;
 use crate::db::{
     self,
     repositories::{NewRepo, RepoRow},
 };
-use crate::domain::fields::{integer, reject_unknown, string, type_of, FieldErrors};
+use crate::domain::fields::{integer, string, type_of, FieldErrors};
 use crate::domain::job::{normalize_repo_path, Ref, RepoKind};
 use crate::host::{self, format_size};
 use crate::repocheck;
@@ -299,14 +299,8 @@ pub async fn create(
     _auth: Authed,
     body: web::Json<Value>,
 ) -> ApiResult {
-    let Value::Object(obj) = body.into_inner() else {
-        return Err(ApiError::field(
-            "body",
-            "request body must be a JSON object",
-        ));
-    };
     let mut errs = FieldErrors::new();
-    reject_unknown(&obj, REGISTER_FIELDS, "", &mut errs);
+    let obj = object_body(body.into_inner(), REGISTER_FIELDS, &mut errs)?;
     let spec = parse_spec(&obj, &state, &mut errs);
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));
@@ -387,14 +381,8 @@ pub async fn update(
     body: web::Json<Value>,
 ) -> ApiResult {
     let id = numeric_id(&id, "repository identifier")?;
-    let Value::Object(obj) = body.into_inner() else {
-        return Err(ApiError::field(
-            "body",
-            "request body must be a JSON object",
-        ));
-    };
     let mut errs = FieldErrors::new();
-    reject_unknown(&obj, UPDATE_FIELDS, "", &mut errs);
+    let obj = object_body(body.into_inner(), UPDATE_FIELDS, &mut errs)?;
     if let Some(c) = obj
         .get("center")
         .and_then(|v| Ref::parse(v, "center", &mut errs))
@@ -593,14 +581,8 @@ pub async fn verify(
     _auth: Authed,
     body: web::Json<Value>,
 ) -> ApiResult {
-    let Value::Object(obj) = body.into_inner() else {
-        return Err(ApiError::field(
-            "body",
-            "request body must be a JSON object",
-        ));
-    };
     let mut errs = FieldErrors::new();
-    reject_unknown(&obj, VERIFY_FIELDS, "", &mut errs);
+    let obj = object_body(body.into_inner(), VERIFY_FIELDS, &mut errs)?;
     let spec = parse_spec(&obj, &state, &mut errs);
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));

@@ -1,10 +1,10 @@
 //! Schedules resource (spec §3.7): create, list, get, delete.
 
 use super::auth::Authed;
-use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::envelope::{object_body, ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, numeric_id, paginate, paging, Query};
 use crate::db::{self, schedules::ScheduleRow};
-use crate::domain::fields::{reject_unknown, string, FieldErrors};
+use crate::domain::fields::{string, FieldErrors};
 use crate::domain::job::{parse_inline_schedule, Ref, ScheduleInput, SlotInput};
 use crate::domain::schedule::{self, ScheduleData};
 use crate::state::AppState;
@@ -15,14 +15,8 @@ use serde_json::{json, Map, Value};
 const FIELDS: &[&str] = &["center", "user", "jobName", "type", "basic", "advanced"];
 
 pub async fn create(state: web::Data<AppState>, auth: Authed, body: web::Json<Value>) -> ApiResult {
-    let Value::Object(obj) = body.into_inner() else {
-        return Err(ApiError::field(
-            "body",
-            "request body must be a JSON object",
-        ));
-    };
     let mut errs = FieldErrors::new();
-    reject_unknown(&obj, FIELDS, "", &mut errs);
+    let obj = object_body(body.into_inner(), FIELDS, &mut errs)?;
     let center = match obj.get("center") {
         Some(v) => Ref::parse(v, "center", &mut errs),
         None => {

@@ -37,38 +37,38 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parses mountinfo text and keeps block-backed file systems. `exclude_under` drops mounts at or
-/// below the state directory (its own pseudo mounts must never become a backup source). A mount
-/// point mounted twice keeps the last (topmost) entry.
-pub fn parse_mountinfo(text: &str, exclude_under: Option<&str>) -> Vec<Mount> {
-    let mut out: Vec<Mount> = Vec::new();
-    for line in text.lines() {
+/// Every mount of mountinfo text, in order.
+pub fn all_mounts(text: &str) -> impl Iterator<Item = Mount> + '_ {
+    text.lines().filter_map(|line| {
         // id parent major:minor root mount-point options [optional...] - fstype source super
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
+        let (left, right) = line.split_once(" - ")?;
         let l: Vec<&str> = left.split(' ').collect();
         let r: Vec<&str> = right.split(' ').collect();
         if l.len() < 5 || r.len() < 2 {
+            return None;
+        }
+        Some(Mount {
+            mount_point: unescape(l[4]),
+            device: unescape(r[1]),
+            fs_type: r[0].to_string(),
+        })
+    })
+}
+
+/// Keeps block-backed file systems. `exclude_under` drops mounts at or below the state
+/// directory (its own pseudo mounts must never become a backup source). A mount point mounted
+/// twice keeps the last (topmost) entry.
+pub fn parse_mountinfo(text: &str, exclude_under: Option<&str>) -> Vec<Mount> {
+    let mut out: Vec<Mount> = Vec::new();
+    for m in all_mounts(text) {
+        if !BLOCK_FS.contains(&m.fs_type.as_str()) {
             continue;
         }
-        let mount_point = unescape(l[4]);
-        let fs_type = r[0].to_string();
-        let device = unescape(r[1]);
-        if !BLOCK_FS.contains(&fs_type.as_str()) {
+        if exclude_under.is_some_and(|ex| is_at_or_below(&m.mount_point, ex)) {
             continue;
         }
-        if let Some(ex) = exclude_under {
-            if is_at_or_below(&mount_point, ex) {
-                continue;
-            }
-        }
-        out.retain(|m| m.mount_point != mount_point);
-        out.push(Mount {
-            mount_point,
-            device,
-            fs_type,
-        });
+        out.retain(|x| x.mount_point != m.mount_point);
+        out.push(m);
     }
     out
 }
