@@ -20,6 +20,19 @@ pub enum Command {
     Serve(ServeArgs),
     /// Validate a configuration file and exit 0 (valid) or 1 (invalid, with the keys named).
     CheckConfig(ConfigArg),
+    /// Write a restore point of a directory into a repository (the code path scheduled runs use).
+    Backup(BackupArgs),
+    /// List the restore points of a job.
+    Points(PointsArgs),
+    /// Restore a restore point into a directory.
+    Restore(RestoreArgs),
+    /// Check restore points completely (hashes, decryption, decompression, archive vs catalog).
+    Verify(VerifyArgs),
+    /// Encryption keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Administration of the local state.
     Admin {
         #[command(subcommand)]
@@ -70,5 +83,110 @@ pub enum AdminCommand {
         /// Read the new password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct JobArgs {
+    /// Repository directory (a local directory or a mounted share).
+    #[arg(long)]
+    pub repository: PathBuf,
+    /// Server name (default: this host's server name, as the daemon uses it).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Job name.
+    #[arg(long)]
+    pub job: String,
+    /// Print one JSON object per line instead of text and a progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CliMode {
+    Full,
+    Increment,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseOption {
+    Use,
+    #[value(name = "not-use")]
+    NotUse,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BackupArgs {
+    /// Directory to back up (one file system; mounts below it are skipped).
+    #[arg(long)]
+    pub source: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
+    #[arg(long, value_enum)]
+    pub mode: CliMode,
+    /// Restore points to keep (1..30).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub rotation: u32,
+    #[arg(long, value_enum, default_value = "use")]
+    pub compression: UseOption,
+    #[arg(long, value_enum, default_value = "not-use")]
+    pub encryption: UseOption,
+    /// Directory to leave out (absolute; repeatable).
+    #[arg(long = "exclude-dir")]
+    pub exclude_dir: Vec<PathBuf>,
+    /// MiB/s written to the repository (0 = unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub network_limit: u32,
+    /// age identity file for encryption (see `key generate`).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PointsArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Point id or `latest`.
+    #[arg(long, default_value = "latest")]
+    pub point: String,
+    /// Empty directory to restore into.
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Restore only this path (relative to the partition root) and what is below it; repeatable.
+    #[arg(long = "path")]
+    pub paths: Vec<PathBuf>,
+    /// Allow restoring into a non-empty target, replacing what is there.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// age identity file, for encrypted points.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Point id or `all`.
+    #[arg(long, default_value = "all")]
+    pub point: String,
+    /// age identity file, for encrypted points.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create an age identity file (mode 0600). Keep a copy outside this host: without it,
+    /// encrypted backups cannot be restored.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
     },
 }

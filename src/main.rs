@@ -1,7 +1,7 @@
 use clap::Parser;
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
-use zdm_backupd::cli::{AdminCommand, Cli, Command};
+use zdm_backupd::cli::{AdminCommand, Cli, Command, KeyCommand};
 use zdm_backupd::config::{Config, Overrides};
 use zdm_backupd::{auth, db, server};
 
@@ -83,6 +83,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Backup(a) => zdm_backupd::ops::run_backup(a),
+        Command::Points(a) => zdm_backupd::ops::run_points(a),
+        Command::Restore(a) => zdm_backupd::ops::run_restore(a),
+        Command::Verify(a) => zdm_backupd::ops::run_verify(a),
+        Command::Key {
+            command: KeyCommand::Generate { out },
+        } => zdm_backupd::ops::run_key_generate(&out),
         Command::Admin {
             command:
                 AdminCommand::ResetPassword {

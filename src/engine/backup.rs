@@ -1,0 +1,399 @@
+//! A backup run: walk the source, compare with the parent's catalog (a merge of two sorted
+//! streams), write what changed into a partial directory, publish, then rotate.
+
+use super::entry::{walk_cmp, Entry, Kind};
+use super::repo::{self, FileInfo, Manifest};
+use super::stream::{self, Finish, WriteOptions};
+use super::walk::{abs, Walker};
+use super::{archive, rotate, CancelToken, EngineError, JobLocation, Progress, ProgressState};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::iter::Peekable;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub struct BackupPlan {
+    pub location: JobLocation,
+    pub source: PathBuf,
+    /// `true`: a full point every run; `false`: an incremental on the newest point (a full when
+    /// there is no usable chain).
+    pub full: bool,
+    pub rotation: u32,
+    pub compression: bool,
+    pub level: i32,
+    /// Encrypt to this identity's recipient (and read encrypted parents with it).
+    pub identity: Option<age::x25519::Identity>,
+    pub exclude: Vec<PathBuf>,
+    /// MiB/s written to the repository; 0 = unlimited.
+    pub network_limit_mib: u32,
+}
+
+#[derive(Debug)]
+pub struct BackupReport {
+    pub manifest: Manifest,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Catalog lines of a point, in walk order.
+pub fn catalog_reader(
+    point: &repo::Point,
+    identity: Option<&age::x25519::Identity>,
+) -> Result<impl Iterator<Item = Result<Entry, EngineError>>, EngineError> {
+    let m = &point.manifest;
+    let f = File::open(point.dir.join(m.catalog_file()))
+        .map_err(|e| EngineError::io(format!("catalog of {}", m.id), e))?;
+    let r = stream::reader(f, m.compression, identity, m.encryption, None)
+        .map_err(|e| key_named(e, m))?;
+    let id = m.id.clone();
+    Ok(BufReader::with_capacity(256 * 1024, r)
+        .lines()
+        .map(move |l| {
+            let l = l.map_err(|e| EngineError::Corrupt(format!("catalog of {id}: {e}")))?;
+            serde_json::from_str::<Entry>(&l)
+                .map_err(|e| EngineError::Corrupt(format!("catalog of {id}: {e}")))
+        }))
+}
+
+/// Names the recipient a missing key would have to match.
+pub fn key_named(e: EngineError, m: &Manifest) -> EngineError {
+    match e {
+        EngineError::KeyNeeded(_) => {
+            EngineError::KeyNeeded(m.recipient.clone().unwrap_or_else(|| "(unknown)".into()))
+        }
+        other => other,
+    }
+}
+
+/// Counts files and bytes first so progress can show a percentage and an ETA.
+fn prescan(plan: &BackupPlan) -> (u64, u64) {
+    match Walker::new(&plan.source, &plan.exclude, false) {
+        Ok(w) => w.fold((0, 0), |(n, b), e| (n + 1, b + e.size)),
+        Err(_) => (0, 0),
+    }
+}
+
+pub fn backup(
+    plan: &BackupPlan,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<BackupReport, EngineError> {
+    repo::ensure_repository(&plan.location.repository)?;
+    let source_meta = std::fs::metadata(&plan.source)
+        .map_err(|e| EngineError::io(format!("source {}", plan.source.display()), e))?;
+    if !source_meta.is_dir() {
+        return Err(EngineError::Usage(format!(
+            "source {} is not a directory",
+            plan.source.display()
+        )));
+    }
+    let job_dir = plan.location.dir();
+    let _lock = repo::lock(&job_dir, &plan.location.job)?;
+    let mut notes = repo::recover(&job_dir);
+    let points = repo::points(&job_dir);
+    let newest = points.last();
+    let parent = if plan.full {
+        None
+    } else {
+        match newest {
+            None => None,
+            Some(p) => match usable_parent(&points, p, plan) {
+                Ok(()) => Some(p.clone()),
+                Err(why) => {
+                    notes.push(format!("writing a full point: {why}"));
+                    None
+                }
+            },
+        }
+    };
+    let id = repo::new_id(newest.map(|p| p.manifest.id.as_str()));
+    let partial = repo::new_partial(&job_dir)?;
+    let started = chrono::Utc::now();
+    let result = write_point(plan, parent.as_ref(), &partial, &id, progress, cancel);
+    let (mut manifest, warnings) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            let _ = repo::sync_dir(&job_dir);
+            return Err(e);
+        }
+    };
+    manifest.started = started.to_rfc3339();
+    manifest.finished = chrono::Utc::now().to_rfc3339();
+    if let Err(e) = repo::publish(&partial, &job_dir, &manifest) {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
+    progress.update(&ProgressState {
+        phase: "rotate",
+        ..Default::default()
+    });
+    notes.extend(rotate::apply(
+        &job_dir,
+        plan.rotation,
+        plan.identity.as_ref(),
+        cancel,
+    )?);
+    Ok(BackupReport {
+        manifest,
+        warnings,
+        notes,
+    })
+}
+
+/// An incremental needs its whole chain readable with the settings of this run.
+fn usable_parent(points: &[repo::Point], p: &repo::Point, plan: &BackupPlan) -> Result<(), String> {
+    repo::chain(points, &p.manifest.id).map_err(|e| e.to_string())?;
+    if p.manifest.encryption && plan.identity.is_none() {
+        return Err(format!(
+            "the newest point {} is encrypted and no key was given",
+            p.manifest.id
+        ));
+    }
+    if p.manifest.encryption != plan.identity.is_some() {
+        return Err("the encryption setting changed".into());
+    }
+    if p.manifest.source != plan.source.display().to_string() {
+        return Err(format!("the source changed from {}", p.manifest.source));
+    }
+    Ok(())
+}
+
+/// Copies exactly `len` bytes: pads with zeros when the file shrank while being read and stops
+/// at `len` when it grew, so the tar stream stays valid; `short` records that it happened.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+    short: bool,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(self.left as usize);
+        let n = if self.short {
+            0
+        } else {
+            self.inner.read(&mut buf[..want])?
+        };
+        let n = if n == 0 {
+            self.short = true;
+            buf[..want].fill(0);
+            want
+        } else {
+            n
+        };
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// What `append` did with an entry.
+enum Appended {
+    /// The source could not be read: nothing was written and the entry is left out.
+    Skipped,
+    Written {
+        content: bool,
+    },
+}
+
+fn append(
+    tar: &mut tar::Builder<Box<dyn Finish>>,
+    root: &Path,
+    e: &Entry,
+    warnings: &mut Vec<String>,
+) -> Result<Appended, EngineError> {
+    let write = |e: io::Error| EngineError::io("writing the archive", e);
+    if e.k != Kind::File {
+        archive::append_entry(tar, e, None, warnings).map_err(write)?;
+        return Ok(Appended::Written { content: false });
+    }
+    let path = abs(root, e.path());
+    // Open before writing any header, so an unreadable file leaves no trace in the archive.
+    let f = match File::open(&path) {
+        Ok(f) => f,
+        Err(err) => {
+            warnings.push(format!(
+                "{}: cannot read, not backed up: {err}",
+                path.display()
+            ));
+            return Ok(Appended::Skipped);
+        }
+    };
+    let mut r = Exact {
+        inner: f,
+        left: e.size,
+        short: false,
+    };
+    archive::append_entry(tar, e, Some(&mut r), warnings).map_err(write)?;
+    let after = std::fs::symlink_metadata(&path);
+    let changed = r.short
+        || after.as_ref().map_or(true, |m| {
+            m.size() != e.size
+                || (m.mtime(), m.mtime_nsec() as u32) != e.mtime
+                || (m.ctime(), m.ctime_nsec() as u32) != e.ctime
+        });
+    if changed {
+        warnings.push(format!(
+            "{}: changed while being read; the copy may be inconsistent",
+            path.display()
+        ));
+    }
+    Ok(Appended::Written { content: true })
+}
+
+type Parent = Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
+
+/// Advances the parent catalog to `path` and tells whether `e` is unchanged there.
+fn unchanged(parent: &mut Option<Parent>, e: &Entry) -> Result<bool, EngineError> {
+    let Some(it) = parent else { return Ok(false) };
+    loop {
+        match it.peek() {
+            None => return Ok(false),
+            Some(Err(_)) => return Err(it.next().expect("peeked").expect_err("peeked an error")),
+            Some(Ok(p)) => match walk_cmp(p.path(), e.path()) {
+                std::cmp::Ordering::Less => {
+                    it.next();
+                }
+                std::cmp::Ordering::Equal => return Ok(e.same_as(p) && e.xattrs == p.xattrs),
+                std::cmp::Ordering::Greater => return Ok(false),
+            },
+        }
+    }
+}
+
+fn write_point(
+    plan: &BackupPlan,
+    parent: Option<&repo::Point>,
+    partial: &Path,
+    id: &str,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<(Manifest, Vec<String>), EngineError> {
+    let parent_id = parent.map(|p| p.manifest.id.clone());
+    let (total_files, total_bytes) = prescan(plan);
+    let recipient = plan.identity.as_ref().map(|i| i.to_public());
+    let opts = WriteOptions {
+        compression: plan.compression,
+        level: plan.level,
+        recipient: recipient.as_ref(),
+        bytes_per_sec: (plan.network_limit_mib > 0)
+            .then(|| u64::from(plan.network_limit_mib) * 1024 * 1024),
+    };
+    let (data_name, cat_name) = Manifest::file_names(plan.compression, recipient.is_some());
+    let create = |name: &str| {
+        File::create(partial.join(name))
+            .map_err(|e| EngineError::io(format!("cannot create {name}"), e))
+    };
+    let mut tar = tar::Builder::new(
+        stream::writer(create(&data_name)?, &opts).map_err(|e| EngineError::io("archive", e))?,
+    );
+    tar.mode(tar::HeaderMode::Complete);
+    let mut catalog = BufWriter::with_capacity(
+        256 * 1024,
+        stream::writer(create(&cat_name)?, &opts).map_err(|e| EngineError::io("catalog", e))?,
+    );
+    let mut parent: Option<Parent> = match parent {
+        Some(p) => Some(
+            (Box::new(catalog_reader(p, plan.identity.as_ref())?) as Box<dyn Iterator<Item = _>>)
+                .peekable(),
+        ),
+        None => None,
+    };
+    let mut walker = Walker::new(&plan.source, &plan.exclude, true)
+        .map_err(|e| EngineError::io(format!("source {}", plan.source.display()), e))?;
+    let mut warnings = Vec::new();
+    let mut state = ProgressState {
+        phase: "backup",
+        total_files,
+        total_bytes,
+        ..Default::default()
+    };
+    let (mut entries, mut archived, mut source_bytes, mut archived_bytes) =
+        (0u64, 0u64, 0u64, 0u64);
+    let mut last_report = std::time::Instant::now();
+    for mut e in walker.by_ref() {
+        cancel.check()?;
+        e.w = !unchanged(&mut parent, &e)?;
+        if e.w {
+            match append(&mut tar, &plan.source, &e, &mut warnings)? {
+                Appended::Skipped => continue,
+                Appended::Written { content } => {
+                    archived += 1;
+                    if content {
+                        archived_bytes += e.size;
+                    }
+                }
+            }
+        }
+        entries += 1;
+        source_bytes += e.size;
+        serde_json::to_writer(&mut catalog, &e)
+            .map_err(|e| EngineError::io("catalog", io::Error::other(e)))?;
+        catalog
+            .write_all(b"\n")
+            .map_err(|e| EngineError::io("writing the catalog", e))?;
+        state.files += 1;
+        state.bytes += e.size;
+        if last_report.elapsed().as_millis() >= 200 {
+            state.current = String::from_utf8_lossy(e.path()).into_owned();
+            progress.update(&state);
+            last_report = std::time::Instant::now();
+        }
+    }
+    warnings.append(&mut walker.warnings);
+    let data = tar
+        .into_inner()
+        .and_then(|w| w.finish())
+        .map_err(|e| EngineError::io("finishing the archive", e))?;
+    let cat = catalog
+        .into_inner()
+        .map_err(|e| EngineError::io("finishing the catalog", e.into_error()))?
+        .finish()
+        .map_err(|e| EngineError::io("finishing the catalog", e))?;
+    state.phase = "publish";
+    progress.update(&state);
+    let mut files = BTreeMap::new();
+    files.insert(
+        data_name,
+        FileInfo {
+            size: data.size,
+            blake3: data.blake3,
+        },
+    );
+    files.insert(
+        cat_name,
+        FileInfo {
+            size: cat.size,
+            blake3: cat.blake3,
+        },
+    );
+    let manifest = Manifest {
+        format: 1,
+        id: id.to_string(),
+        job: plan.location.job.clone(),
+        server: plan.location.server.clone(),
+        source: plan.source.display().to_string(),
+        kind: if parent_id.is_some() {
+            "incr".into()
+        } else {
+            "full".into()
+        },
+        parent: parent_id,
+        started: String::new(),
+        finished: String::new(),
+        entries,
+        archived,
+        source_bytes,
+        archived_bytes,
+        compression: plan.compression,
+        encryption: recipient.is_some(),
+        recipient: recipient.map(|r| r.to_string()),
+        files,
+        warnings: warnings.clone(),
+    };
+    Ok((manifest, warnings))
+}

@@ -1,0 +1,267 @@
+//! Rotation: keep `rotation` restore points. The oldest point goes; when incrementals depend on
+//! it, it is merged with its first incremental into a new full point instead, so no chain is
+//! ever cut. Planning is pure and table-tested; `apply` does the I/O under the job lock.
+
+use super::archive::{append_entry, seek};
+use super::backup::catalog_reader;
+use super::repo::{self, Manifest, Point};
+use super::stream::{self, WriteOptions};
+use super::verify::verify_point;
+use super::{CancelToken, EngineError};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Delete the point with this id.
+    Delete(String),
+    /// Merge the full point with its first incremental (ids: full, incremental).
+    Merge(String, String),
+}
+
+/// The next step for points `(id, is_full, parent)` oldest first, or `None` when at most
+/// `keep` remain.
+pub fn next_step(points: &[(String, bool, Option<String>)], keep: usize) -> Option<Step> {
+    if points.len() <= keep.max(1) {
+        return None;
+    }
+    let (id, full, _) = &points[0];
+    if !*full {
+        // An incremental without its full can never be restored.
+        return Some(Step::Delete(id.clone()));
+    }
+    match points.get(1) {
+        Some((next, false, Some(parent))) if parent == id => {
+            Some(Step::Merge(id.clone(), next.clone()))
+        }
+        _ => Some(Step::Delete(id.clone())),
+    }
+}
+
+pub fn apply(
+    job_dir: &Path,
+    keep: u32,
+    identity: Option<&age::x25519::Identity>,
+    cancel: &CancelToken,
+) -> Result<Vec<String>, EngineError> {
+    let mut notes = Vec::new();
+    loop {
+        let points = repo::points(job_dir);
+        let summary: Vec<_> = points
+            .iter()
+            .map(|p| {
+                (
+                    p.manifest.id.clone(),
+                    p.manifest.is_full(),
+                    p.manifest.parent.clone(),
+                )
+            })
+            .collect();
+        let Some(step) = next_step(&summary, keep as usize) else {
+            return Ok(notes);
+        };
+        let find = |id: &str| {
+            points
+                .iter()
+                .find(|p| p.manifest.id == id)
+                .expect("planned from this list")
+                .clone()
+        };
+        match step {
+            Step::Delete(id) => {
+                repo::delete(&find(&id), job_dir)?;
+                notes.push(format!("rotation removed {id}"));
+            }
+            Step::Merge(full, incr) => {
+                let (f, i) = (find(&full), find(&incr));
+                for p in [&f, &i] {
+                    if let Err(e) = verify_point(p, identity, cancel) {
+                        notes.push(format!(
+                            "rotation stopped: {} fails verification ({e}); nothing was merged",
+                            p.manifest.id
+                        ));
+                        return Ok(notes);
+                    }
+                }
+                merge(job_dir, &f, &i, identity)?;
+                repo::delete(&f, job_dir)?;
+                notes.push(format!(
+                    "rotation merged {full} into {incr}, which is now a full point"
+                ));
+            }
+        }
+    }
+}
+
+/// Writes the full point as of `incr` (every entry of its catalog, content from whichever of the
+/// two archives holds it) and swaps it in under `incr`'s id.
+fn merge(
+    job_dir: &Path,
+    full: &Point,
+    incr: &Point,
+    identity: Option<&age::x25519::Identity>,
+) -> Result<(), EngineError> {
+    let m = &incr.manifest;
+    let partial = repo::new_partial(job_dir)?;
+    let result = (|| -> Result<Manifest, EngineError> {
+        let recipient = identity.map(|i| i.to_public());
+        if m.encryption && recipient.is_none() {
+            return Err(EngineError::KeyNeeded(
+                m.recipient.clone().unwrap_or_default(),
+            ));
+        }
+        let opts = WriteOptions {
+            compression: m.compression,
+            level: 3,
+            recipient: recipient.as_ref().filter(|_| m.encryption),
+            bytes_per_sec: None,
+        };
+        let (data_name, cat_name) = Manifest::file_names(m.compression, m.encryption);
+        let create = |n: &str| {
+            File::create(partial.join(n))
+                .map_err(|e| EngineError::io(format!("cannot create {n}"), e))
+        };
+        let mut tar = tar::Builder::new(
+            stream::writer(create(&data_name)?, &opts).map_err(|e| EngineError::io("merge", e))?,
+        );
+        tar.mode(tar::HeaderMode::Complete);
+        let mut cat = BufWriter::new(
+            stream::writer(create(&cat_name)?, &opts).map_err(|e| EngineError::io("merge", e))?,
+        );
+        let open = |p: &Point| -> Result<tar::Archive<Box<dyn std::io::Read + Send>>, EngineError> {
+            let pm = &p.manifest;
+            let f = File::open(p.dir.join(pm.data_file()))
+                .map_err(|e| EngineError::io(format!("archive of {}", pm.id), e))?;
+            Ok(tar::Archive::new(stream::reader(
+                f,
+                pm.compression,
+                identity,
+                pm.encryption,
+                None,
+            )?))
+        };
+        let (mut fa, mut ia) = (open(full)?, open(incr)?);
+        let mut fe = fa
+            .entries()
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?
+            .peekable();
+        let mut ie = ia
+            .entries()
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?
+            .peekable();
+        let mut warnings = Vec::new();
+        let (mut entries, mut bytes) = (0u64, 0u64);
+        for e in catalog_reader(incr, identity)? {
+            let mut e = e?;
+            let (it, id) = if e.w {
+                (&mut ie, &m.id)
+            } else {
+                (&mut fe, &full.manifest.id)
+            };
+            let mut rec = seek(it, e.path(), id)?.ok_or_else(|| {
+                EngineError::Corrupt(format!(
+                    "{id}: the archive lacks {}",
+                    String::from_utf8_lossy(e.path())
+                ))
+            })?;
+            let content: Option<&mut dyn std::io::Read> = if e.k == super::entry::Kind::File {
+                Some(&mut rec)
+            } else {
+                None
+            };
+            append_entry(&mut tar, &e, content, &mut warnings)
+                .map_err(|err| EngineError::io("merge", err))?;
+            e.w = true;
+            entries += 1;
+            bytes += e.size;
+            serde_json::to_writer(&mut cat, &e)
+                .map_err(|err| EngineError::io("merge", std::io::Error::other(err)))?;
+            cat.write_all(b"\n")
+                .map_err(|err| EngineError::io("merge", err))?;
+        }
+        drop(fe);
+        drop(ie);
+        let data = tar
+            .into_inner()
+            .and_then(|w| w.finish())
+            .map_err(|e| EngineError::io("merge", e))?;
+        let catalog = cat
+            .into_inner()
+            .map_err(|e| EngineError::io("merge", e.into_error()))?
+            .finish()
+            .map_err(|e| EngineError::io("merge", e))?;
+        let mut files = BTreeMap::new();
+        files.insert(
+            data_name,
+            repo::FileInfo {
+                size: data.size,
+                blake3: data.blake3,
+            },
+        );
+        files.insert(
+            cat_name,
+            repo::FileInfo {
+                size: catalog.size,
+                blake3: catalog.blake3,
+            },
+        );
+        Ok(Manifest {
+            kind: "full".into(),
+            parent: None,
+            entries,
+            archived: entries,
+            source_bytes: bytes,
+            archived_bytes: bytes,
+            files,
+            ..m.clone()
+        })
+    })();
+    match result {
+        Ok(manifest) => repo::replace(&partial, job_dir, &manifest),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(id: &str, full: bool, parent: Option<&str>) -> (String, bool, Option<String>) {
+        (id.into(), full, parent.map(String::from))
+    }
+
+    #[test]
+    fn retention_table() {
+        let fulls = vec![
+            p("1", true, None),
+            p("2", true, None),
+            p("3", true, None),
+            p("4", true, None),
+        ];
+        assert_eq!(next_step(&fulls, 3), Some(Step::Delete("1".into())));
+        assert_eq!(next_step(&fulls, 4), None);
+        let chain = vec![
+            p("1", true, None),
+            p("2", false, Some("1")),
+            p("3", false, Some("2")),
+            p("4", false, Some("3")),
+        ];
+        assert_eq!(
+            next_step(&chain, 3),
+            Some(Step::Merge("1".into(), "2".into()))
+        );
+        assert_eq!(
+            next_step(&chain, 1),
+            Some(Step::Merge("1".into(), "2".into()))
+        );
+        let orphan = vec![p("2", false, Some("1")), p("3", true, None)];
+        assert_eq!(next_step(&orphan, 1), Some(Step::Delete("2".into())));
+        // Rotation 0 is treated as 1: the newest point always stays.
+        assert_eq!(next_step(&[p("1", true, None)], 0), None);
+    }
+}

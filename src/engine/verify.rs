@@ -1,0 +1,160 @@
+//! Verify: re-read a point's files, check sizes and BLAKE3 hashes against the manifest, decrypt,
+//! decompress and parse the whole archive, and check it holds exactly the entries its catalog
+//! says it holds.
+
+use super::archive::normalize;
+use super::backup::key_named;
+use super::entry::{Entry, Kind};
+use super::repo::{Manifest, Point};
+use super::stream::{self, Shared};
+use super::{CancelToken, EngineError};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+
+fn open(
+    point: &Point,
+    name: &str,
+    identity: Option<&age::x25519::Identity>,
+) -> Result<(Box<dyn Read + Send>, Shared), EngineError> {
+    let m = &point.manifest;
+    let info = m.files.get(name).ok_or_else(|| {
+        EngineError::Corrupt(format!("{}: the manifest does not list {name}", m.id))
+    })?;
+    let path = point.dir.join(name);
+    let f =
+        File::open(&path).map_err(|e| EngineError::Corrupt(format!("{}: {name}: {e}", m.id)))?;
+    let len = f.metadata().map(|md| md.len()).unwrap_or(0);
+    if len != info.size {
+        return Err(EngineError::Corrupt(format!(
+            "{}: {name} has {len} bytes, the manifest says {}",
+            m.id, info.size
+        )));
+    }
+    let digest: Shared = Default::default();
+    let r = stream::reader(
+        f,
+        m.compression,
+        identity,
+        m.encryption,
+        Some(digest.clone()),
+    )
+    .map_err(|e| key_named(e, m))?;
+    Ok((r, digest))
+}
+
+fn check_digest(
+    m: &Manifest,
+    name: &str,
+    mut rest: impl Read,
+    digest: &Shared,
+) -> Result<(), EngineError> {
+    io::copy(&mut rest, &mut io::sink())
+        .map_err(|e| EngineError::Corrupt(format!("{}: {name}: {e}", m.id)))?;
+    let g = digest.lock().unwrap_or_else(|e| e.into_inner());
+    let hash = g.0.clone().finalize().to_hex().to_string();
+    let want = &m.files[name];
+    if g.1 != want.size || hash != want.blake3 {
+        return Err(EngineError::Corrupt(format!(
+            "{}: {name} does not match its BLAKE3 hash in the manifest",
+            m.id
+        )));
+    }
+    Ok(())
+}
+
+/// Checks one point completely. Returns the number of archive entries checked.
+pub fn verify_point(
+    point: &Point,
+    identity: Option<&age::x25519::Identity>,
+    cancel: &CancelToken,
+) -> Result<u64, EngineError> {
+    let m = &point.manifest;
+    let (cat_name, data_name) = (m.catalog_file(), m.data_file());
+    let (cat, cat_digest) = open(point, &cat_name, identity)?;
+    let mut lines = BufReader::with_capacity(256 * 1024, cat);
+    let mut expected: Vec<Entry> = Vec::new();
+    let mut entries = 0u64;
+    let (data, data_digest) = open(point, &data_name, identity)?;
+    let mut archive = tar::Archive::new(data);
+    let mut checked = 0u64;
+    {
+        let mut it = archive
+            .entries()
+            .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
+        let mut line = String::new();
+        loop {
+            cancel.check()?;
+            // Next catalog entry that this point's archive holds.
+            let want = loop {
+                line.clear();
+                let n = lines
+                    .read_line(&mut line)
+                    .map_err(|e| EngineError::Corrupt(format!("{}: catalog: {e}", m.id)))?;
+                if n == 0 {
+                    break None;
+                }
+                let e: Entry = serde_json::from_str(&line)
+                    .map_err(|e| EngineError::Corrupt(format!("{}: catalog: {e}", m.id)))?;
+                entries += 1;
+                if e.w {
+                    break Some(e);
+                }
+            };
+            let got = it
+                .next()
+                .transpose()
+                .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
+            match (want, got) {
+                (None, None) => break,
+                (Some(w), None) => {
+                    return Err(EngineError::Corrupt(format!(
+                        "{}: the archive ends before {}",
+                        m.id,
+                        String::from_utf8_lossy(w.path())
+                    )))
+                }
+                (None, Some(g)) => {
+                    return Err(EngineError::Corrupt(format!(
+                        "{}: the archive holds {} that the catalog does not list",
+                        m.id,
+                        String::from_utf8_lossy(&g.path_bytes())
+                    )))
+                }
+                (Some(w), Some(mut g)) => {
+                    let path = normalize(&g.path_bytes());
+                    if path != w.path() {
+                        return Err(EngineError::Corrupt(format!(
+                            "{}: the archive holds {} where the catalog lists {}",
+                            m.id,
+                            String::from_utf8_lossy(&path),
+                            String::from_utf8_lossy(w.path())
+                        )));
+                    }
+                    if w.k == Kind::File {
+                        let n = io::copy(&mut g, &mut io::sink())
+                            .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
+                        if n != w.size {
+                            return Err(EngineError::Corrupt(format!(
+                                "{}: {} has {n} bytes in the archive, {} in the catalog",
+                                m.id,
+                                String::from_utf8_lossy(&path),
+                                w.size
+                            )));
+                        }
+                    }
+                    checked += 1;
+                    expected.clear();
+                }
+            }
+        }
+    }
+    if entries != m.entries {
+        return Err(EngineError::Corrupt(format!(
+            "{}: the catalog has {entries} entries, the manifest says {}",
+            m.id, m.entries
+        )));
+    }
+    check_digest(m, &cat_name, lines, &cat_digest)?;
+    check_digest(m, &data_name, archive.into_inner(), &data_digest)?;
+    Ok(checked)
+}

@@ -1,0 +1,360 @@
+//! The operator subcommands `backup`, `points`, `restore`, `verify` and `key`: argument
+//! handling, progress display and exit codes around the engine.
+
+use crate::cli::{BackupArgs, CliMode, JobArgs, PointsArgs, RestoreArgs, UseOption, VerifyArgs};
+use crate::engine::backup::{backup, BackupPlan};
+use crate::engine::restore::{restore, RestoreRequest};
+use crate::engine::{
+    keys, repo, verify, CancelToken, EngineError, JobLocation, Progress, ProgressState,
+};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Exit codes: 0 success, 1 failure, 3 success with warnings (2 is a usage error from clap).
+pub const EXIT_WARNINGS: u8 = 3;
+
+/// The server name the daemon would use: the configured one, else the host name.
+fn server_name(arg: &Option<String>) -> String {
+    if let Some(s) = arg {
+        return s.clone();
+    }
+    let cfg = std::env::var_os("ZDM_BACKUPD_CONFIG").map(std::path::PathBuf::from);
+    crate::config::Config::load(cfg.as_deref())
+        .ok()
+        .map(|c| c.server_name)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(crate::host::hostname)
+}
+
+fn location(j: &JobArgs) -> JobLocation {
+    JobLocation {
+        repository: j.repository.clone(),
+        server: server_name(&j.server),
+        job: j.job.clone(),
+    }
+}
+
+/// A progress bar on a terminal, JSON lines with `--json`, nothing otherwise.
+struct Display {
+    json: bool,
+    tty: bool,
+    started: Instant,
+    last_len: Mutex<usize>,
+}
+
+fn human(b: f64) -> String {
+    crate::host::format_size(b as u64, 1)
+}
+
+impl Progress for Display {
+    fn update(&self, s: &ProgressState) {
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = s.bytes as f64 / secs;
+        let eta = if rate > 0.0 && s.total_bytes > s.bytes {
+            Some((s.total_bytes - s.bytes) as f64 / rate)
+        } else {
+            None
+        };
+        if self.json {
+            let line = json!({"event": "progress", "phase": s.phase, "files": s.files, "totalFiles": s.total_files,
+                "bytes": s.bytes, "totalBytes": s.total_bytes, "bytesPerSecond": rate as u64, "etaSeconds": eta.map(|e| e as u64), "current": s.current});
+            println!("{line}");
+        } else if self.tty {
+            let pct = if s.total_bytes > 0 {
+                (s.bytes as f64 * 100.0 / s.total_bytes as f64).min(100.0)
+            } else {
+                0.0
+            };
+            let filled = (pct / 5.0) as usize;
+            let bar = format!("{}{}", "#".repeat(filled), "-".repeat(20 - filled.min(20)));
+            let text = format!(
+                "\r{:8} [{bar}] {pct:5.1}%  {} / {}  {} files  {}/s  ETA {}",
+                s.phase,
+                human(s.bytes as f64),
+                human(s.total_bytes as f64),
+                s.files,
+                human(rate),
+                eta.map(|e| format!("{}:{:02}", e as u64 / 60, e as u64 % 60))
+                    .unwrap_or_else(|| "-".into())
+            );
+            let mut last = self.last_len.lock().unwrap_or_else(|e| e.into_inner());
+            let pad = last.saturating_sub(text.len());
+            eprint!("{text}{}", " ".repeat(pad));
+            *last = text.len();
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+impl Display {
+    fn new(json: bool) -> Display {
+        Display {
+            json,
+            tty: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            last_len: Mutex::new(0),
+        }
+    }
+    fn done(&self) {
+        if self.tty && !self.json {
+            eprintln!();
+        }
+    }
+}
+
+fn fail(json: bool, e: &EngineError) -> ExitCode {
+    if json {
+        println!("{}", json!({"event": "error", "error": e.to_string()}));
+    }
+    eprintln!("zdm-backupd: {e}");
+    ExitCode::from(1)
+}
+
+fn finish(warnings: &[String], json: bool) -> ExitCode {
+    for w in warnings {
+        if !json {
+            eprintln!("warning: {w}");
+        }
+    }
+    if warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_WARNINGS)
+    }
+}
+
+fn identity(
+    path: &Option<std::path::PathBuf>,
+) -> Result<Option<age::x25519::Identity>, EngineError> {
+    path.as_deref().map(keys::load).transpose()
+}
+
+/// Stops at the next file boundary on SIGINT/SIGTERM.
+fn cancel_on_signal() -> CancelToken {
+    let token = CancelToken::new();
+    let t = token.clone();
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = async { match &mut term { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {},
+                }
+            });
+            t.cancel();
+        }
+    });
+    token
+}
+
+pub fn run_backup(a: BackupArgs) -> ExitCode {
+    let json = a.job.json;
+    let id = match (a.encryption, &a.key_file) {
+        (UseOption::Use, None) => return fail(
+            json,
+            &EngineError::Usage(
+                "--encryption use needs --key-file (create one with `zdm-backupd key generate`)"
+                    .into(),
+            ),
+        ),
+        (UseOption::Use, Some(_)) => match identity(&a.key_file) {
+            Ok(i) => i,
+            Err(e) => return fail(json, &e),
+        },
+        (UseOption::NotUse, _) => None,
+    };
+    let plan = BackupPlan {
+        location: location(&a.job),
+        source: std::fs::canonicalize(&a.source).unwrap_or(a.source.clone()),
+        full: a.mode == CliMode::Full,
+        rotation: a.rotation,
+        compression: a.compression == UseOption::Use,
+        level: 3,
+        identity: id,
+        exclude: a.exclude_dir.clone(),
+        network_limit_mib: a.network_limit,
+    };
+    let display = Display::new(json);
+    let r = backup(&plan, &display, &cancel_on_signal());
+    display.done();
+    match r {
+        Ok(rep) => {
+            let m = &rep.manifest;
+            if json {
+                println!(
+                    "{}",
+                    json!({"event": "done", "point": m.id, "kind": m.kind, "entries": m.entries, "archived": m.archived,
+                    "bytes": m.files.values().map(|f| f.size).sum::<u64>(), "warnings": rep.warnings, "notes": rep.notes})
+                );
+            } else {
+                println!(
+                    "{} point {} written: {} entries, {} archived, {}",
+                    m.kind,
+                    m.id,
+                    m.entries,
+                    m.archived,
+                    human(m.files.values().map(|f| f.size).sum::<u64>() as f64)
+                );
+                for n in &rep.notes {
+                    println!("{n}");
+                }
+            }
+            finish(&rep.warnings, json)
+        }
+        Err(e) => fail(json, &e),
+    }
+}
+
+pub fn run_points(a: PointsArgs) -> ExitCode {
+    let loc = location(&a.job);
+    let points = repo::points(&loc.dir());
+    if a.job.json {
+        for p in &points {
+            let m = &p.manifest;
+            println!(
+                "{}",
+                json!({"id": m.id, "kind": m.kind, "time": m.finished, "size": m.files.values().map(|f| f.size).sum::<u64>(),
+                "entries": m.entries, "parent": m.parent, "encrypted": m.encryption})
+            );
+        }
+    } else {
+        println!(
+            "{:<26} {:<5} {:<26} {:>12} {:>10}  parent",
+            "id", "kind", "time", "size", "entries"
+        );
+        for p in &points {
+            let m = &p.manifest;
+            println!(
+                "{:<26} {:<5} {:<26} {:>12} {:>10}  {}",
+                m.id,
+                m.kind,
+                m.finished.get(..19).unwrap_or(&m.finished),
+                human(m.files.values().map(|f| f.size).sum::<u64>() as f64),
+                m.entries,
+                m.parent.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn run_restore(a: RestoreArgs) -> ExitCode {
+    let json = a.job.json;
+    let id = match identity(&a.key_file) {
+        Ok(i) => i,
+        Err(e) => return fail(json, &e),
+    };
+    let req = RestoreRequest {
+        location: location(&a.job),
+        point: (a.point != "latest").then(|| a.point.clone()),
+        target: a.target.clone(),
+        paths: a
+            .paths
+            .iter()
+            .map(|p| {
+                p.as_os_str()
+                    .as_bytes()
+                    .strip_prefix(b"/")
+                    .unwrap_or(p.as_os_str().as_bytes())
+                    .to_vec()
+            })
+            .collect(),
+        overwrite: a.overwrite,
+        identity: id.as_ref(),
+    };
+    let display = Display::new(json);
+    let r = restore(&req, &display, &cancel_on_signal());
+    display.done();
+    match r {
+        Ok(rep) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"event": "done", "point": rep.point, "entries": rep.entries, "bytes": rep.bytes, "warnings": rep.warnings})
+                );
+            } else {
+                println!(
+                    "restored {} entries ({}) of point {} into {}",
+                    rep.entries,
+                    human(rep.bytes as f64),
+                    rep.point,
+                    a.target.display()
+                );
+            }
+            finish(&rep.warnings, json)
+        }
+        Err(e) => fail(json, &e),
+    }
+}
+
+pub fn run_verify(a: VerifyArgs) -> ExitCode {
+    let json = a.job.json;
+    let id = match identity(&a.key_file) {
+        Ok(i) => i,
+        Err(e) => return fail(json, &e),
+    };
+    let loc = location(&a.job);
+    let points = repo::points(&loc.dir());
+    let chosen: Vec<_> = points
+        .iter()
+        .filter(|p| a.point == "all" || p.manifest.id == a.point)
+        .collect();
+    if chosen.is_empty() {
+        return fail(
+            json,
+            &EngineError::NotFound(format!("job {} has no restore point {}", loc.job, a.point)),
+        );
+    }
+    let cancel = cancel_on_signal();
+    let mut bad = 0;
+    for p in chosen {
+        match verify::verify_point(p, id.as_ref(), &cancel) {
+            Ok(n) => {
+                if json {
+                    println!(
+                        "{}",
+                        json!({"event": "verified", "point": p.manifest.id, "ok": true, "entries": n})
+                    );
+                } else {
+                    println!("{} OK ({n} archive entries)", p.manifest.id);
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                if json {
+                    println!(
+                        "{}",
+                        json!({"event": "verified", "point": p.manifest.id, "ok": false, "error": e.to_string()})
+                    );
+                } else {
+                    println!("{} FAILED: {e}", p.manifest.id);
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("zdm-backupd: {bad} restore point(s) failed verification");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn run_key_generate(out: &std::path::Path) -> ExitCode {
+    match keys::generate(out) {
+        Ok(public) => {
+            println!("wrote {} (mode 0600); public key: {public}", out.display());
+            println!("keep a copy of this file somewhere safe: without it encrypted backups cannot be restored");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(false, &e),
+    }
+}
