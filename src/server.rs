@@ -69,6 +69,22 @@ fn ensure_admin(db: &Db, s: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub const BACKUP_KEY_FILE: &str = "backup-key.txt";
+
+/// The daemon's own age identity for encrypted jobs, created at first start (mode 0600, in the
+/// state directory, never in a repository). Losing it loses the encrypted backups: the log says
+/// where it is so it can be copied away.
+fn ensure_backup_key(state_dir: &Path) -> anyhow::Result<()> {
+    let path = state_dir.join(BACKUP_KEY_FILE);
+    if path.exists() {
+        crate::engine::keys::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(());
+    }
+    let public = crate::engine::keys::generate(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::warn!(key_file = %path.display(), recipient = %public, "created the encryption key for encrypted jobs; keep a copy of this file away from this host");
+    Ok(())
+}
+
 fn register_host(db: &Db, s: &Settings) -> anyhow::Result<()> {
     let (sys, release) = host::kernel();
     let facts = db::hosts::HostFacts {
@@ -91,6 +107,7 @@ pub fn prepare(settings: Settings) -> anyhow::Result<(AppState, nix::fcntl::Floc
     let secret = auth::load_or_create_secret(&settings.state_dir)
         .context("cannot load the token signing secret")?;
     ensure_admin(&db, &settings)?;
+    ensure_backup_key(&settings.state_dir)?;
     register_host(&db, &settings)?;
     let keys = TokenKeys::new(&secret, settings.token_lifetime_minutes);
     Ok((AppState::new(db, settings, keys), lock))

@@ -123,7 +123,7 @@ fn tokens_and_401s() {
     assert!(!d.log_text().contains(&pw));
     assert!(d.log_text().contains("admin-password"));
     use std::os::unix::fs::MetadataExt;
-    for f in ["admin-password", "jwt-secret"] {
+    for f in ["admin-password", "jwt-secret", "backup-key.txt"] {
         assert_eq!(
             std::fs::metadata(d.state.join(f)).unwrap().mode() & 0o777,
             0o600,

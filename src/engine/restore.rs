@@ -6,6 +6,7 @@ use super::archive::seek;
 use super::backup::catalog_reader;
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Point};
+use super::stream::Shared;
 use super::walk::abs;
 use super::{CancelToken, EngineError, JobLocation, Progress, ProgressState};
 use nix::sys::stat::{Mode, SFlag};
@@ -233,14 +234,17 @@ pub fn restore(
     let (older, _) = chain.split_at(chain.len() - 1);
     let mut older_catalogs: Vec<Catalog> =
         older.iter().map(open_catalog).collect::<Result<_, _>>()?;
+    let digests: Vec<Shared> = chain.iter().map(|_| Shared::default()).collect();
     let mut archives: Vec<tar::Archive<Box<dyn Read + Send>>> = chain
         .iter()
-        .map(|p| {
+        .zip(&digests)
+        .map(|(p, d)| {
             let m = &p.manifest;
             let f = File::open(p.dir.join(m.data_file()))
                 .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
+            let tap = Some(d.clone());
             Ok(tar::Archive::new(
-                super::stream::reader(f, m.compression, req.identity, m.encryption, None)
+                super::stream::reader(f, m.compression, req.identity, m.encryption, tap)
                     .map_err(|e| super::backup::key_named(e, m))?,
             ))
         })
@@ -379,6 +383,19 @@ pub fn restore(
             tick = std::time::Instant::now();
         }
     }
+    // Every archive read is checked against its manifest hash, so damage fails the restore
+    // loudly instead of leaving a silently wrong file.
+    drop(entries);
+    for ((a, d), p) in archives.into_iter().zip(&digests).zip(&chain) {
+        let m = &p.manifest;
+        io::copy(&mut a.into_inner(), &mut io::sink())
+            .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
+        let g = d.lock().unwrap_or_else(|e| e.into_inner());
+        let want = &m.files[&m.data_file()];
+        if g.1 != want.size || g.0.clone().finalize().to_hex().as_str() != want.blake3 {
+            return Err(EngineError::Corrupt(format!("{}: {} does not match its BLAKE3 hash in the manifest; the restored files cannot be trusted", m.id, m.data_file())));
+        }
+    }
     // Directories last: their times and modes would change while children are written.
     for e in catalog_reader(&point, req.identity)? {
         let e = e?;
@@ -411,6 +428,19 @@ mod tests {
         ] {
             assert!(!safe_rel(bad), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn never_writes_through_a_symlinked_parent() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("a")).unwrap();
+        let mut verified = Vec::new();
+        let e = ensure_parents(d.path(), b"a/b/c", &mut verified).unwrap_err();
+        assert!(e.to_string().contains("refusing to restore through"), "{e}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        ensure_parents(d.path(), b"x/y/z", &mut verified).unwrap();
+        assert!(d.path().join("x/y").is_dir());
     }
 
     #[test]

@@ -140,6 +140,8 @@ pub fn writer(file: File, o: &WriteOptions) -> io::Result<Box<dyn Finish>> {
     }
     if o.compression {
         let mut z = zstd::stream::write::Encoder::new(w, o.level)?;
+        // Frame checksums let a decoder notice damage even in unencrypted points.
+        z.include_checksum(true)?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1);

@@ -259,3 +259,4 @@ pub fn assert_envelope(r: &Resp) {
         "timestamp {ts}"
     );
 }
+pub mod tree;

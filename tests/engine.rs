@@ -1,0 +1,693 @@
+//! The backup engine through the operator commands (the code path scheduled runs use): real
+//! trees, loop-mounted ext4 when running as root, restores compared with snapshots.
+
+mod common;
+use common::tree::{assert_same, is_root, noise, sh, snapshot, write, LoopFs, Snapshot};
+use common::BIN;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Out {
+    let o = Command::new(BIN)
+        .args(args)
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+/// Runs a backup with `--json`; returns the new point id.
+fn backup(src: &Path, repo: &Path, job: &str, mode: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "backup".to_string(),
+        "--json".into(),
+        "--server".into(),
+        "srv".into(),
+        "--source".into(),
+        s(src),
+        "--repository".into(),
+        s(repo),
+        "--job".into(),
+        job.into(),
+        "--mode".into(),
+        mode.into(),
+    ];
+    args.extend(extra.iter().map(|x| x.to_string()));
+    let o = run(&args);
+    assert!(
+        o.code == 0 || o.code == 3,
+        "backup failed ({}): {}{}",
+        o.code,
+        o.stdout,
+        o.stderr
+    );
+    let done: Value = o
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "done")
+        .expect("done event");
+    done["point"].as_str().unwrap().to_string()
+}
+
+fn points(repo: &Path, job: &str) -> Vec<Value> {
+    let o = run([
+        "points",
+        "--json",
+        "--server",
+        "srv",
+        "--repository",
+        &s(repo),
+        "--job",
+        job,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    o.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn restore_to(repo: &Path, job: &str, point: &str, target: &Path, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "restore".to_string(),
+        "--server".into(),
+        "srv".into(),
+        "--repository".into(),
+        s(repo),
+        "--job".into(),
+        job.into(),
+        "--point".into(),
+        point.into(),
+        "--target".into(),
+        s(target),
+    ];
+    args.extend(extra.iter().map(|x| x.to_string()));
+    run(&args)
+}
+
+fn verify_all(repo: &Path, job: &str, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "verify".to_string(),
+        "--server".into(),
+        "srv".into(),
+        "--repository".into(),
+        s(repo),
+        "--job".into(),
+        job.into(),
+    ];
+    args.extend(extra.iter().map(|x| x.to_string()));
+    run(&args)
+}
+
+fn check_restores(repo: &Path, job: &str, snaps: &HashMap<String, Snapshot>, extra: &[&str]) {
+    for p in points(repo, job) {
+        let id = p["id"].as_str().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("t");
+        let o = restore_to(repo, job, id, &target, extra);
+        assert!(
+            o.code == 0 || o.code == 3,
+            "restore {id}: {}{}",
+            o.stdout,
+            o.stderr
+        );
+        assert_same(&snaps[id], &snapshot(&target, &[]), &format!("point {id}"));
+    }
+}
+
+/// Builds every kind of entry the engine must keep.
+fn torture(root: &Path) {
+    write(&root.join("plain.txt"), b"hello\n");
+    write(&root.join("empty"), b"");
+    write(&root.join("docs/report.csv"), &b"a,b,c\n".repeat(5000));
+    write(&root.join("big.bin"), &noise(70 * 1024 * 1024, 1));
+    sh(&format!("cd '{}' && truncate -s 20M sparse && printf tail >> sparse && dd if=/dev/urandom of=sparse bs=4k count=1 seek=100 conv=notrunc status=none", root.display()));
+    std::os::unix::fs::symlink("plain.txt", root.join("link")).unwrap();
+    std::os::unix::fs::symlink("/nowhere/at/all", root.join("dangling")).unwrap();
+    std::fs::hard_link(root.join("plain.txt"), root.join("docs/hard")).unwrap();
+    std::fs::create_dir_all(root.join("emptydir")).unwrap();
+    write(&root.join("cache/skip-me"), b"excluded");
+    write(
+        &root.join(std::str::from_utf8(b"newline\nname").unwrap()),
+        b"nl",
+    );
+    write(&root.join(common::tree::os(b"bad\xffname")), b"not utf-8");
+    let deep = root
+        .join("d".repeat(100))
+        .join("e".repeat(100))
+        .join("f".repeat(100));
+    write(&deep.join("file-in-a-path-longer-than-255-bytes"), b"deep");
+    sh(&format!(
+        "cd '{}' && mkfifo fifo && mknod chardev c 1 3 && mknod blockdev b 7 200 && chmod 4755 plain.txt && chown 1234:5678 docs/report.csv \
+         && setfattr -n user.color -v blue docs/report.csv && setfacl -m u:4321:rx docs && chmod 0700 emptydir \
+         && touch -h -d '2020-01-02 03:04:05.123456789' plain.txt && mkdir mnt && mount -t tmpfs tmpfs mnt && echo other-fs > mnt/inside",
+        root.display()
+    ));
+}
+
+#[test]
+fn torture_round_trip_on_ext4() {
+    if !is_root() {
+        eprintln!("SKIPPED torture_round_trip_on_ext4: needs root for loop mounts, device nodes and chown");
+        return;
+    }
+    let fs = LoopFs::new(400);
+    let src = fs.mount.join("src");
+    std::fs::create_dir(&src).unwrap();
+    torture(&src);
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    let exclude = s(&src.join("cache"));
+    let extra = ["--rotation", "10", "--exclude-dir", exclude.as_str()];
+    let skip = ["cache", "lost+found"];
+    let _ = std::fs::remove_dir_all(src.join("lost+found"));
+    let mut snaps = HashMap::new();
+    let id = backup(&src, repo, "torture", "full", &extra);
+    snaps.insert(id, snapshot(&src, &skip));
+    let changes = [
+        "printf 'HELLO\\n' > plain.txt && echo appended >> docs/report.csv && truncate -s 1000 big.bin && rm dangling && mv empty renamed-empty \
+         && chmod 0600 docs/report.csv && chown 42:42 renamed-empty && ln docs/report.csv docs/report-link && setfattr -n user.new -v 1 renamed-empty",
+        "rm docs/hard && echo more > newfile && setfacl -m u:99:r newfile && rm -r emptydir && mkdir emptydir2 && touch -d '2001-01-01 00:00:00.5' newfile",
+        "rm -f docs/report-link && printf x >> renamed-empty",
+    ];
+    for c in changes {
+        sh(&format!("cd '{}' && {c}", src.display()));
+        let id = backup(&src, repo, "torture", "increment", &extra);
+        snaps.insert(id, snapshot(&src, &skip));
+    }
+    let ps = points(repo, "torture");
+    assert_eq!(ps.len(), 4);
+    assert_eq!(ps.iter().filter(|p| p["kind"] == "incr").count(), 3);
+    // The nested mount point is kept, its contents are not.
+    assert!(snaps
+        .values()
+        .all(|sn| sn.contains_key(&b"mnt".to_vec()) && !sn.contains_key(&b"mnt/inside".to_vec())));
+    assert_eq!(verify_all(repo, "torture", &[]).code, 0);
+    check_restores(repo, "torture", &snaps, &[]);
+    sh(&format!("umount '{}'", src.join("mnt").display()));
+}
+
+fn small_tree(root: &Path, run: u64) {
+    write(
+        &root.join(format!("runs/{run}.txt")),
+        format!("run {run}\n").as_bytes(),
+    );
+    write(
+        &root.join("changing.bin"),
+        &noise(100_000 + run as usize, run),
+    );
+    write(&root.join("stable/data"), &b"stable".repeat(1000));
+    if run % 3 == 0 {
+        let _ = std::fs::remove_file(root.join(format!("runs/{}.txt", run - 1)));
+    }
+}
+
+#[test]
+fn rotation_keeps_n_restorable_points() {
+    for mode in ["full", "increment", "smart"] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        let mut snaps = HashMap::new();
+        for run in 1..=10u64 {
+            small_tree(&src, run);
+            let m = match mode {
+                "smart" if run % 4 == 1 => "full",
+                "smart" => "increment",
+                m => m,
+            };
+            let id = backup(&src, &repo, "rot", m, &["--rotation", "3"]);
+            snaps.insert(id, snapshot(&src, &[]));
+            let ps = points(&repo, "rot");
+            assert_eq!(ps.len() as u64, run.min(3), "{mode} run {run}");
+            assert_eq!(
+                ps[0]["kind"], "full",
+                "{mode} run {run}: the oldest point is always a full"
+            );
+            check_restores(&repo, "rot", &snaps, &[]);
+        }
+        assert_eq!(verify_all(&repo, "rot", &[]).code, 0);
+    }
+}
+
+#[test]
+fn crash_safety_under_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for i in 0..300 {
+        write(&src.join(format!("f{i:03}")), &noise(150_000, i));
+    }
+    backup(&src, &repo, "crash", "increment", &["--rotation", "2"]);
+    let mut seed = 12345u64;
+    let mut interrupted = 0;
+    for trial in 0..20u64 {
+        for i in 0..30 {
+            write(
+                &src.join(format!("f{:03}", (trial * 31 + i) % 300)),
+                &noise(150_000, 1000 + trial * 100 + i),
+            );
+        }
+        let before: Vec<String> = points(&repo, "crash")
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect();
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let delay = std::time::Duration::from_millis((seed >> 33) % 300);
+        let mut child = Command::new(BIN)
+            .args([
+                "backup",
+                "--server",
+                "srv",
+                "--source",
+                &s(&src),
+                "--repository",
+                &s(&repo),
+                "--job",
+                "crash",
+                "--mode",
+                "increment",
+                "--rotation",
+                "2",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let after: Vec<String> = points(&repo, "crash")
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect();
+        let new: Vec<&String> = after.iter().filter(|id| !before.contains(id)).collect();
+        assert!(new.len() <= 1, "trial {trial}: {before:?} -> {after:?}");
+        assert!(!after.is_empty(), "trial {trial}: every point is gone");
+        let v = verify_all(&repo, "crash", &[]);
+        assert_eq!(
+            v.code, 0,
+            "trial {trial} (killed after {delay:?}): {}{}",
+            v.stdout, v.stderr
+        );
+    }
+    assert!(
+        interrupted >= 10,
+        "only {interrupted} of 20 runs were killed while running"
+    );
+    let id = backup(&src, &repo, "crash", "increment", &["--rotation", "2"]);
+    let job_dir = repo.join("srv/crash");
+    let leftovers: Vec<_> = std::fs::read_dir(&job_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".partial"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "partial output of killed runs is removed by the next run"
+    );
+    let out = dir.path().join("out");
+    assert_eq!(restore_to(&repo, "crash", &id, &out, &[]).code, 0);
+    assert_same(
+        &snapshot(&src, &[]),
+        &snapshot(&out, &[]),
+        "after the crash trials",
+    );
+}
+
+#[test]
+fn full_repository_fails_cleanly() {
+    if !is_root() {
+        eprintln!(
+            "SKIPPED full_repository_fails_cleanly: needs root for a small loop-mounted repository"
+        );
+        return;
+    }
+    let fs = LoopFs::new(16);
+    let repo = fs.mount.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write(&src.join("small"), &noise(1_000_000, 7));
+    let first = backup(&src, &repo, "full", "full", &["--rotation", "5"]);
+    write(&src.join("huge"), &noise(40 * 1024 * 1024, 8));
+    let o = run([
+        "backup",
+        "--server",
+        "srv",
+        "--source",
+        &s(&src),
+        "--repository",
+        &s(&repo),
+        "--job",
+        "full",
+        "--mode",
+        "full",
+        "--rotation",
+        "5",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("the repository is full"), "{}", o.stderr);
+    let names: Vec<String> = std::fs::read_dir(repo.join("srv/full"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".partial")),
+        "{names:?}"
+    );
+    let ps = points(&repo, "full");
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0]["id"], first.as_str());
+    assert_eq!(verify_all(&repo, "full", &[]).code, 0);
+}
+
+#[test]
+fn stock_tools_restore_plain_and_encrypted_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    write(&src.join("a.txt"), b"alpha\n");
+    write(&src.join("sub/b.bin"), &noise(300_000, 3));
+    std::os::unix::fs::symlink("a.txt", src.join("ln")).unwrap();
+    let key = dir.path().join("key.txt");
+    let o = run(["key", "generate", "--out", &s(&key)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(
+        run(["key", "generate", "--out", &s(&key)]).code,
+        1,
+        "never overwrites a key"
+    );
+    let plain = backup(&src, &repo, "plain", "full", &[]);
+    let enc = backup(
+        &src,
+        &repo,
+        "enc",
+        "full",
+        &["--encryption", "use", "--key-file", &s(&key)],
+    );
+    let want = snapshot(&src, &[]);
+    let content = |sn: &Snapshot| {
+        sn.iter()
+            .map(|(p, n)| {
+                (
+                    p.clone(),
+                    (n.kind, n.content.clone(), n.link.clone(), n.mode),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let out1 = dir.path().join("out1");
+    let out2 = dir.path().join("out2");
+    std::fs::create_dir_all(&out1).unwrap();
+    std::fs::create_dir_all(&out2).unwrap();
+    let p1 = repo.join("srv/plain").join(&plain);
+    sh(&format!(
+        "zstd -d -q < '{}/data.tar.zst' | tar -x -C '{}'",
+        p1.display(),
+        out1.display()
+    ));
+    let p2 = repo.join("srv/enc").join(&enc);
+    sh(&format!(
+        "age -d -i '{}' '{}/data.tar.zst.age' | zstd -d -q | tar -x -C '{}'",
+        key.display(),
+        p2.display(),
+        out2.display()
+    ));
+    let mut got1 = snapshot(&out1, &[]);
+    let mut got2 = snapshot(&out2, &[]);
+    // tar does not own the target directory itself.
+    for g in [&mut got1, &mut got2] {
+        g.get_mut(&b".".to_vec()).unwrap().mode = want[&b".".to_vec()].mode;
+    }
+    assert_eq!(content(&got1), content(&want));
+    assert_eq!(content(&got2), content(&want));
+    // Without the key, restore and verify say which key is needed.
+    let recipient = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(String::from))
+        .unwrap();
+    let o = restore_to(&repo, "enc", "latest", &dir.path().join("nokey"), &[]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains(&recipient), "{}", o.stderr);
+    let other = dir.path().join("other.key");
+    assert_eq!(run(["key", "generate", "--out", &s(&other)]).code, 0);
+    let o = restore_to(
+        &repo,
+        "enc",
+        "latest",
+        &dir.path().join("wrongkey"),
+        &["--key-file", &s(&other)],
+    );
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains(&recipient), "{}", o.stderr);
+    let o = restore_to(
+        &repo,
+        "enc",
+        "latest",
+        &dir.path().join("rightkey"),
+        &["--key-file", &s(&key)],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_same(
+        &want,
+        &snapshot(&dir.path().join("rightkey"), &[]),
+        "encrypted restore",
+    );
+    // The manifest names the recipient; the key never lands in the repository.
+    let manifest = std::fs::read_to_string(p2.join("MANIFEST.json")).unwrap();
+    assert!(manifest.contains(&recipient));
+    assert_eq!(
+        run(["key", "generate", "--out", &s(&repo.join("k.txt"))]).code,
+        1,
+        "no key inside a repository"
+    );
+}
+
+#[test]
+fn corruption_is_named_and_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    write(&src.join("data"), &noise(2_000_000, 9));
+    for compression in ["use", "not-use"] {
+        let job = format!("bad-{compression}");
+        let good = format!("good-{compression}");
+        let id = backup(&src, &repo, &job, "full", &["--compression", compression]);
+        backup(&src, &repo, &good, "full", &["--compression", compression]);
+        let dir_of = repo.join("srv").join(&job).join(&id);
+        let data = std::fs::read_dir(&dir_of)
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().starts_with("data.tar"))
+            .unwrap()
+            .path();
+        let mut bytes = std::fs::read(&data).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(&data, bytes).unwrap();
+        let v = verify_all(&repo, &job, &[]);
+        assert_eq!(v.code, 1);
+        assert!(v.stdout.contains(&format!("{id} FAILED")), "{}", v.stdout);
+        let o = restore_to(&repo, &job, &id, &dir.path().join(format!("r-{job}")), &[]);
+        assert_eq!(
+            o.code, 1,
+            "restore of a damaged point must fail: {}",
+            o.stdout
+        );
+        assert!(o.stderr.contains("damaged"), "{}", o.stderr);
+        let o = restore_to(
+            &repo,
+            &good,
+            "latest",
+            &dir.path().join(format!("r-{good}")),
+            &[],
+        );
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+}
+
+#[test]
+fn locking_restore_safety_and_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    write(&src.join("etc/ssh/sshd_config"), b"Port 22\n");
+    write(&src.join("etc/hosts"), b"127.0.0.1 localhost\n");
+    write(&src.join("var/log/x"), b"log\n");
+    backup(&src, &repo, "j", "full", &[]);
+    // A second writer of the same job fails fast.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(repo.join("srv/j/LOCK"))
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock).unwrap();
+    let t = std::time::Instant::now();
+    let o = run([
+        "backup",
+        "--server",
+        "srv",
+        "--source",
+        &s(&src),
+        "--repository",
+        &s(&repo),
+        "--job",
+        "j",
+        "--mode",
+        "full",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("is locked by another process"),
+        "{}",
+        o.stderr
+    );
+    assert!(t.elapsed().as_secs() < 5);
+    drop(held);
+    // Non-empty targets need --overwrite.
+    let target = dir.path().join("t");
+    write(&target.join("existing"), b"x");
+    let o = restore_to(&repo, "j", "latest", &target, &[]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("not empty"), "{}", o.stderr);
+    assert_eq!(
+        restore_to(&repo, "j", "latest", &target, &["--overwrite"]).code,
+        0
+    );
+    assert_eq!(
+        std::fs::read(target.join("etc/hosts")).unwrap(),
+        b"127.0.0.1 localhost\n"
+    );
+    // Restore of a sub path only.
+    let part = dir.path().join("part");
+    let o = restore_to(&repo, "j", "latest", &part, &["--path", "etc/ssh"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(part.join("etc/ssh/sshd_config").exists());
+    assert!(!part.join("etc/hosts").exists() && !part.join("var").exists());
+    assert_eq!(
+        restore_to(
+            &repo,
+            "j",
+            "latest",
+            &dir.path().join("p2"),
+            &["--path", "../etc"]
+        )
+        .code,
+        1
+    );
+    assert_eq!(
+        restore_to(&repo, "j", "nope", &dir.path().join("p3"), &[]).code,
+        1
+    );
+    // Unknown repository directory.
+    let o = run([
+        "backup",
+        "--server",
+        "srv",
+        "--source",
+        &s(&src),
+        "--repository",
+        "/nonexistent/repo",
+        "--job",
+        "j",
+        "--mode",
+        "full",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("not an existing directory"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn network_limit_throttles_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    write(&src.join("blob"), &noise(3 * 1024 * 1024, 5));
+    let t = std::time::Instant::now();
+    backup(
+        &src,
+        &repo,
+        "slow",
+        "full",
+        &["--network-limit", "1", "--compression", "not-use"],
+    );
+    // 3 MiB at 1 MiB/s with a one-second burst: at least ~2 s.
+    assert!(t.elapsed().as_secs_f64() >= 1.8, "took {:?}", t.elapsed());
+}
+
+#[test]
+fn a_file_changing_while_read_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let busy = src.join("busy.log");
+    write(&busy, &noise(40 * 1024 * 1024, 11));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let b2 = busy.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&b2).unwrap();
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            f.write_all(b"more log\n").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+    let o = run([
+        "backup",
+        "--server",
+        "srv",
+        "--source",
+        &s(&src),
+        "--repository",
+        &s(&repo),
+        "--job",
+        "busy",
+        "--mode",
+        "full",
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    assert_eq!(o.code, 3, "success with warnings: {}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("changed while being read"),
+        "{}",
+        o.stderr
+    );
+    // The point is still complete and verifies.
+    assert_eq!(verify_all(&repo, "busy", &[]).code, 0);
+}
