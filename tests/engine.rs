@@ -2,7 +2,9 @@
 //! trees, loop-mounted ext4 when running as root, restores compared with snapshots.
 
 mod common;
-use common::tree::{assert_same, is_root, noise, sh, snapshot, write, LoopFs, Snapshot};
+use common::tree::{
+    assert_same, have_tools, is_root, noise, sh, snapshot, write, LoopFs, Snapshot,
+};
 use common::BIN;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -166,6 +168,12 @@ fn torture(root: &Path) {
 fn torture_round_trip_on_ext4() {
     if !is_root() {
         eprintln!("SKIPPED torture_round_trip_on_ext4: needs root for loop mounts, device nodes and chown");
+        return;
+    }
+    if !have_tools(
+        "torture_round_trip_on_ext4",
+        &["mkfs.ext4", "setfacl", "setfattr", "mknod"],
+    ) {
         return;
     }
     let fs = LoopFs::new(400);
@@ -386,6 +394,12 @@ fn full_repository_fails_cleanly() {
 
 #[test]
 fn stock_tools_restore_plain_and_encrypted_points() {
+    if !have_tools(
+        "stock_tools_restore_plain_and_encrypted_points",
+        &["age", "zstd", "tar"],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     let repo = dir.path().join("repo");
@@ -532,6 +546,48 @@ fn corruption_is_named_and_contained() {
         );
         assert_eq!(o.code, 0, "{}", o.stderr);
     }
+}
+
+#[test]
+fn rotation_never_merges_a_damaged_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    write(&src.join("data"), &noise(500_000, 21));
+    let full = backup(&src, &repo, "rot", "increment", &["--rotation", "2"]);
+    write(&src.join("more"), b"1");
+    backup(&src, &repo, "rot", "increment", &["--rotation", "2"]);
+    let data = repo.join("srv/rot").join(&full).join("data.tar.zst");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&data, bytes).unwrap();
+    write(&src.join("more"), b"2");
+    let o = run([
+        "backup",
+        "--server",
+        "srv",
+        "--source",
+        &s(&src),
+        "--repository",
+        &s(&repo),
+        "--job",
+        "rot",
+        "--mode",
+        "increment",
+        "--rotation",
+        "2",
+    ]);
+    assert_eq!(
+        o.code, 3,
+        "the new point is written, rotation warns: {}{}",
+        o.stdout, o.stderr
+    );
+    assert!(o.stderr.contains("fails verification"), "{}", o.stderr);
+    let ps = points(&repo, "rot");
+    assert_eq!(ps.len(), 3, "nothing was merged or deleted");
+    assert_eq!(ps[0]["id"], full.as_str());
 }
 
 #[test]

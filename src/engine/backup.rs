@@ -111,7 +111,7 @@ pub fn backup(
     let partial = repo::new_partial(&job_dir)?;
     let started = chrono::Utc::now();
     let result = write_point(plan, parent.as_ref(), &partial, &id, progress, cancel);
-    let (mut manifest, warnings) = match result {
+    let (mut manifest, mut warnings) = match result {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
@@ -129,12 +129,14 @@ pub fn backup(
         phase: "rotate",
         ..Default::default()
     });
-    notes.extend(rotate::apply(
-        &job_dir,
-        plan.rotation,
-        plan.identity.as_ref(),
-        cancel,
-    )?);
+    // The new point is published: a rotation problem keeps extra points and is reported, but
+    // does not turn the run into a failure.
+    match rotate::apply(&job_dir, plan.rotation, plan.identity.as_ref(), cancel) {
+        Ok(n) => notes.extend(n),
+        Err(e) => warnings.push(format!(
+            "rotation did not finish ({e}); older points are kept"
+        )),
+    }
     Ok(BackupReport {
         manifest,
         warnings,
@@ -228,7 +230,10 @@ fn append(
         left: e.size,
         short: false,
     };
-    archive::append_entry(tar, e, Some(&mut r), warnings).map_err(write)?;
+    // Large reads: the copy into the archive asks for 8 KiB at a time.
+    let mut buffered = BufReader::with_capacity(512 * 1024, &mut r);
+    archive::append_entry(tar, e, Some(&mut buffered), warnings).map_err(write)?;
+    drop(buffered);
     let after = std::fs::symlink_metadata(&path);
     let changed = r.short
         || after.as_ref().map_or(true, |m| {

@@ -168,6 +168,29 @@ fn apply_meta(path: &Path, e: &Entry, as_root: bool, warnings: &mut Vec<String>)
     }
 }
 
+/// Copies a file's content out of an archive: read errors mean a damaged point, write errors
+/// a problem with the target.
+fn copy_content(
+    from: &mut dyn Read,
+    to: &mut File,
+    buf: &mut [u8],
+    id: &str,
+    path: &Path,
+) -> Result<u64, EngineError> {
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(EngineError::Corrupt(format!("{id}: archive: {e}"))),
+        };
+        io::Write::write_all(to, &buf[..n])
+            .map_err(|e| EngineError::io(format!("restoring {}", path.display()), e))?;
+        total += n as u64;
+    }
+}
+
 pub fn restore(
     req: &RestoreRequest,
     progress: &dyn Progress,
@@ -263,6 +286,7 @@ pub fn restore(
         ..Default::default()
     };
     let mut verified = Vec::new();
+    let mut copy_buf = vec![0u8; 1024 * 1024];
     let mut tick = std::time::Instant::now();
     for e in catalog_reader(&point, req.identity)? {
         cancel.check()?;
@@ -318,8 +342,7 @@ pub fn restore(
                     .map_err(|err| {
                         EngineError::io(format!("cannot create {}", path.display()), err)
                     })?;
-                let n = io::copy(&mut rec, &mut out)
-                    .map_err(|err| EngineError::io(format!("restoring {}", path.display()), err))?;
+                let n = copy_content(&mut rec, &mut out, &mut copy_buf, id, &path)?;
                 if n != e.size {
                     return Err(EngineError::Corrupt(format!(
                         "{id}: {} has {n} bytes, the catalog says {}",

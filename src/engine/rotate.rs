@@ -78,11 +78,10 @@ pub fn apply(
                 let (f, i) = (find(&full), find(&incr));
                 for p in [&f, &i] {
                     if let Err(e) = verify_point(p, identity, cancel) {
-                        notes.push(format!(
-                            "rotation stopped: {} fails verification ({e}); nothing was merged",
+                        return Err(EngineError::Corrupt(format!(
+                            "{} fails verification, so it is not merged: {e}",
                             p.manifest.id
-                        ));
-                        return Ok(notes);
+                        )));
                     }
                 }
                 merge(job_dir, &f, &i, identity)?;

@@ -46,11 +46,67 @@ impl Throttle {
     }
 }
 
+/// Starts write-back of what was written so far on a second descriptor while the writer goes
+/// on, so the final fsync finds little left to flush: disk writes overlap with compression
+/// instead of following it.
+struct Flusher {
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    unsynced: u64,
+}
+
+const FLUSH_EVERY: u64 = 64 * 1024 * 1024;
+
+impl Flusher {
+    fn new(file: &File) -> Flusher {
+        let Ok(dup) = file.try_clone() else {
+            return Flusher {
+                tx: None,
+                handle: None,
+                unsynced: 0,
+            };
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("zdm-flush".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    let _ = dup.sync_data();
+                }
+            })
+            .ok();
+        Flusher {
+            tx: Some(tx),
+            handle,
+            unsynced: 0,
+        }
+    }
+
+    fn wrote(&mut self, n: usize) {
+        self.unsynced += n as u64;
+        if self.unsynced >= FLUSH_EVERY {
+            if let Some(tx) = &self.tx {
+                // A flush already pending covers this data too.
+                let _ = tx.try_send(());
+            }
+            self.unsynced = 0;
+        }
+    }
+
+    fn stop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 struct HashFile {
     file: File,
     hasher: blake3::Hasher,
     size: u64,
     throttle: Option<Throttle>,
+    flusher: Flusher,
 }
 
 impl Write for HashFile {
@@ -66,6 +122,7 @@ impl Write for HashFile {
         }
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
+        self.flusher.wrote(n);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -75,6 +132,7 @@ impl Write for HashFile {
 
 impl Finish for HashFile {
     fn finish(mut self: Box<Self>) -> io::Result<FileStats> {
+        self.flusher.stop();
         self.file.flush()?;
         self.file.sync_all()?;
         Ok(FileStats {
@@ -118,6 +176,175 @@ impl Finish for ZstdLayer {
     }
 }
 
+/// Hands the compressed stream to a second thread that encrypts, hashes and writes it, so file
+/// I/O and encryption overlap with reading the source and framing the archive (as in
+/// `tar | zstd`, a two-stage pipeline).
+struct WriteBehind {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    buf: Vec<u8>,
+    handle: Option<std::thread::JoinHandle<io::Result<FileStats>>>,
+}
+
+const CHUNK: usize = 1024 * 1024;
+
+impl WriteBehind {
+    fn new(mut inner: Box<dyn Finish>) -> io::Result<WriteBehind> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let handle = std::thread::Builder::new()
+            .name("zdm-write".into())
+            .spawn(move || {
+                for chunk in rx {
+                    inner.write_all(&chunk)?;
+                }
+                inner.finish()
+            })?;
+        Ok(WriteBehind {
+            tx: Some(tx),
+            buf: Vec::with_capacity(CHUNK),
+            handle: Some(handle),
+        })
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(chunk).is_ok())
+            .unwrap_or(false);
+        if sent {
+            Ok(())
+        } else {
+            // The writer thread stopped: its error explains why.
+            Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| io::Error::other("the writer thread stopped")))
+        }
+    }
+
+    fn join(&mut self) -> io::Result<FileStats> {
+        self.tx.take();
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| io::Error::other("the writer thread panicked"))?,
+            None => Err(io::Error::other("the writer thread already finished")),
+        }
+    }
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(buf);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Finish for WriteBehind {
+    fn finish(mut self: Box<Self>) -> io::Result<FileStats> {
+        self.send()?;
+        self.join()
+    }
+}
+
+/// Decompresses (and decrypts) on a second thread, a chunk ahead of the consumer, so restores
+/// and verifies use two cores as `zstd -d | tar -x` does.
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl ReadAhead {
+    fn new(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let spawned = std::thread::Builder::new()
+            .name("zdm-read".into())
+            .spawn(move || loop {
+                let mut buf = vec![0u8; CHUNK];
+                let mut n = 0;
+                let r = loop {
+                    match inner.read(&mut buf[n..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(k) => {
+                            n += k;
+                            if n == buf.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                buf.truncate(n);
+                let end = n == 0;
+                let msg = match r {
+                    Ok(()) => Ok(buf),
+                    Err(e) => Err(e),
+                };
+                let failed = msg.is_err();
+                if tx.send(msg).is_err() || end || failed {
+                    return;
+                }
+            });
+        let (tx_fail, rx_fail) = std::sync::mpsc::sync_channel(1);
+        match spawned {
+            Ok(_) => ReadAhead {
+                rx,
+                cur: Vec::new(),
+                pos: 0,
+                done: false,
+            },
+            Err(e) => {
+                let _ = tx_fail.send(Err(e));
+                ReadAhead {
+                    rx: rx_fail,
+                    cur: Vec::new(),
+                    pos: 0,
+                    done: false,
+                }
+            }
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 pub struct WriteOptions<'a> {
     pub compression: bool,
     pub level: i32,
@@ -127,17 +354,20 @@ pub struct WriteOptions<'a> {
 
 /// Opens the write stack over a new file.
 pub fn writer(file: File, o: &WriteOptions) -> io::Result<Box<dyn Finish>> {
+    let flusher = Flusher::new(&file);
     let mut w: Box<dyn Finish> = Box::new(HashFile {
         file,
         hasher: blake3::Hasher::new(),
         size: 0,
         throttle: o.bytes_per_sec.map(Throttle::new),
+        flusher,
     });
     if let Some(r) = o.recipient {
         let enc = age::Encryptor::with_recipients(std::iter::once(r as &dyn age::Recipient))
             .map_err(|e| io::Error::other(format!("age: {e}")))?;
         w = Box::new(AgeLayer(enc.wrap_output(w)?));
     }
+    w = Box::new(WriteBehind::new(w)?);
     if o.compression {
         let mut z = zstd::stream::write::Encoder::new(w, o.level)?;
         // Frame checksums let a decoder notice damage even in unencrypted points.
@@ -201,5 +431,5 @@ pub fn reader(
     if compression {
         r = Box::new(zstd::stream::read::Decoder::new(r)?);
     }
-    Ok(r)
+    Ok(Box::new(ReadAhead::new(r)))
 }

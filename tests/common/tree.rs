@@ -223,3 +223,30 @@ impl Drop for LoopFs {
 pub fn os(p: &[u8]) -> &OsStr {
     OsStr::from_bytes(p)
 }
+
+/// Whether the external commands a test needs exist. Outside CI a missing tool skips the test
+/// with a message; in CI (`CI` set) it fails, since `.ci/run` installs them.
+pub fn have_tools(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            !Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {t}"))
+                .stdout(std::process::Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: missing tools in CI: {missing:?}"
+    );
+    eprintln!("SKIPPED {test}: needs {missing:?} (bash .ci/run installs them)");
+    false
+}
