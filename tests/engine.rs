@@ -34,23 +34,32 @@ fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
+/// The arguments of `zdm-backupd backup` for a job of server `srv`.
+fn backup_args(src: &Path, repo: &Path, job: &str, mode: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "backup",
+        "--server",
+        "srv",
+        "--source",
+        &s(src),
+        "--repository",
+        &s(repo),
+        "--job",
+        job,
+        "--mode",
+        mode,
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    args.extend(extra.iter().map(|x| x.to_string()));
+    args
+}
+
 /// Runs a backup with `--json`; returns the new point id.
 fn backup(src: &Path, repo: &Path, job: &str, mode: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "backup".to_string(),
-        "--json".into(),
-        "--server".into(),
-        "srv".into(),
-        "--source".into(),
-        s(src),
-        "--repository".into(),
-        s(repo),
-        "--job".into(),
-        job.into(),
-        "--mode".into(),
-        mode.into(),
-    ];
-    args.extend(extra.iter().map(|x| x.to_string()));
+    let mut args = backup_args(src, repo, job, mode, extra);
+    args.push("--json".into());
     let o = run(&args);
     assert!(
         o.code == 0 || o.code == 3,
@@ -282,21 +291,13 @@ fn crash_safety_under_kill_9() {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         let delay = std::time::Duration::from_millis((seed >> 33) % 300);
         let mut child = Command::new(BIN)
-            .args([
-                "backup",
-                "--server",
-                "srv",
-                "--source",
-                &s(&src),
-                "--repository",
-                &s(&repo),
-                "--job",
+            .args(backup_args(
+                &src,
+                &repo,
                 "crash",
-                "--mode",
                 "increment",
-                "--rotation",
-                "2",
-            ])
+                &["--rotation", "2"],
+            ))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -360,21 +361,13 @@ fn full_repository_fails_cleanly() {
     write(&src.join("small"), &noise(1_000_000, 7));
     let first = backup(&src, &repo, "full", "full", &["--rotation", "5"]);
     write(&src.join("huge"), &noise(40 * 1024 * 1024, 8));
-    let o = run([
-        "backup",
-        "--server",
-        "srv",
-        "--source",
-        &s(&src),
-        "--repository",
-        &s(&repo),
-        "--job",
+    let o = run(backup_args(
+        &src,
+        &repo,
         "full",
-        "--mode",
         "full",
-        "--rotation",
-        "5",
-    ]);
+        &["--rotation", "5"],
+    ));
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("the repository is full"), "{}", o.stderr);
     let names: Vec<String> = std::fs::read_dir(repo.join("srv/full"))
@@ -564,21 +557,13 @@ fn rotation_never_merges_a_damaged_point() {
     bytes[mid] ^= 1;
     std::fs::write(&data, bytes).unwrap();
     write(&src.join("more"), b"2");
-    let o = run([
-        "backup",
-        "--server",
-        "srv",
-        "--source",
-        &s(&src),
-        "--repository",
-        &s(&repo),
-        "--job",
+    let o = run(backup_args(
+        &src,
+        &repo,
         "rot",
-        "--mode",
         "increment",
-        "--rotation",
-        "2",
-    ]);
+        &["--rotation", "2"],
+    ));
     assert_eq!(
         o.code, 3,
         "the new point is written, rotation warns: {}{}",
@@ -607,19 +592,7 @@ fn locking_restore_safety_and_paths() {
         .unwrap();
     let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock).unwrap();
     let t = std::time::Instant::now();
-    let o = run([
-        "backup",
-        "--server",
-        "srv",
-        "--source",
-        &s(&src),
-        "--repository",
-        &s(&repo),
-        "--job",
-        "j",
-        "--mode",
-        "full",
-    ]);
+    let o = run(backup_args(&src, &repo, "j", "full", &[]));
     assert_eq!(o.code, 1);
     assert!(
         o.stderr.contains("is locked by another process"),
@@ -664,19 +637,13 @@ fn locking_restore_safety_and_paths() {
         1
     );
     // Unknown repository directory.
-    let o = run([
-        "backup",
-        "--server",
-        "srv",
-        "--source",
-        &s(&src),
-        "--repository",
-        "/nonexistent/repo",
-        "--job",
+    let o = run(backup_args(
+        &src,
+        Path::new("/nonexistent/repo"),
         "j",
-        "--mode",
         "full",
-    ]);
+        &[],
+    ));
     assert_eq!(o.code, 1);
     assert!(
         o.stderr.contains("not an existing directory"),
@@ -723,19 +690,7 @@ fn a_file_changing_while_read_is_a_warning() {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     });
-    let o = run([
-        "backup",
-        "--server",
-        "srv",
-        "--source",
-        &s(&src),
-        "--repository",
-        &s(&repo),
-        "--job",
-        "busy",
-        "--mode",
-        "full",
-    ]);
+    let o = run(backup_args(&src, &repo, "busy", "full", &[]));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     writer.join().unwrap();
     assert_eq!(o.code, 3, "success with warnings: {}{}", o.stdout, o.stderr);

@@ -2,9 +2,14 @@
 //! by path when restoring or merging.
 
 use super::entry::{walk_cmp, Entry, Kind};
+use super::repo::{FileInfo, Manifest};
+use super::stream::{self, Finish, WriteOptions};
 use super::EngineError;
+use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 fn pax_time(t: (i64, u32)) -> String {
     format!("{}.{:09}", t.0, t.1)
@@ -118,5 +123,64 @@ pub fn normalize(p: &[u8]) -> Vec<u8> {
         b".".to_vec()
     } else {
         p.to_vec()
+    }
+}
+
+/// The two files of a point being written: the archive and the catalog, with the same
+/// compression and encryption. Backups and merges write points through it.
+pub struct PointWriter {
+    pub tar: tar::Builder<Box<dyn Finish>>,
+    catalog: io::BufWriter<Box<dyn Finish>>,
+    names: (String, String),
+}
+
+impl PointWriter {
+    pub fn create(partial: &Path, opts: &WriteOptions) -> Result<PointWriter, EngineError> {
+        let names = Manifest::file_names(opts.compression, opts.recipient.is_some());
+        let open = |name: &str| -> Result<Box<dyn Finish>, EngineError> {
+            let f = File::create(partial.join(name))
+                .map_err(|e| EngineError::io(format!("cannot create {name}"), e))?;
+            stream::writer(f, opts).map_err(|e| EngineError::io(name, e))
+        };
+        let mut tar = tar::Builder::new(open(&names.0)?);
+        tar.mode(tar::HeaderMode::Complete);
+        let catalog = io::BufWriter::with_capacity(256 * 1024, open(&names.1)?);
+        Ok(PointWriter {
+            tar,
+            catalog,
+            names,
+        })
+    }
+
+    pub fn catalog_line(&mut self, e: &Entry) -> Result<(), EngineError> {
+        serde_json::to_writer(&mut self.catalog, e)
+            .map_err(|err| EngineError::io("writing the catalog", io::Error::other(err)))?;
+        self.catalog
+            .write_all(b"\n")
+            .map_err(|err| EngineError::io("writing the catalog", err))
+    }
+
+    /// Finishes and syncs both files; returns them as the manifest lists them.
+    pub fn finish(self) -> Result<BTreeMap<String, FileInfo>, EngineError> {
+        let data = self
+            .tar
+            .into_inner()
+            .and_then(|w| w.finish())
+            .map_err(|e| EngineError::io("finishing the archive", e))?;
+        let cat = self
+            .catalog
+            .into_inner()
+            .map_err(|e| EngineError::io("finishing the catalog", e.into_error()))?
+            .finish()
+            .map_err(|e| EngineError::io("finishing the catalog", e))?;
+        let (data_name, cat_name) = self.names;
+        let info = |s: stream::FileStats| FileInfo {
+            size: s.size,
+            blake3: s.blake3,
+        };
+        Ok(BTreeMap::from([
+            (data_name, info(data)),
+            (cat_name, info(cat)),
+        ]))
     }
 }

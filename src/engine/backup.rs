@@ -2,13 +2,12 @@
 //! streams), write what changed into a partial directory, publish, then rotate.
 
 use super::entry::{walk_cmp, Entry, Kind};
-use super::repo::{self, FileInfo, Manifest};
+use super::repo::{self, Manifest};
 use super::stream::{self, Finish, WriteOptions};
 use super::walk::{abs, Walker};
 use super::{archive, rotate, CancelToken, EngineError, JobLocation, Progress, ProgressState};
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::iter::Peekable;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -288,19 +287,7 @@ fn write_point(
         bytes_per_sec: (plan.network_limit_mib > 0)
             .then(|| u64::from(plan.network_limit_mib) * 1024 * 1024),
     };
-    let (data_name, cat_name) = Manifest::file_names(plan.compression, recipient.is_some());
-    let create = |name: &str| {
-        File::create(partial.join(name))
-            .map_err(|e| EngineError::io(format!("cannot create {name}"), e))
-    };
-    let mut tar = tar::Builder::new(
-        stream::writer(create(&data_name)?, &opts).map_err(|e| EngineError::io("archive", e))?,
-    );
-    tar.mode(tar::HeaderMode::Complete);
-    let mut catalog = BufWriter::with_capacity(
-        256 * 1024,
-        stream::writer(create(&cat_name)?, &opts).map_err(|e| EngineError::io("catalog", e))?,
-    );
+    let mut out = archive::PointWriter::create(partial, &opts)?;
     let mut parent: Option<Parent> = match parent {
         Some(p) => Some(
             (Box::new(catalog_reader(p, plan.identity.as_ref())?) as Box<dyn Iterator<Item = _>>)
@@ -324,7 +311,7 @@ fn write_point(
         cancel.check()?;
         e.w = !unchanged(&mut parent, &e)?;
         if e.w {
-            match append(&mut tar, &plan.source, &e, &mut warnings)? {
+            match append(&mut out.tar, &plan.source, &e, &mut warnings)? {
                 Appended::Skipped => continue,
                 Appended::Written { content } => {
                     archived += 1;
@@ -336,11 +323,7 @@ fn write_point(
         }
         entries += 1;
         source_bytes += e.size;
-        serde_json::to_writer(&mut catalog, &e)
-            .map_err(|e| EngineError::io("catalog", io::Error::other(e)))?;
-        catalog
-            .write_all(b"\n")
-            .map_err(|e| EngineError::io("writing the catalog", e))?;
+        out.catalog_line(&e)?;
         state.files += 1;
         state.bytes += e.size;
         if last_report.elapsed().as_millis() >= 200 {
@@ -350,32 +333,9 @@ fn write_point(
         }
     }
     warnings.append(&mut walker.warnings);
-    let data = tar
-        .into_inner()
-        .and_then(|w| w.finish())
-        .map_err(|e| EngineError::io("finishing the archive", e))?;
-    let cat = catalog
-        .into_inner()
-        .map_err(|e| EngineError::io("finishing the catalog", e.into_error()))?
-        .finish()
-        .map_err(|e| EngineError::io("finishing the catalog", e))?;
+    let files = out.finish()?;
     state.phase = "publish";
     progress.update(&state);
-    let mut files = BTreeMap::new();
-    files.insert(
-        data_name,
-        FileInfo {
-            size: data.size,
-            blake3: data.blake3,
-        },
-    );
-    files.insert(
-        cat_name,
-        FileInfo {
-            size: cat.size,
-            blake3: cat.blake3,
-        },
-    );
     let manifest = Manifest {
         format: 1,
         id: id.to_string(),

@@ -2,15 +2,13 @@
 //! it, it is merged with its first incremental into a new full point instead, so no chain is
 //! ever cut. Planning is pure and table-tested; `apply` does the I/O under the job lock.
 
-use super::archive::{append_entry, seek};
+use super::archive::{append_entry, seek, PointWriter};
 use super::backup::catalog_reader;
 use super::repo::{self, Manifest, Point};
 use super::stream::{self, WriteOptions};
 use super::verify::verify_point;
 use super::{CancelToken, EngineError};
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,18 +115,7 @@ fn merge(
             recipient: recipient.as_ref().filter(|_| m.encryption),
             bytes_per_sec: None,
         };
-        let (data_name, cat_name) = Manifest::file_names(m.compression, m.encryption);
-        let create = |n: &str| {
-            File::create(partial.join(n))
-                .map_err(|e| EngineError::io(format!("cannot create {n}"), e))
-        };
-        let mut tar = tar::Builder::new(
-            stream::writer(create(&data_name)?, &opts).map_err(|e| EngineError::io("merge", e))?,
-        );
-        tar.mode(tar::HeaderMode::Complete);
-        let mut cat = BufWriter::new(
-            stream::writer(create(&cat_name)?, &opts).map_err(|e| EngineError::io("merge", e))?,
-        );
+        let mut out = PointWriter::create(&partial, &opts)?;
         let open = |p: &Point| -> Result<tar::Archive<Box<dyn std::io::Read + Send>>, EngineError> {
             let pm = &p.manifest;
             let f = File::open(p.dir.join(pm.data_file()))
@@ -170,42 +157,16 @@ fn merge(
             } else {
                 None
             };
-            append_entry(&mut tar, &e, content, &mut warnings)
+            append_entry(&mut out.tar, &e, content, &mut warnings)
                 .map_err(|err| EngineError::io("merge", err))?;
             e.w = true;
             entries += 1;
             bytes += e.size;
-            serde_json::to_writer(&mut cat, &e)
-                .map_err(|err| EngineError::io("merge", std::io::Error::other(err)))?;
-            cat.write_all(b"\n")
-                .map_err(|err| EngineError::io("merge", err))?;
+            out.catalog_line(&e)?;
         }
         drop(fe);
         drop(ie);
-        let data = tar
-            .into_inner()
-            .and_then(|w| w.finish())
-            .map_err(|e| EngineError::io("merge", e))?;
-        let catalog = cat
-            .into_inner()
-            .map_err(|e| EngineError::io("merge", e.into_error()))?
-            .finish()
-            .map_err(|e| EngineError::io("merge", e))?;
-        let mut files = BTreeMap::new();
-        files.insert(
-            data_name,
-            repo::FileInfo {
-                size: data.size,
-                blake3: data.blake3,
-            },
-        );
-        files.insert(
-            cat_name,
-            repo::FileInfo {
-                size: catalog.size,
-                blake3: catalog.blake3,
-            },
-        );
+        let files = out.finish()?;
         Ok(Manifest {
             kind: "full".into(),
             parent: None,
