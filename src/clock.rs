@@ -30,6 +30,28 @@ impl Zone {
         }
     }
 
+    /// The instant a wall-clock time of this zone denotes. A time that occurs twice (DST fall-back)
+    /// is its first occurrence; a time inside a spring-forward gap is the first instant after the
+    /// gap (the transition itself).
+    pub fn instant(&self, t: NaiveDateTime) -> Option<DateTime<Utc>> {
+        fn pick<Z: TimeZone>(z: &Z, t: NaiveDateTime) -> Option<DateTime<Utc>> {
+            // Gaps are whole minutes in every zone in use; two days covers any transition.
+            for step in 0..=(48 * 60) {
+                let probe = t + chrono::Duration::minutes(step);
+                match z.from_local_datetime(&probe) {
+                    chrono::LocalResult::Single(d) => return Some(d.with_timezone(&Utc)),
+                    chrono::LocalResult::Ambiguous(a, _) => return Some(a.with_timezone(&Utc)),
+                    chrono::LocalResult::None => {}
+                }
+            }
+            None
+        }
+        match self {
+            Zone::Host => pick(&Local, t),
+            Zone::Named(tz) => pick(tz, t),
+        }
+    }
+
     pub fn now_local(&self) -> NaiveDateTime {
         self.local(Utc::now())
     }

@@ -2,6 +2,7 @@
 
 pub mod fields;
 pub mod job;
+pub mod nextfire;
 pub mod partition;
 pub mod registration;
 pub mod schedule;
