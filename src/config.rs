@@ -26,6 +26,62 @@ pub struct Config {
     pub extra_partitions: Vec<PathBuf>,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    pub runner: RunnerConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerConfig {
+    /// Backup runs that may work at the same time (each job runs at most once at a time).
+    pub max_concurrent_runs: usize,
+    /// `run-once`: at start-up, the newest slot a job missed while the daemon was down runs
+    /// once if it is younger than `missed_runs_window_hours`; `skip`: missed slots are only
+    /// recorded.
+    pub missed_runs: String,
+    pub missed_runs_window_hours: u32,
+    /// Before/after scripts are killed (with their children) after this many seconds.
+    pub script_timeout_seconds: u32,
+    /// Smart jobs with a basic-only schedule write a full when their newest full is older.
+    pub smart_full_interval_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// SMTP relay host; empty = no mail is sent (runs record "mail: not configured").
+    pub host: String,
+    pub port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub security: String,
+    /// File with `user:password` for SMTP AUTH (mode 0600); empty = no authentication.
+    pub credentials_file: String,
+    /// Sender address.
+    pub from: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            max_concurrent_runs: 2,
+            missed_runs: "run-once".into(),
+            missed_runs_window_hours: 24,
+            script_timeout_seconds: 1800,
+            smart_full_interval_days: 7,
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            host: String::new(),
+            port: 25,
+            security: "starttls".into(),
+            credentials_file: String::new(),
+            from: "zdm-backupd@localhost".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -58,6 +114,8 @@ impl Default for Config {
             extra_partitions: Vec::new(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            runner: RunnerConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -104,6 +162,9 @@ pub struct Settings {
     pub token_lifetime_minutes: u32,
     pub max_body_bytes: usize,
     pub workers: usize,
+    pub runner: RunnerConfig,
+    /// `None` when no relay is configured.
+    pub mail: Option<MailConfig>,
 }
 
 impl Config {
@@ -228,6 +289,46 @@ impl Config {
                 self.http.workers
             ));
         }
+        let r = &self.runner;
+        if !(1..=64).contains(&r.max_concurrent_runs) {
+            errs.push(format!(
+                "runner.max_concurrent_runs: {} must be between 1 and 64",
+                r.max_concurrent_runs
+            ));
+        }
+        if !matches!(r.missed_runs.as_str(), "run-once" | "skip") {
+            errs.push(format!(
+                "runner.missed_runs: '{}' must be \"run-once\" or \"skip\"",
+                r.missed_runs
+            ));
+        }
+        if !(1..=24 * 31).contains(&r.missed_runs_window_hours) {
+            errs.push("runner.missed_runs_window_hours: must be between 1 and 744".into());
+        }
+        if !(1..=24 * 3600).contains(&r.script_timeout_seconds) {
+            errs.push("runner.script_timeout_seconds: must be between 1 and 86400".into());
+        }
+        if !(1..=366).contains(&r.smart_full_interval_days) {
+            errs.push("runner.smart_full_interval_days: must be between 1 and 366".into());
+        }
+        let m = &self.mail;
+        if !m.host.is_empty() {
+            if !matches!(m.security.as_str(), "starttls" | "tls" | "none") {
+                errs.push(format!(
+                    "mail.security: '{}' must be starttls, tls or none",
+                    m.security
+                ));
+            }
+            if !crate::domain::fields::is_email(&m.from) {
+                errs.push(format!("mail.from: '{}' is not an e-mail address", m.from));
+            }
+            if !m.credentials_file.is_empty() && !Path::new(&m.credentials_file).is_file() {
+                errs.push(format!(
+                    "mail.credentials_file: '{}' is not a readable file",
+                    m.credentials_file
+                ));
+            }
+        }
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -251,6 +352,8 @@ impl Config {
             token_lifetime_minutes: self.auth.token_lifetime_minutes,
             max_body_bytes: self.http.max_body_bytes,
             workers: self.http.workers,
+            runner: self.runner.clone(),
+            mail: (!self.mail.host.is_empty()).then(|| self.mail.clone()),
         })
     }
 }

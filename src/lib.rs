@@ -14,6 +14,7 @@ pub mod engine;
 pub mod host;
 pub mod ops;
 pub mod repocheck;
+pub mod runner;
 pub mod server;
 pub mod state;
 pub mod web;

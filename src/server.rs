@@ -116,6 +116,11 @@ pub fn prepare(settings: Settings) -> anyhow::Result<(AppState, nix::fcntl::Floc
 /// Runs the daemon until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (state, _lock) = prepare(settings)?;
+    state
+        .runner
+        .start()
+        .await
+        .context("cannot start the scheduler")?;
     let listener = std::net::TcpListener::bind(state.settings.listen)
         .with_context(|| format!("cannot listen on {}", state.settings.listen))?;
     let addr = listener.local_addr()?;

@@ -12,6 +12,7 @@ pub struct AppState {
     pub db: Db,
     pub settings: Settings,
     pub keys: TokenKeys,
+    pub runner: crate::runner::Runner,
     partitions: Mutex<Option<(Instant, Vec<Partition>)>>,
 }
 
@@ -21,10 +22,12 @@ const PARTITION_TTL: Duration = Duration::from_secs(2);
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, keys: TokenKeys) -> Self {
+        let runner = crate::runner::Runner::new(db.clone(), settings.clone());
         AppState {
             db,
             settings,
             keys,
+            runner,
             partitions: Mutex::new(None),
         }
     }

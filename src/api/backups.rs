@@ -89,11 +89,17 @@ pub async fn register(
         .iter()
         .filter(|o| matches!(o, Outcome::Create(_)))
         .count();
-    for o in &outcomes {
-        if let Outcome::Create(j) = o {
-            tracing::info!(job = %j.name, partition = %j.partition, mode = j.mode.as_str(), "backup job registered");
-        }
-    }
+    let created: Vec<(String, bool)> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Create(j) => {
+                tracing::info!(job = %j.name, partition = %j.partition, mode = j.mode.as_str(), "backup job registered");
+                Some((j.name.clone(), j.auto_start))
+            }
+            _ => None,
+        })
+        .collect();
+    start_created(&state, created).await?;
     Ok(success(
         StatusCode::CREATED,
         "Backup job registration completed",
@@ -103,6 +109,32 @@ pub async fn register(
         })),
         None,
     ))
+}
+
+/// Arms the new jobs' timers and runs the `autoStart` ones now (decision D13).
+async fn start_created(state: &AppState, created: Vec<(String, bool)>) -> Result<(), ApiError> {
+    let ids = state
+        .db
+        .read(move |c| {
+            let mut ids = Vec::new();
+            for (name, auto) in &created {
+                if let Some(j) = jobs::find(c, name)? {
+                    ids.push((j.id, *auto));
+                }
+            }
+            Ok::<_, ApiError>(ids)
+        })
+        .await?;
+    for (id, auto) in ids {
+        state.runner.arm(id).await;
+        if auto {
+            state
+                .runner
+                .enqueue(id, crate::runner::Trigger::AutoStart, None)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 pub fn rejection(r: Rejection) -> ApiError {

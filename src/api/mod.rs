@@ -5,6 +5,8 @@ pub mod auth;
 pub mod backups;
 pub mod centers;
 pub mod envelope;
+pub mod jobs;
+pub mod monitoring;
 pub mod query;
 pub mod repositories;
 pub mod schedules;
@@ -95,7 +97,32 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     ))
     .service(resource(
         "/api/backups",
-        vec![web::post().to(backups::register)],
+        vec![web::post().to(backups::register), web::get().to(jobs::list)],
+    ))
+    .service(resource(
+        "/api/backups/histories",
+        vec![web::get().to(monitoring::histories)],
+    ))
+    .service(resource(
+        "/api/backups/histories/{identifier}",
+        vec![web::get().to(monitoring::history)],
+    ))
+    .service(resource(
+        "/api/backups/monitoring/job/{identifier}",
+        vec![web::get().to(monitoring::job)],
+    ))
+    .service(resource(
+        "/api/backups/monitoring/system/{identifier}",
+        vec![web::get().to(monitoring::system)],
+    ))
+    .service(resource(
+        "/api/backups/{identifier}",
+        vec![
+            web::get().to(jobs::get),
+            web::put().to(jobs::update),
+            web::patch().to(jobs::update),
+            web::delete().to(jobs::delete),
+        ],
     ))
     .service(resource(
         "/api/schedules",

@@ -8,7 +8,7 @@ use crate::domain::registration::{
 };
 use crate::domain::schedule::ScheduleData;
 use chrono::NaiveDateTime;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +175,7 @@ fn insert_job(
     Ok(())
 }
 
-/// A stored job as the read endpoints show it.
+/// A stored job as the read endpoints and the runner see it.
 #[derive(Debug, Clone)]
 pub struct JobRow {
     pub id: i64,
@@ -195,38 +195,108 @@ pub struct JobRow {
     pub script_path: Option<String>,
     pub script_run: Option<String>,
     pub user_id: Option<i64>,
+    pub stopped: bool,
+    pub created_at: i64,
     pub updated_at: i64,
 }
 
+impl JobRow {
+    pub fn has_schedule(&self) -> bool {
+        self.schedule_basic_id.is_some() || self.schedule_advanced_id.is_some()
+    }
+}
+
+const COLS: &str = "id, name, partition, mode, repository_id, schedule_basic_id, schedule_advanced_id,
+    rotation, compression, encryption, exclude_dir, mail_event, network_limit, auto_start,
+    script_path, script_run, user_id, stopped, created_at, updated_at";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<JobRow> {
+    let exclude: String = r.get(10)?;
+    Ok(JobRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        partition: r.get(2)?,
+        mode: r.get(3)?,
+        repository_id: r.get(4)?,
+        schedule_basic_id: r.get(5)?,
+        schedule_advanced_id: r.get(6)?,
+        rotation: r.get(7)?,
+        compression: r.get(8)?,
+        encryption: r.get(9)?,
+        exclude_dir: serde_json::from_str(&exclude).unwrap_or_default(),
+        mail_event: r.get(11)?,
+        network_limit: r.get(12)?,
+        auto_start: r.get(13)?,
+        script_path: r.get(14)?,
+        script_run: r.get(15)?,
+        user_id: r.get(16)?,
+        stopped: r.get(17)?,
+        created_at: r.get(18)?,
+        updated_at: r.get(19)?,
+    })
+}
+
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<JobRow>> {
-    let mut st = conn.prepare_cached(
-        "SELECT id, name, partition, mode, repository_id, schedule_basic_id, schedule_advanced_id,
-                rotation, compression, encryption, exclude_dir, mail_event, network_limit, auto_start,
-                script_path, script_run, user_id, updated_at
-         FROM jobs ORDER BY id",
-    )?;
-    let rows = st.query_map([], |r| {
-        let exclude: String = r.get(10)?;
-        Ok(JobRow {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            partition: r.get(2)?,
-            mode: r.get(3)?,
-            repository_id: r.get(4)?,
-            schedule_basic_id: r.get(5)?,
-            schedule_advanced_id: r.get(6)?,
-            rotation: r.get(7)?,
-            compression: r.get(8)?,
-            encryption: r.get(9)?,
-            exclude_dir: serde_json::from_str(&exclude).unwrap_or_default(),
-            mail_event: r.get(11)?,
-            network_limit: r.get(12)?,
-            auto_start: r.get(13)?,
-            script_path: r.get(14)?,
-            script_run: r.get(15)?,
-            user_id: r.get(16)?,
-            updated_at: r.get(17)?,
-        })
-    })?;
+    let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM jobs ORDER BY id"))?;
+    let rows = st.query_map([], row)?;
     rows.collect()
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<JobRow>> {
+    conn.prepare_cached(&format!("SELECT {COLS} FROM jobs WHERE id = ?1"))?
+        .query_row([id], row)
+        .optional()
+}
+
+/// A job by ID (digits) or name (spec §1.4).
+pub fn find(conn: &Connection, identifier: &str) -> rusqlite::Result<Option<JobRow>> {
+    if let Ok(id) = identifier.parse::<i64>() {
+        if let Some(j) = get(conn, id)? {
+            return Ok(Some(j));
+        }
+    }
+    conn.prepare_cached(&format!("SELECT {COLS} FROM jobs WHERE name = ?1"))?
+        .query_row([identifier], row)
+        .optional()
+}
+
+pub fn set_stopped(conn: &Connection, id: i64, stopped: bool) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET stopped = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, stopped, super::now_secs()],
+    )?;
+    Ok(())
+}
+
+/// Writes every changeable column of `j` back.
+pub fn update(conn: &Connection, j: &JobRow) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE jobs SET name = ?2, mode = ?3, repository_id = ?4, schedule_basic_id = ?5,
+            schedule_advanced_id = ?6, rotation = ?7, compression = ?8, encryption = ?9,
+            exclude_dir = ?10, mail_event = ?11, network_limit = ?12, script_path = ?13,
+            script_run = ?14, updated_at = ?15
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        j.id,
+        j.name,
+        j.mode,
+        j.repository_id,
+        j.schedule_basic_id,
+        j.schedule_advanced_id,
+        j.rotation,
+        j.compression,
+        j.encryption,
+        serde_json::to_string(&j.exclude_dir).unwrap_or_else(|_| "[]".into()),
+        j.mail_event,
+        j.network_limit,
+        j.script_path,
+        j.script_run,
+        super::now_secs(),
+    ])?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM jobs WHERE id = ?1", [id])? == 1)
 }

@@ -4,7 +4,10 @@
 use super::DbError;
 use rusqlite::{Connection, TransactionBehavior};
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../sql/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../sql/0001_init.sql")),
+    ("0002_runs", include_str!("../../sql/0002_runs.sql")),
+];
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {

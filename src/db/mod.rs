@@ -6,6 +6,7 @@ pub mod hosts;
 pub mod jobs;
 pub mod migrations;
 pub mod repositories;
+pub mod runs;
 pub mod schedules;
 pub mod users;
 

@@ -125,3 +125,36 @@ pub fn backup_references(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
 pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM schedules WHERE id = ?1", [id])? == 1)
 }
+
+/// Remembers the newest slot of this schedule that was handled (run, skipped or missed).
+pub fn set_last_run(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE schedules SET last_run_at = max(coalesce(last_run_at, 0), ?2) WHERE id = ?1",
+        params![id, at],
+    )?;
+    Ok(())
+}
+
+/// Copies the data of `d` into record `id` (spec §4.3: an update keeps the record's id).
+pub fn overwrite(conn: &Connection, id: i64, d: &ScheduleData) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE schedules SET kind = ?2, role = ?3, once_date = ?4, time = ?5, interval_minute = ?6,
+                interval_hour = ?7, dayweek = ?8, week = ?9, date = ?10, months = ?11,
+                last_run_at = CAST(strftime('%s', 'now') AS INTEGER)
+         WHERE id = ?1",
+        params![
+            id,
+            d.kind,
+            d.role.as_str(),
+            d.once.map(|o| o.format("%Y-%m-%d").to_string()),
+            d.time,
+            d.interval_minute,
+            d.interval_hour,
+            d.weekdays.map(|b| b.encode()),
+            d.weeks.map(|b| b.encode()),
+            d.dates.map(|b| b.encode()),
+            d.months.map(|b| b.encode()),
+        ],
+    )?;
+    Ok(())
+}

@@ -848,6 +848,73 @@ pub fn parse_registration(
 }
 
 /// scriptRun is required with scriptPath and meaningless without it (decision D11).
+/// `PUT /api/backups/{id}` `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    Start,
+    Stop,
+}
+
+/// The body of `PUT /api/backups/{identifier}` (spec §4.3): only the fields present change.
+#[derive(Debug, Clone, Default)]
+pub struct JobUpdate {
+    pub change_name: Option<String>,
+    pub status: Option<StatusChange>,
+    /// `mode` arrives as `opts.mode`; registration-only fields stay `None`.
+    pub opts: JobOptions,
+}
+
+pub fn parse_update(
+    body: &Value,
+    probe: &dyn HostProbe,
+    now: NaiveDateTime,
+) -> Result<JobUpdate, FieldErrors> {
+    let mut errs = FieldErrors::new();
+    let Value::Object(obj) = body else {
+        errs.add("body", "request body must be a JSON object");
+        return Err(errs);
+    };
+    const KEYS: [&str; 14] = [
+        "changeName", "mode", "status", "rotation", "compression", "encryption", "excludeDir",
+        "mailEvent", "networkLimit", "schedule", "repository", "scriptPath", "scriptRun",
+        "autoStart",
+    ];
+    reject_unknown(obj, &KEYS, "", &mut errs);
+    if obj.is_empty() {
+        errs.add("body", "No fields provided for update");
+        return Err(errs);
+    }
+    // Registration calls the mode `type`; parse it here and the rest with the shared parser.
+    let mut rest = obj.clone();
+    let mode = rest.remove("mode");
+    let mut up = JobUpdate {
+        opts: parse_options(&rest, "", probe, now, &mut errs),
+        ..Default::default()
+    };
+    if let Some(v) = mode {
+        up.opts.mode = v.as_str().and_then(Mode::parse);
+        if up.opts.mode.is_none() {
+            errs.add("mode", "mode must be one of full, increment, smart");
+        }
+    }
+    if let Some(v) = obj.get("changeName") {
+        if let Some(n) = string(v, "changeName", &mut errs) {
+            match check_job_name(&n) {
+                Ok(()) => up.change_name = Some(n),
+                Err(m) => errs.add("changeName", m),
+            }
+        }
+    }
+    if let Some(v) = obj.get("status") {
+        match v.as_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            Some("start") => up.status = Some(StatusChange::Start),
+            Some("stop") => up.status = Some(StatusChange::Stop),
+            _ => errs.add("status", "status must be one of start, stop"),
+        }
+    }
+    errs.into_result(up)
+}
+
 fn check_scripts(req: &RegistrationRequest, errs: &mut FieldErrors) {
     let check =
         |o: &JobOptions, prefix: &str, errs: &mut FieldErrors| match (&o.script_path, o.script_run)

@@ -154,7 +154,7 @@ pub fn plan(
 
     // 5-6. mode <-> schedule compatibility, then schedule value rules
     for (t, s) in targets.iter().zip(&schedules) {
-        check_compat(t, s.as_ref(), now)?;
+        check_compat(t.opts.mode.expect("parsed"), s.as_ref(), now)?;
     }
 
     // 7. names
@@ -316,16 +316,16 @@ fn resolve_repository(t: &Target, catalog: &dyn Catalog) -> Result<RepoTarget, R
 
 /// A schedule after ID references were read: the records to copy for this job.
 #[derive(Debug, Clone)]
-struct ResolvedSchedule {
-    kind: u8,
-    basic: ScheduleData,
-    advanced: Option<ScheduleData>,
+pub struct ResolvedSchedule {
+    pub kind: u8,
+    pub basic: ScheduleData,
+    pub advanced: Option<ScheduleData>,
     /// Slots that came from an ID reference (for JOB-ERROR-108).
     basic_ref: Option<i64>,
     advanced_ref: Option<i64>,
 }
 
-fn resolve_schedule(
+pub fn resolve_schedule(
     s: &ScheduleInput,
     catalog: &dyn Catalog,
 ) -> Result<ResolvedSchedule, Rejection> {
@@ -390,13 +390,13 @@ fn resolve_schedule(
     }
 }
 
-fn check_compat(
-    t: &Target,
+/// Spec §2.4 mode <-> schedule rules (also for `PUT /api/backups`).
+pub fn check_compat(
+    mode: Mode,
     s: Option<&ResolvedSchedule>,
     now: NaiveDateTime,
 ) -> Result<(), Rejection> {
     let Some(s) = s else { return Ok(()) };
-    let mode = t.opts.mode.expect("parsed");
     let smart_kind = schedule::is_smart(s.kind);
     match mode {
         Mode::Full | Mode::Increment if smart_kind || s.advanced.is_some() => {

@@ -286,6 +286,7 @@ fn write_point(
         recipient: recipient.as_ref(),
         bytes_per_sec: (plan.network_limit_mib > 0)
             .then(|| u64::from(plan.network_limit_mib) * 1024 * 1024),
+        cancel: cancel.clone(),
     };
     let mut out = archive::PointWriter::create(partial, &opts)?;
     let mut parent: Option<Parent> = match parent {

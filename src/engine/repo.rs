@@ -87,7 +87,12 @@ pub fn ensure_repository(repo: &Path) -> Result<(), EngineError> {
     }
     let marker = repo.join(MARKER);
     if !marker.exists() {
-        let tmp = repo.join(format!("{MARKER}.tmp"));
+        // Unique per writer: two runs may create the marker of a new repository at once.
+        let tmp = repo.join(format!(
+            "{MARKER}.tmp-{}-{:x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         let mut f = File::create(&tmp).map_err(|e| {
             EngineError::io(format!("cannot write to repository {}", repo.display()), e)
         })?;
@@ -95,7 +100,12 @@ pub fn ensure_repository(repo: &Path) -> Result<(), EngineError> {
             .map_err(|e| EngineError::io("repository marker", e))?;
         f.sync_all()
             .map_err(|e| EngineError::io("repository marker", e))?;
-        std::fs::rename(&tmp, &marker).map_err(|e| EngineError::io("repository marker", e))?;
+        if let Err(e) = std::fs::rename(&tmp, &marker) {
+            let _ = std::fs::remove_file(&tmp);
+            if !marker.exists() {
+                return Err(EngineError::io("repository marker", e));
+            }
+        }
     }
     Ok(())
 }

@@ -114,6 +114,7 @@ fn merge(
             level: 3,
             recipient: recipient.as_ref().filter(|_| m.encryption),
             bytes_per_sec: None,
+            cancel: super::CancelToken::new(), // merges are not throttled
         };
         let mut out = PointWriter::create(&partial, &opts)?;
         let open = |p: &Point| -> Result<tar::Archive<Box<dyn std::io::Read + Send>>, EngineError> {

@@ -1,6 +1,7 @@
 //! Byte streams of a restore point's files: tar/JSON -> zstd -> age -> (rate limit, hash,
 //! count) -> file, and back.
 
+use super::CancelToken;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::time::{Duration, Instant};
@@ -23,26 +24,37 @@ pub struct Throttle {
     rate: f64,
     tokens: f64,
     last: Instant,
+    /// Waiting for tokens stops when the run is canceled: at a low limit the write-behind
+    /// buffer alone would otherwise take seconds to drain.
+    cancel: CancelToken,
 }
 
 impl Throttle {
-    pub fn new(bytes_per_sec: u64) -> Self {
+    pub fn new(bytes_per_sec: u64, cancel: CancelToken) -> Self {
         Throttle {
             rate: bytes_per_sec as f64,
             tokens: bytes_per_sec as f64,
             last: Instant::now(),
+            cancel,
         }
     }
 
-    fn take(&mut self, n: usize) {
+    fn take(&mut self, n: usize) -> io::Result<()> {
         let now = Instant::now();
         self.tokens =
             (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
         self.last = now;
         self.tokens -= n as f64;
         if self.tokens < 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(-self.tokens / self.rate));
+            let until = now + Duration::from_secs_f64(-self.tokens / self.rate);
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                if self.cancel.is_canceled() {
+                    return Err(io::Error::other("the run was canceled"));
+                }
+                std::thread::sleep(left.min(Duration::from_millis(100)));
+            }
         }
+        Ok(())
     }
 }
 
@@ -118,7 +130,7 @@ impl Write for HashFile {
         };
         let n = self.file.write(buf)?;
         if let Some(t) = &mut self.throttle {
-            t.take(n);
+            t.take(n)?;
         }
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
@@ -350,6 +362,7 @@ pub struct WriteOptions<'a> {
     pub level: i32,
     pub recipient: Option<&'a age::x25519::Recipient>,
     pub bytes_per_sec: Option<u64>,
+    pub cancel: CancelToken,
 }
 
 /// Opens the write stack over a new file.
@@ -359,7 +372,7 @@ pub fn writer(file: File, o: &WriteOptions) -> io::Result<Box<dyn Finish>> {
         file,
         hasher: blake3::Hasher::new(),
         size: 0,
-        throttle: o.bytes_per_sec.map(Throttle::new),
+        throttle: o.bytes_per_sec.map(|b| Throttle::new(b, o.cancel.clone())),
         flusher,
     });
     if let Some(r) = o.recipient {

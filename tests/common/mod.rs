@@ -103,6 +103,20 @@ impl Daemon {
         d
     }
 
+    /// Kills the daemon (SIGKILL), keeps it down for `pause`, starts it on the same state.
+    pub fn restart_after(&mut self, pause: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(pause);
+        let mut d = Self::spawn(&self.state, self.args.clone());
+        std::mem::swap(&mut self.child, &mut d.child);
+        self.base = d.base.clone();
+        self.logs = d.logs.clone();
+        *self.token.lock().unwrap() = None;
+        // `d` now owns the dead child; dropping it must not touch the state directory.
+        d._tmp = None;
+    }
+
     /// Stops the daemon; the returned directory keeps the state alive.
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

@@ -1,0 +1,307 @@
+//! Live progress and history: `GET /api/backups/monitoring/{job,system}/{identifier}` (spec
+//! §4.5/4.6) and `GET /api/backups/histories[/{id}]` (spec §4.7).
+
+use super::auth::Authed;
+use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::jobs::{find, item, result_status, snapshot, Snapshot};
+use super::query::{paginate, paging, Query};
+use crate::db::{self, jobs::JobRow, runs::RunRow};
+use crate::domain::job::{Mode, Ref};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde_json::{json, Value};
+
+fn hms(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Spec §4.5 `job` object: live progress while a run is active, the last result otherwise.
+fn progress(state: &AppState, snap: &Snapshot, job: &JobRow) -> Value {
+    let z = zone();
+    let status = super::jobs::status_of(state, snap, job);
+    let info = json!({ "id": job.id.to_string(), "name": job.name, "partition": job.partition, "mode": job.mode });
+    if let Some(live) = state.runner.live(job.id) {
+        let v = live.view();
+        let p = &v.progress;
+        let pct = if p.total_bytes > 0 {
+            (p.bytes as f64 * 100.0 / p.total_bytes as f64).min(100.0)
+        } else {
+            0.0
+        };
+        return json!({
+            "info": info,
+            "progressInfo": {
+                "status": status,
+                "percent": format!("{}%", pct.floor() as u64),
+                "message": v.log.last().cloned().unwrap_or_default(),
+                "phase": p.phase,
+                "start": v.started_at.map(|t| z.format(t)).unwrap_or_else(|| "-".into()),
+                "elapsed": hms(v.elapsed_secs),
+                "end": "-",
+                "bytesDone": p.bytes, "bytesTotal": p.total_bytes,
+                "filesDone": p.files, "filesTotal": p.total_files,
+                "bytesPerSecond": v.bytes_per_second as u64,
+                "eta": v.eta_secs.map(hms).unwrap_or_else(|| "-".into()),
+                "currentPath": p.current,
+                "historyId": v.run_id,
+                "trigger": v.trigger.as_str(),
+            },
+            "log": v.log,
+        });
+    }
+    let last = snap.last.get(&job.id);
+    let (start, end, elapsed, message, log) = match last {
+        Some(r) => (
+            z.format_secs(r.started_at),
+            z.format_secs(r.ended_at),
+            match (r.started_at, r.ended_at) {
+                (Some(s), Some(e)) => hms((e - s) as f64),
+                _ => "-".into(),
+            },
+            r.error.clone().unwrap_or_else(|| {
+                format!("restore point {}", r.point_id.as_deref().unwrap_or("-"))
+            }),
+            r.log.lines().map(str::to_string).collect::<Vec<_>>(),
+        ),
+        None => ("-".into(), "-".into(), "-".into(), "no run yet".into(), Vec::new()),
+    };
+    let done = last.is_some_and(RunRow::succeeded);
+    json!({
+        "info": info,
+        "progressInfo": {
+            "status": status,
+            "percent": if done { "100%" } else { "0%" },
+            "message": message,
+            "start": start, "elapsed": elapsed, "end": end,
+            "bytesDone": last.and_then(|r| r.bytes).unwrap_or(0),
+            "filesDone": last.and_then(|r| r.files).unwrap_or(0),
+            "historyId": last.map(|r| r.id),
+            "result": last.map(result_status).unwrap_or("-"),
+        },
+        "log": log,
+    })
+}
+
+fn job_filters(q: &Query, job: &JobRow) -> Result<bool, ApiError> {
+    if let Some(m) = q.get("mode") {
+        let mode = Mode::parse(&m.to_ascii_lowercase()).ok_or_else(|| {
+            ApiError::field("mode", format!("Invalid enum value. Expected 'full' | 'increment' | 'smart', received '{m}'"))
+        })?;
+        if mode.as_str() != job.mode {
+            return Ok(false);
+        }
+    }
+    Ok(q.get("partition").is_none_or(|p| *p == job.partition)
+        && q.get("jobName").is_none_or(|n| *n == job.name)
+        && q.get("drive").is_none())
+}
+
+pub async fn job(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    let (ident, q) = (ident.into_inner(), q.into_inner());
+    let snap = snapshot(&state).await?;
+    let job = find(&snap, &ident)
+        .ok_or_else(|| ApiError::not_found(format!("No Backup job matching Name '{ident}'")))?;
+    if !job_filters(&q, job)? {
+        return Err(ApiError::not_found(format!(
+            "No Backup job matching Name '{ident}' with the given filters"
+        )));
+    }
+    let mut v = progress(&state, &snap, job);
+    v["job"] = item(&state, &snap, job, false)["job"].clone();
+    let progress_info = v["progressInfo"].take();
+    let log = v["log"].take();
+    Ok(ok(
+        "Backup monitoring info",
+        json!({
+            "system": { "name": state.settings.server_name },
+            "job": { "info": v["info"], "progressInfo": progress_info, "log": log },
+        }),
+    ))
+}
+
+pub async fn system(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    let (ident, q) = (ident.into_inner(), q.into_inner());
+    if !Ref::parse_ident(&ident).matches(1, &state.settings.server_name) {
+        return Err(ApiError::not_found(format!("Server '{ident}' not found.")));
+    }
+    let p = paging(&q)?;
+    let snap = snapshot(&state).await?;
+    let mut jobs = Vec::new();
+    for j in &snap.jobs {
+        if job_filters(&q, j)? {
+            jobs.push(j);
+        }
+    }
+    if jobs.is_empty() {
+        let msg = match q.get("partition") {
+            Some(part) => format!("No Backup job for partition '{part}' on server '{}'", state.settings.server_name),
+            None => format!("No Backup job registered on server '{}'", state.settings.server_name),
+        };
+        return Err(ApiError::not_found(msg));
+    }
+    let (mut completed, mut in_progress, mut failed, mut pending) = (0, 0, 0, 0);
+    let mut pct_sum = 0.0;
+    let mut items = Vec::new();
+    for j in &jobs {
+        let v = progress(&state, &snap, j);
+        match v["progressInfo"]["status"].as_str().unwrap_or("") {
+            "Complete" | "Scheduled" => completed += 1,
+            "Preparing" | "Processing" | "Canceling" => in_progress += 1,
+            "Error" | "Canceled" => failed += 1,
+            _ => pending += 1,
+        }
+        pct_sum += v["progressInfo"]["percent"]
+            .as_str()
+            .and_then(|s| s.trim_end_matches('%').parse::<f64>().ok())
+            .unwrap_or(0.0);
+        items.push(v);
+    }
+    let total = jobs.len();
+    let (page, meta) = paginate(items, &p);
+    let mut data = json!({
+        "system": { "name": state.settings.server_name },
+        "summary": {
+            "total": total, "completed": completed, "inProgress": in_progress,
+            "failed": failed, "pending": pending,
+            "overallProgress": format!("{}%", (pct_sum / total as f64).round() as u64),
+        },
+        "job": page,
+    });
+    if let Some(m) = meta {
+        data["pagination"] = m;
+    }
+    Ok(ok("Server backup monitoring info", data))
+}
+
+fn history_item(state: &AppState, r: &RunRow) -> Value {
+    let z = zone();
+    let elapsed = match (r.started_at, r.ended_at) {
+        (Some(s), Some(e)) => hms((e - s) as f64),
+        _ => "-".into(),
+    };
+    let description = match r.state.as_str() {
+        "complete" => format!(
+            "{} backup complete: restore point {}",
+            r.kind.as_deref().unwrap_or("-"),
+            r.point_id.as_deref().unwrap_or("-")
+        ),
+        "warning" => format!(
+            "{} backup complete with warnings: restore point {}",
+            r.kind.as_deref().unwrap_or("-"),
+            r.point_id.as_deref().unwrap_or("-")
+        ),
+        "queued" => "waiting for a free run slot".into(),
+        "running" => "running".into(),
+        _ => r.error.clone().unwrap_or_else(|| r.state.clone()),
+    };
+    json!({
+        "id": r.id,
+        "system": { "name": state.settings.server_name },
+        "job": {
+            "id": r.job_id,
+            "name": r.job_name,
+            "backupType": Mode::parse(&r.mode).map(|m| m.display()).unwrap_or("-"),
+            "drive": r.partition,
+            "repositoryPath": r.repository_path,
+        },
+        "run": {
+            "trigger": r.trigger,
+            "kind": r.kind.as_deref().unwrap_or("-"),
+            "state": r.state,
+            "due": z.format_secs(r.due_at),
+            "restorePoint": r.point_id.as_deref().unwrap_or("-"),
+            "bytes": r.bytes, "storedBytes": r.stored_bytes, "files": r.files,
+            "warnings": r.warnings,
+            "error": r.error.as_deref().unwrap_or("-"),
+            "script": r.script.as_deref().unwrap_or("-"),
+            "mail": r.mail.as_deref().unwrap_or("-"),
+        },
+        "result": { "status": result_status(r), "description": description },
+        "time": { "start": z.format_secs(r.started_at.or(Some(r.queued_at))), "end": z.format_secs(r.ended_at), "elapsed": elapsed },
+    })
+}
+
+fn history_filter(state: &AppState, q: &Query) -> Result<db::runs::Filter, ApiError> {
+    if let Some(s) = q.get("server") {
+        if !Ref::parse_ident(s).matches(1, &state.settings.server_name) {
+            return Err(ApiError::not_found(format!("Server '{s}' not found.")));
+        }
+    }
+    let success = match q.get("result").map(|s| s.to_ascii_lowercase()) {
+        None => None,
+        Some(s) if s == "success" => Some(true),
+        Some(s) if s == "failed" => Some(false),
+        Some(s) => {
+            return Err(ApiError::field(
+                "result",
+                format!("Invalid enum value. Expected 'success' | 'failed', received '{s}'"),
+            ))
+        }
+    };
+    let job_id = match q.get("jobId") {
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            ApiError::field("jobId", format!("jobId must be a number, got '{v}'"))
+        })?),
+        None => None,
+    };
+    Ok(db::runs::Filter {
+        job_id,
+        job_name: q.get("jobName").cloned(),
+        partition: q.get("partition").cloned(),
+        success,
+        desc: false,
+    })
+}
+
+pub async fn histories(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
+    let q = q.into_inner();
+    let p = paging(&q)?;
+    let f = history_filter(&state, &q)?;
+    let rows = state.db.read(move |c| db::runs::list(c, &f).map_err(ApiError::from)).await?;
+    let items: Vec<Value> = rows.iter().map(|r| history_item(&state, r)).collect();
+    let (page, meta) = paginate(items, &p);
+    Ok(success(StatusCode::OK, "Backup history list", Some(Value::Array(page)), meta))
+}
+
+/// A numeric identifier is a history id (one object, with the run's log); a name lists that
+/// job's history (spec §4.7, §6).
+pub async fn history(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+    q: web::Query<Query>,
+) -> ApiResult {
+    let (ident, q) = (ident.into_inner(), q.into_inner());
+    if let Ok(id) = ident.parse::<i64>() {
+        let row = state
+            .db
+            .read(move |c| db::runs::get(c, id).map_err(ApiError::from))
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Backup history not found for ID '{ident}'")))?;
+        let mut v = history_item(&state, &row);
+        v["log"] = row.log.lines().collect::<Vec<_>>().into();
+        return Ok(ok("Backup history retrieved", v));
+    }
+    let p = paging(&q)?;
+    let mut f = history_filter(&state, &q)?;
+    f.job_name = Some(ident.clone());
+    let rows = state.db.read(move |c| db::runs::list(c, &f).map_err(ApiError::from)).await?;
+    if rows.is_empty() {
+        return Err(ApiError::not_found(format!("Backup history not found for job '{ident}'")));
+    }
+    let items: Vec<Value> = rows.iter().map(|r| history_item(&state, r)).collect();
+    let (page, meta) = paginate(items, &p);
+    Ok(success(StatusCode::OK, "Backup history list", Some(Value::Array(page)), meta))
+}

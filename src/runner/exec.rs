@@ -1,0 +1,397 @@
+//! One run, on a blocking thread: persist `running`, before-script, the engine backup with live
+//! progress, after-script, persist the outcome, then mail. The engine is called exactly as the
+//! `backup` subcommand calls it, so what the daemon writes the CLI lists and restores.
+
+use super::{mail, script, Live, Phase, Trigger};
+use crate::config::Settings;
+use crate::db::{self, jobs::JobRow, runs::RunRow, Db, DbError};
+use crate::domain::schedule::Role;
+use crate::engine::backup::{backup, BackupPlan};
+use crate::engine::{keys, repo, JobLocation};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub(super) fn run(db: &Db, settings: &Settings, live: &Live, job: &JobRow) {
+    let run_id = live.view().run_id;
+    let mut row = RunRow {
+        id: run_id,
+        job_id: job.id,
+        ..Default::default()
+    };
+    let started = Utc::now();
+    row.started_at = Some(started.timestamp());
+    if live.cancel.is_canceled() {
+        live.log("canceled before it started");
+        row.state = "canceled".into();
+        row.error = Some("canceled before it started".into());
+    } else {
+        live.set_phase(Phase::Running);
+        if let Err(e) = db.write_blocking(|tx| {
+            db::runs::set_running(tx, run_id, started.timestamp()).map_err(DbError::from)
+        }) {
+            tracing::error!(run = run_id, "cannot record the run start: {e}");
+        }
+        work(db, settings, live, job, &mut row);
+    }
+    row.ended_at = Some(Utc::now().timestamp());
+    row.log = live.log_text();
+    if let Err(e) = db.write_blocking(|tx| db::runs::finish(tx, &row).map_err(DbError::from)) {
+        tracing::error!(run = run_id, "cannot record the run result: {e}");
+    }
+    tracing::info!(job = %job.name, run = run_id, state = %row.state, error = row.error.as_deref().unwrap_or(""), "run finished");
+    notify(db, settings, job, &row);
+}
+
+fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRow) {
+    let prepared = prepare(db, settings, live, job);
+    let (plan, kind_note) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            live.log(format!("error: {e}"));
+            row.state = "error".into();
+            row.error = Some(e);
+            return;
+        }
+    };
+    live.log(format!(
+        "{} backup of {} to {} ({kind_note})",
+        if plan.full { "full" } else { "incremental" },
+        job.partition,
+        plan.location.dir().display()
+    ));
+    let script = job
+        .script_path
+        .as_deref()
+        .map(|p| (PathBuf::from(p), job.script_run.as_deref() == Some("after")));
+    let timeout = Duration::from_secs(settings.runner.script_timeout_seconds as u64);
+    let mut env = vec![
+        ("ZDM_JOB_ID", job.id.to_string()),
+        ("ZDM_JOB_NAME", job.name.clone()),
+        ("ZDM_PARTITION", job.partition.clone()),
+        ("ZDM_MODE", job.mode.clone()),
+        ("ZDM_RUN_ID", row.id.to_string()),
+        ("ZDM_TRIGGER", live.trigger.as_str().to_string()),
+        (
+            "ZDM_BACKUP_KIND",
+            if plan.full { "full" } else { "incremental" }.to_string(),
+        ),
+        ("ZDM_REPOSITORY", plan.location.dir().display().to_string()),
+    ];
+    if let Some((path, false)) = &script {
+        env.push(("ZDM_PHASE", "before".into()));
+        let out = run_script(live, path, &env, timeout, &live.cancel);
+        row.script = Some(format!("before: {}", out.summary));
+        if !out.ok {
+            row.state = if live.cancel.is_canceled() {
+                "canceled"
+            } else {
+                "error"
+            }
+            .into();
+            row.error = Some(format!(
+                "before-script {} failed ({}); nothing was backed up",
+                path.display(),
+                out.summary
+            ));
+            return;
+        }
+    }
+    match backup(&plan, live, &live.cancel) {
+        Ok(report) => {
+            let m = &report.manifest;
+            for n in &report.notes {
+                live.log(n.clone());
+            }
+            for w in &report.warnings {
+                live.log(format!("warning: {w}"));
+            }
+            live.log(format!(
+                "restore point {} written ({} kind, {} entries, {} bytes stored)",
+                m.id, m.kind, m.entries, m.archived_bytes
+            ));
+            row.kind = Some(m.kind.clone());
+            row.point_id = Some(m.id.clone());
+            row.bytes = Some(m.source_bytes as i64);
+            row.stored_bytes = Some(m.archived_bytes as i64);
+            row.files = Some(m.entries as i64);
+            row.warnings = report.warnings.clone();
+            row.state = if report.warnings.is_empty() {
+                "complete"
+            } else {
+                "warning"
+            }
+            .into();
+        }
+        // A canceled run may also fail with the I/O error of an interrupted write.
+        Err(_) if live.cancel.is_canceled() => {
+            live.log("canceled; the partial restore point was removed");
+            row.state = "canceled".into();
+            row.error = Some("canceled by a stop request; no restore point was written".into());
+        }
+        Err(e) => {
+            live.log(format!("error: {e}"));
+            row.state = "error".into();
+            row.error = Some(e.to_string());
+        }
+    }
+    if let Some((path, true)) = &script {
+        let result = match row.state.as_str() {
+            "complete" => "success",
+            "warning" => "warning",
+            "canceled" => "canceled",
+            _ => "failure",
+        };
+        env.push(("ZDM_PHASE", "after".into()));
+        env.push(("ZDM_RESULT", result.into()));
+        env.push(("ZDM_RESTORE_POINT", row.point_id.clone().unwrap_or_default()));
+        env.push(("ZDM_ERROR", row.error.clone().unwrap_or_default()));
+        // The after-script runs even for a canceled run; only its own timeout limits it.
+        let out = run_script(live, path, &env, timeout, &crate::engine::CancelToken::new());
+        row.script = Some(format!("after: {}", out.summary));
+        if !out.ok {
+            row.warnings.push(format!(
+                "after-script {} failed ({})",
+                path.display(),
+                out.summary
+            ));
+            if row.state == "complete" {
+                row.state = "warning".into();
+            }
+        }
+    }
+}
+
+fn run_script(
+    live: &Live,
+    path: &Path,
+    env: &[(&str, String)],
+    timeout: Duration,
+    cancel: &crate::engine::CancelToken,
+) -> script::ScriptOutcome {
+    live.log(format!("running script {}", path.display()));
+    let out = script::run(path, env, timeout, cancel);
+    for line in out.output.lines() {
+        live.log(format!("script: {line}"));
+    }
+    live.log(format!("script {}: {}", path.display(), out.summary));
+    out
+}
+
+/// The engine plan for this run, and why it is full or incremental.
+fn prepare(
+    db: &Db,
+    settings: &Settings,
+    live: &Live,
+    job: &JobRow,
+) -> Result<(BackupPlan, String), String> {
+    let (repo, basic_kind) = db
+        .read_blocking(|c| {
+            let repo = db::repositories::get(c, job.repository_id)?;
+            let basic = job
+                .schedule_basic_id
+                .map(|id| db::schedules::get(c, id))
+                .transpose()?
+                .flatten()
+                .map(|s| s.kind);
+            Ok::<_, DbError>((repo, basic))
+        })
+        .map_err(|e| format!("reading the job: {e}"))?;
+    let repo = repo.ok_or_else(|| format!("repository {} no longer exists", job.repository_id))?;
+    let dir = repo
+        .local_path
+        .clone()
+        .or_else(|| Path::new(&repo.path).is_dir().then(|| repo.path.clone()))
+        .filter(|p| Path::new(p).is_dir())
+        .ok_or_else(|| {
+            format!(
+                "repository {} is not reachable as a directory on this host (is the share mounted?)",
+                repo.path
+            )
+        })?;
+    let location = JobLocation {
+        repository: PathBuf::from(dir),
+        server: settings.server_name.clone(),
+        job: job.name.clone(),
+    };
+    let identity = if job.encryption {
+        let key = settings.state_dir.join(crate::server::BACKUP_KEY_FILE);
+        Some(keys::load(&key).map_err(|e| format!("encryption key {}: {e}", key.display()))?)
+    } else {
+        None
+    };
+    let newest_full = newest_full(&location.dir());
+    let (full, why) = wants_full(
+        &job.mode,
+        live.trigger,
+        basic_kind,
+        newest_full,
+        Utc::now(),
+        settings.runner.smart_full_interval_days,
+    );
+    Ok((
+        BackupPlan {
+            location,
+            source: PathBuf::from(&job.partition),
+            full,
+            rotation: job.rotation.clamp(1, 30) as u32,
+            compression: job.compression,
+            level: 3,
+            identity,
+            exclude: job.exclude_dir.iter().map(PathBuf::from).collect(),
+            network_limit_mib: job.network_limit.max(0) as u32,
+        },
+        why.to_string(),
+    ))
+}
+
+fn newest_full(job_dir: &Path) -> Option<DateTime<Utc>> {
+    repo::points(job_dir)
+        .iter()
+        .rev()
+        .find(|p| p.manifest.is_full())
+        .and_then(|p| DateTime::parse_from_rfc3339(&p.manifest.started).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Full or incremental: the mode decides for full/increment jobs; smart jobs with a smart
+/// schedule (types 7-11) write a full for the basic half and an incremental for the advanced
+/// half; other smart runs follow decision D19 (incremental unless the newest full is too old).
+pub(super) fn wants_full(
+    mode: &str,
+    trigger: Trigger,
+    basic_kind: Option<i64>,
+    newest_full: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    interval_days: u32,
+) -> (bool, &'static str) {
+    match mode {
+        "full" => return (true, "full job"),
+        "increment" => return (false, "incremental job"),
+        _ => {}
+    }
+    let smart_schedule = basic_kind.is_some_and(|k| (7..=11).contains(&k));
+    match (smart_schedule, trigger.role()) {
+        (true, Some(Role::Basic)) => (true, "smart schedule, basic half"),
+        (true, Some(Role::Advanced)) => (false, "smart schedule, advanced half"),
+        _ => match newest_full {
+            Some(t) if now - t <= chrono::Duration::days(interval_days as i64) => {
+                (false, "smart job, recent full exists")
+            }
+            Some(_) => (true, "smart job, newest full is older than the full interval"),
+            None => (true, "smart job, no full yet"),
+        },
+    }
+}
+
+fn notify(db: &Db, settings: &Settings, job: &JobRow, row: &RunRow) {
+    let Some(to) = job.mail_event.as_deref().filter(|m| !m.is_empty()) else {
+        return;
+    };
+    let outcome = match &settings.mail {
+        None => "not sent: no SMTP relay configured ([mail] host)".to_string(),
+        Some(cfg) => {
+            let (subject, body) = message(settings, job, row);
+            match mail::send(cfg, to, &subject, &body) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(job = %job.name, "mail failed: {e}");
+                    format!("failed: {e}")
+                }
+            }
+        }
+    };
+    let id = row.id;
+    if let Err(e) = db.write_blocking(|tx| db::runs::set_mail(tx, id, &outcome).map_err(DbError::from)) {
+        tracing::error!(run = id, "cannot record the mail outcome: {e}");
+    }
+}
+
+pub(super) fn message(settings: &Settings, job: &JobRow, row: &RunRow) -> (String, String) {
+    let zone = &settings.zone;
+    let result = match row.state.as_str() {
+        "complete" => "success",
+        "warning" => "success with warnings",
+        "missed" => "MISSED",
+        "canceled" => "canceled",
+        _ => "FAILED",
+    };
+    let subject = format!(
+        "[zdm-backupd] {} on {}: {result}",
+        job.name, settings.server_name
+    );
+    let mut body = format!(
+        "Job:        {}\nServer:     {}\nPartition:  {}\nMode:       {}\nTrigger:    {}\nResult:     {result}\n",
+        job.name, settings.server_name, job.partition, job.mode, row.trigger
+    );
+    let fmt = |t: Option<i64>| zone.format_secs(t);
+    if row.state == "missed" {
+        body += &format!("Slot:       {}\n", fmt(row.due_at));
+    } else {
+        let elapsed = match (row.started_at, row.ended_at) {
+            (Some(s), Some(e)) => format!("{} s", e - s),
+            _ => "-".into(),
+        };
+        body += &format!(
+            "Kind:       {}\nStarted:    {}\nEnded:      {}\nDuration:   {elapsed}\n",
+            row.kind.as_deref().unwrap_or("-"),
+            fmt(row.started_at),
+            fmt(row.ended_at)
+        );
+        if let Some(p) = &row.point_id {
+            body += &format!(
+                "Restore point: {p}\nSize:       {} source, {} stored, {} entries\n",
+                crate::host::format_size(row.bytes.unwrap_or(0).max(0) as u64, 2),
+                crate::host::format_size(row.stored_bytes.unwrap_or(0).max(0) as u64, 2),
+                row.files.unwrap_or(0)
+            );
+        }
+        if let Some(s) = &row.script {
+            body += &format!("Script:     {s}\n");
+        }
+    }
+    for w in &row.warnings {
+        body += &format!("Warning:    {w}\n");
+    }
+    if let Some(e) = &row.error {
+        body += &format!("Error:      {e}\n");
+    }
+    (subject, body)
+}
+
+/// Records and mails a missed slot (used by start-up and by late timers).
+pub(super) fn record_missed(db: &Db, settings: &Settings, job: &JobRow, row: RunRow) {
+    let mut row = row;
+    match db.write_blocking(|tx| db::runs::insert(tx, &row).map_err(DbError::from)) {
+        Ok(id) => row.id = id,
+        Err(e) => {
+            tracing::error!(job = %job.name, "cannot record a missed run: {e}");
+            return;
+        }
+    }
+    tracing::warn!(job = %job.name, "{}", row.error.as_deref().unwrap_or("missed"));
+    notify(db, settings, job, &row);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_or_incremental() {
+        let now = Utc::now();
+        let old = now - chrono::Duration::days(8);
+        let recent = now - chrono::Duration::days(1);
+        let f = |mode, trig, kind, newest| wants_full(mode, trig, kind, newest, now, 7).0;
+        assert!(f("full", Trigger::Advanced, Some(3), Some(recent)));
+        assert!(!f("increment", Trigger::Basic, Some(3), None));
+        assert!(f("smart", Trigger::Basic, Some(7), Some(recent)));
+        assert!(!f("smart", Trigger::Advanced, Some(7), None));
+        assert!(f("smart", Trigger::CatchUp(Role::Basic), Some(9), Some(recent)));
+        // D19: basic-only smart schedules and manual runs.
+        assert!(!f("smart", Trigger::Basic, Some(3), Some(recent)));
+        assert!(f("smart", Trigger::Basic, Some(3), Some(old)));
+        assert!(f("smart", Trigger::Manual, Some(7), None));
+        assert!(!f("smart", Trigger::Manual, Some(7), Some(recent)));
+    }
+}

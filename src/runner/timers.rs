@@ -1,0 +1,257 @@
+//! Schedule timers on tokio-cron-scheduler. Each scheduled job has one one-shot timer for its
+//! next slot (the earlier of its two halves), computed by `domain::nextfire` and re-armed when
+//! it fires. One function decides every fire time, so `nextRun`, the timers and the missed-slot
+//! check agree, including the DST rules cron expressions would resolve differently
+//! (docs/SCHEDULES.md). The callback only records the slot and queues a run.
+
+use super::status::next_for_job;
+use super::{exec, Runner, Trigger};
+use crate::db::{self, jobs::JobRow, runs::RunRow, DbError};
+use crate::domain::nextfire::slots_between;
+use crate::domain::schedule::{Role, ScheduleData};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use tokio_cron_scheduler::{Job, JobScheduler};
+use uuid::Uuid;
+
+/// A fire later than this after its slot (host asleep, clock jump) checks for slots it skipped.
+const LATE_SECS: i64 = 60;
+
+#[derive(Default)]
+pub(super) struct Timers {
+    sched: OnceLock<JobScheduler>,
+    armed: Mutex<HashMap<i64, Armed>>,
+    generation: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Armed {
+    uuid: Uuid,
+    generation: u64,
+    at: DateTime<Utc>,
+}
+
+/// A job's schedule halves as the timers need them.
+pub(super) struct JobSchedules {
+    pub basic: Option<(i64, ScheduleData)>,
+    pub advanced: Option<(i64, ScheduleData)>,
+}
+
+pub(super) fn load_schedules(
+    c: &rusqlite::Connection,
+    job: &JobRow,
+) -> rusqlite::Result<JobSchedules> {
+    let get = |id: Option<i64>| -> rusqlite::Result<Option<(i64, ScheduleData)>> {
+        Ok(match id {
+            Some(id) => db::schedules::get(c, id)?.and_then(|s| s.data.map(|d| (id, d))),
+            None => None,
+        })
+    };
+    Ok(JobSchedules {
+        basic: get(job.schedule_basic_id)?,
+        advanced: get(job.schedule_advanced_id)?,
+    })
+}
+
+impl Timers {
+    fn armed(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Armed>> {
+        self.armed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Runner {
+    pub(super) async fn start_timers(&self) -> Result<(), String> {
+        let sched = JobScheduler::new().await.map_err(|e| e.to_string())?;
+        sched.start().await.map_err(|e| e.to_string())?;
+        let _ = self.inner.timers.sched.set(sched);
+        Ok(())
+    }
+
+    /// When the job's timer fires next (`None`: not armed).
+    pub fn armed_at(&self, job_id: i64) -> Option<DateTime<Utc>> {
+        self.inner.timers.armed().get(&job_id).map(|a| a.at)
+    }
+
+    /// (Re-)arms the timer of `job_id` from its stored schedules (none when stopped).
+    pub async fn arm(&self, job_id: i64) {
+        let loaded = self
+            .inner
+            .db
+            .read(move |c| {
+                let Some(job) = db::jobs::get(c, job_id)? else {
+                    return Ok::<_, DbError>(None);
+                };
+                let s = load_schedules(c, &job)?;
+                Ok(Some((job, s)))
+            })
+            .await;
+        match loaded {
+            Ok(Some((job, s))) => self.arm_loaded(&job, &s, Utc::now()).await,
+            Ok(None) => self.disarm(job_id).await,
+            Err(e) => tracing::error!(job = job_id, "cannot arm the schedule: {e}"),
+        }
+    }
+
+    pub(super) async fn arm_loaded(&self, job: &JobRow, s: &JobSchedules, after: DateTime<Utc>) {
+        self.disarm(job.id).await;
+        if job.stopped {
+            return;
+        }
+        let zone = self.inner.settings.zone;
+        let Some((at, roles)) = next_for_job(
+            s.basic.as_ref().map(|b| &b.1),
+            s.advanced.as_ref().map(|a| &a.1),
+            after,
+            &zone,
+        ) else {
+            return;
+        };
+        let Some(sched) = self.inner.timers.sched.get() else {
+            return;
+        };
+        // Whole seconds, rounded up: the scheduler compares whole-second ticks, and a timer
+        // must never fire before its slot.
+        let ms = (at - Utc::now()).num_milliseconds().max(0) as u64;
+        let delay = std::time::Duration::from_secs(ms.div_ceil(1000));
+        let generation = self.inner.timers.generation.fetch_add(1, Ordering::Relaxed);
+        let runner = self.clone();
+        let job_id = job.id;
+        let timer = Job::new_one_shot_async(delay, move |_, _| {
+            runner.fire(job_id, generation, at, roles.clone())
+        });
+        let timer = match timer {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(job = %job.name, "cannot create the timer: {e}");
+                return;
+            }
+        };
+        match sched.add(timer).await {
+            Ok(uuid) => {
+                self.inner.timers.armed().insert(
+                    job.id,
+                    Armed {
+                        uuid,
+                        generation,
+                        at,
+                    },
+                );
+            }
+            Err(e) => tracing::error!(job = %job.name, "cannot arm the timer: {e}"),
+        }
+    }
+
+    pub async fn disarm(&self, job_id: i64) {
+        let old = self.inner.timers.armed().remove(&job_id);
+        if let (Some(old), Some(sched)) = (old, self.inner.timers.sched.get()) {
+            let _ = sched.remove(&old.uuid).await;
+        }
+    }
+
+    /// Boxed: the timer closure armed below calls back into `fire`, a cycle an `async fn`
+    /// cannot express as `Send`.
+    fn fire(
+        &self,
+        job_id: i64,
+        generation: u64,
+        at: DateTime<Utc>,
+        roles: Vec<Role>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let this = self.clone();
+        Box::pin(async move { this.fire_now(job_id, generation, at, roles).await })
+    }
+
+    async fn fire_now(&self, job_id: i64, generation: u64, at: DateTime<Utc>, roles: Vec<Role>) {
+        {
+            let mut armed = self.inner.timers.armed();
+            match armed.get(&job_id) {
+                Some(a) if a.generation == generation => {
+                    armed.remove(&job_id);
+                }
+                _ => return, // replaced or disarmed since
+            }
+        }
+        let now = Utc::now();
+        let zone = self.inner.settings.zone;
+        let loaded = self
+            .inner
+            .db
+            .write(move |tx| {
+                let Some(job) = db::jobs::get(tx, job_id)? else {
+                    return Ok::<_, DbError>(None);
+                };
+                let s = load_schedules(tx, &job)?;
+                for (id, _) in s.basic.iter().chain(s.advanced.iter()) {
+                    db::schedules::set_last_run(tx, *id, now.timestamp().max(at.timestamp()))?;
+                }
+                Ok(Some((job, s)))
+            })
+            .await;
+        let (job, s) = match loaded {
+            Ok(Some(v)) => v,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(job = job_id, "timer fired but the job cannot be read: {e}");
+                return;
+            }
+        };
+        if job.stopped {
+            return;
+        }
+        // Asleep or suspended past further slots: record them as missed; this fire runs once.
+        if (now - at).num_seconds() > LATE_SECS {
+            let mut total = 0;
+            for (_, d) in s.basic.iter().chain(s.advanced.iter()) {
+                total += slots_between(d, at, now, &zone, 1).1;
+            }
+            if total > 0 {
+                let row = missed_row(&job, "", roles[0], total, at, now, &zone, "the host was asleep or the daemon was blocked");
+                let (db, settings) = (self.inner.db.clone(), self.inner.settings.clone());
+                let j = job.clone();
+                let _ = tokio::task::spawn_blocking(move || exec::record_missed(&db, &settings, &j, row)).await;
+            }
+        }
+        let trigger = if roles.contains(&Role::Basic) {
+            Trigger::Basic
+        } else {
+            Trigger::Advanced
+        };
+        if let Err(e) = self.enqueue(job_id, trigger, Some(at)).await {
+            tracing::error!(job = %job.name, "cannot queue the scheduled run: {e}");
+        }
+        self.arm_loaded(&job, &s, now.max(at)).await;
+    }
+}
+
+/// A history row for missed slots of `job`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn missed_row(
+    job: &JobRow,
+    repository_path: &str,
+    role: Role,
+    count: usize,
+    newest: DateTime<Utc>,
+    now: DateTime<Utc>,
+    zone: &crate::clock::Zone,
+    why: &str,
+) -> RunRow {
+    RunRow {
+        job_id: job.id,
+        job_name: job.name.clone(),
+        partition: job.partition.clone(),
+        mode: job.mode.clone(),
+        repository_path: repository_path.to_string(),
+        trigger: role.as_str().into(),
+        state: "missed".into(),
+        due_at: Some(newest.timestamp()),
+        queued_at: now.timestamp(),
+        ended_at: Some(now.timestamp()),
+        error: Some(format!(
+            "{count} scheduled run(s) missed ({why}); newest slot {}",
+            zone.format(newest)
+        )),
+        ..Default::default()
+    }
+}
