@@ -31,9 +31,18 @@ pub async fn snapshot(state: &AppState) -> Result<Snapshot, ApiError> {
         .read(|c| {
             Ok::<_, ApiError>(Snapshot {
                 jobs: db::jobs::list(c)?,
-                repos: db::repositories::list(c)?.into_iter().map(|r| (r.id, r)).collect(),
-                schedules: db::schedules::list(c)?.into_iter().map(|s| (s.id, s)).collect(),
-                last: db::runs::last_results(c)?.into_iter().map(|r| (r.job_id, r)).collect(),
+                repos: db::repositories::list(c)?
+                    .into_iter()
+                    .map(|r| (r.id, r))
+                    .collect(),
+                schedules: db::schedules::list(c)?
+                    .into_iter()
+                    .map(|s| (s.id, s))
+                    .collect(),
+                last: db::runs::last_results(c)?
+                    .into_iter()
+                    .map(|r| (r.job_id, r))
+                    .collect(),
             })
         })
         .await
@@ -82,7 +91,9 @@ pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> Va
     let last = snap.last.get(&job.id);
     let (start, el, end) = match (&live, last) {
         (Some(v), _) => (
-            v.started_at.map(|t| z.format(t)).unwrap_or_else(|| "-".into()),
+            v.started_at
+                .map(|t| z.format(t))
+                .unwrap_or_else(|| "-".into()),
             elapsed(v.elapsed_secs as i64),
             "-".to_string(),
         ),
@@ -162,7 +173,13 @@ pub fn result_status(r: &RunRow) -> &'static str {
 }
 
 const STATUSES: [&str; 8] = [
-    "preparing", "processing", "complete", "scheduled", "registered", "canceling", "canceled",
+    "preparing",
+    "processing",
+    "complete",
+    "scheduled",
+    "registered",
+    "canceling",
+    "canceled",
     "error",
 ];
 
@@ -170,7 +187,10 @@ fn enum_error(field: &str, allowed: &[&str], got: &str) -> ApiError {
     let list: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
     ApiError::field(
         field,
-        format!("Invalid enum value. Expected {}, received '{got}'", list.join(" | ")),
+        format!(
+            "Invalid enum value. Expected {}, received '{got}'",
+            list.join(" | ")
+        ),
     )
 }
 
@@ -223,7 +243,10 @@ fn matches(state: &AppState, snap: &Snapshot, job: &JobRow, q: &Query) -> Result
         && eq("jobName", &job.name)
         && eq("partition", &job.partition)
         && q.get("drive").is_none()
-        && eq("repositoryPath", repo.map(|r| r.path.as_str()).unwrap_or("")))
+        && eq(
+            "repositoryPath",
+            repo.map(|r| r.path.as_str()).unwrap_or(""),
+        ))
 }
 
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
@@ -238,7 +261,12 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         }
     }
     let (page, meta) = paginate(items, &p);
-    Ok(success(StatusCode::OK, "Backup job list", Some(Value::Array(page)), meta))
+    Ok(success(
+        StatusCode::OK,
+        "Backup job list",
+        Some(Value::Array(page)),
+        meta,
+    ))
 }
 
 fn not_found(ident: &str) -> ApiError {
@@ -261,7 +289,11 @@ pub fn find<'a>(snap: &'a Snapshot, ident: &str) -> Option<&'a JobRow> {
 pub fn job_dir(state: &AppState, repo: Option<&RepoRow>, job: &str) -> Option<PathBuf> {
     let r = repo?;
     let base = r.local_path.clone().unwrap_or_else(|| r.path.clone());
-    Some(PathBuf::from(base).join(&state.settings.server_name).join(job))
+    Some(
+        PathBuf::from(base)
+            .join(&state.settings.server_name)
+            .join(job),
+    )
 }
 
 pub async fn get(
@@ -313,17 +345,23 @@ impl Catalog for TxCatalog<'_> {
         None
     }
     fn repository(&self, id: i64) -> Option<StoredRepo> {
-        db::repositories::get(self.0, id).ok().flatten().map(|r| StoredRepo {
-            id: r.id,
-            kind: r.kind,
-            path: r.path,
-        })
+        db::repositories::get(self.0, id)
+            .ok()
+            .flatten()
+            .map(|r| StoredRepo {
+                id: r.id,
+                kind: r.kind,
+                path: r.path,
+            })
     }
     fn repository_by_path(&self, kind: crate::domain::job::RepoKind, path: &str) -> Option<i64> {
         db::repositories::by_path(self.0, kind, path).ok().flatten()
     }
     fn schedule(&self, id: i64) -> Option<ScheduleData> {
-        db::schedules::get(self.0, id).ok().flatten().and_then(|s| s.data)
+        db::schedules::get(self.0, id)
+            .ok()
+            .flatten()
+            .and_then(|s| s.data)
     }
     fn job_name_taken(&self, name: &str) -> bool {
         db::jobs::find(self.0, name).ok().flatten().is_some()
@@ -428,7 +466,10 @@ fn apply_update(
                     crate::domain::registration::MSG_107.into(),
                 )));
             }
-            if new_mode != Mode::Smart && (advanced.is_some() || basic.as_ref().is_some_and(|b| schedule::is_smart(b.kind))) {
+            if new_mode != Mode::Smart
+                && (advanced.is_some()
+                    || basic.as_ref().is_some_and(|b| schedule::is_smart(b.kind)))
+            {
                 return Err(rejection(Rejection::BadRequest(
                     crate::domain::registration::MSG_101.into(),
                 )));
@@ -441,22 +482,39 @@ fn apply_update(
         let same_family = (old_mode == Mode::Smart) == (new_mode == Mode::Smart);
         let mut basic = r.basic.clone();
         basic.role = Role::Basic;
-        job.schedule_basic_id = Some(store_slot(tx, old.schedule_basic_id, same_family, &basic, &job)?);
+        job.schedule_basic_id = Some(store_slot(
+            tx,
+            old.schedule_basic_id,
+            same_family,
+            &basic,
+            &job,
+        )?);
         job.schedule_advanced_id = match &r.advanced {
             Some(a) => {
                 let mut a = a.clone();
                 a.role = Role::Advanced;
-                Some(store_slot(tx, old.schedule_advanced_id, same_family, &a, &job)?)
+                Some(store_slot(
+                    tx,
+                    old.schedule_advanced_id,
+                    same_family,
+                    &a,
+                    &job,
+                )?)
             }
             None => None,
         };
-        let describe = |b: &ScheduleData, a: Option<&ScheduleData>| {
-            json!({ "type": b.kind, "basic": b.describe(), "advanced": a.map(|a| a.describe()) })
-        };
+        let describe = |b: &ScheduleData, a: Option<&ScheduleData>| json!({ "type": b.kind, "basic": b.describe(), "advanced": a.map(|a| a.describe()) });
         let prev = old
             .schedule_basic_id
             .and_then(|id| catalog.schedule(id))
-            .map(|b| describe(&b, old.schedule_advanced_id.and_then(|id| catalog.schedule(id)).as_ref()))
+            .map(|b| {
+                describe(
+                    &b,
+                    old.schedule_advanced_id
+                        .and_then(|id| catalog.schedule(id))
+                        .as_ref(),
+                )
+            })
             .unwrap_or(Value::Null);
         changed("schedule", prev, describe(&basic, r.advanced.as_ref()));
     }
@@ -466,15 +524,27 @@ fn apply_update(
     }
     if let Some(v) = up.opts.compression {
         job.compression = v;
-        changed("compression", json!(use_str(old.compression)), json!(use_str(v)));
+        changed(
+            "compression",
+            json!(use_str(old.compression)),
+            json!(use_str(v)),
+        );
     }
     if let Some(v) = up.opts.encryption {
         job.encryption = v;
-        changed("encryption", json!(use_str(old.encryption)), json!(use_str(v)));
+        changed(
+            "encryption",
+            json!(use_str(old.encryption)),
+            json!(use_str(v)),
+        );
     }
     if let Some(v) = &up.opts.exclude_dir {
         job.exclude_dir = v.clone();
-        changed("excludeDir", json!(old.exclude_dir.join("|")), json!(v.join("|")));
+        changed(
+            "excludeDir",
+            json!(old.exclude_dir.join("|")),
+            json!(v.join("|")),
+        );
     }
     if let Some(v) = &up.opts.mail_event {
         job.mail_event = v.clone();
@@ -482,11 +552,19 @@ fn apply_update(
     }
     if let Some(v) = up.opts.network_limit {
         job.network_limit = v as i64;
-        changed("networkLimit", json!(old.network_limit), json!(job.network_limit));
+        changed(
+            "networkLimit",
+            json!(old.network_limit),
+            json!(job.network_limit),
+        );
     }
     if let Some(v) = up.opts.auto_start {
         job.auto_start = v;
-        changed("autoStart", json!(use_str(old.auto_start)), json!(use_str(v)));
+        changed(
+            "autoStart",
+            json!(use_str(old.auto_start)),
+            json!(use_str(v)),
+        );
     }
     if let Some(p) = &up.opts.script_path {
         job.script_path = Some(p.clone());
@@ -505,12 +583,16 @@ fn apply_update(
     if let Some(r) = &up.opts.repository {
         let id = match r {
             RepoInput::Id { id, .. } => *id,
-            RepoInput::Spec { kind, path } => catalog
-                .repository_by_path(*kind, path)
-                .ok_or_else(|| ApiError::not_found(format!("Repository '{path}' is not registered")))?,
+            RepoInput::Spec { kind, path } => {
+                catalog.repository_by_path(*kind, path).ok_or_else(|| {
+                    ApiError::not_found(format!("Repository '{path}' is not registered"))
+                })?
+            }
         };
         if catalog.repository(id).is_none() {
-            return Err(ApiError::not_found(format!("Repository with ID '{id}' not found")));
+            return Err(ApiError::not_found(format!(
+                "Repository with ID '{id}' not found"
+            )));
         }
         if id != old.repository_id && busy {
             return Err(ApiError::conflict(format!(
@@ -523,7 +605,11 @@ fn apply_update(
     }
     if let Some(s) = up.status {
         // Asking for a run (or a stop) is an action even when the flag does not change.
-        let new = if s == StatusChange::Start { "start" } else { "stop" };
+        let new = if s == StatusChange::Start {
+            "start"
+        } else {
+            "stop"
+        };
         let prev = if old.stopped { "stop" } else { "start" };
         fields.push(json!({ "field": "status", "previous": prev, "new": new }));
     }
@@ -573,7 +659,11 @@ pub async fn update(
                         )));
                     }
                     std::fs::rename(from, to).map_err(|e| {
-                        ApiError::internal(format!("moving {} to {}: {e}", from.display(), to.display()))
+                        ApiError::internal(format!(
+                            "moving {} to {}: {e}",
+                            from.display(),
+                            to.display()
+                        ))
                     })?;
                 }
             }
@@ -584,7 +674,11 @@ pub async fn update(
     .map_err(ApiError::internal)??;
     let job = &applied.job;
     state.runner.arm(job.id).await;
-    let status = applied.fields.iter().find(|f| f["field"] == "status").map(|f| f["new"].clone());
+    let status = applied
+        .fields
+        .iter()
+        .find(|f| f["field"] == "status")
+        .map(|f| f["new"].clone());
     match status.as_ref().and_then(Value::as_str) {
         Some("start") => {
             state.runner.start_job(job.id).await?;
@@ -618,7 +712,9 @@ pub async fn delete(
         )));
     }
     let snap = snapshot(&state).await?;
-    let job = find(&snap, &ident).ok_or_else(|| not_found(&ident))?.clone();
+    let job = find(&snap, &ident)
+        .ok_or_else(|| not_found(&ident))?
+        .clone();
     if q.get("partition").is_some_and(|p| *p != job.partition) {
         return Err(ApiError::not_found(format!(
             "Backup job '{}' has no partition '{}'",

@@ -65,7 +65,13 @@ fn progress(state: &AppState, snap: &Snapshot, job: &JobRow) -> Value {
             }),
             r.log.lines().map(str::to_string).collect::<Vec<_>>(),
         ),
-        None => ("-".into(), "-".into(), "-".into(), "no run yet".into(), Vec::new()),
+        None => (
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "no run yet".into(),
+            Vec::new(),
+        ),
     };
     let done = last.is_some_and(RunRow::succeeded);
     json!({
@@ -87,7 +93,12 @@ fn progress(state: &AppState, snap: &Snapshot, job: &JobRow) -> Value {
 fn job_filters(q: &Query, job: &JobRow) -> Result<bool, ApiError> {
     if let Some(m) = q.get("mode") {
         let mode = Mode::parse(&m.to_ascii_lowercase()).ok_or_else(|| {
-            ApiError::field("mode", format!("Invalid enum value. Expected 'full' | 'increment' | 'smart', received '{m}'"))
+            ApiError::field(
+                "mode",
+                format!(
+                    "Invalid enum value. Expected 'full' | 'increment' | 'smart', received '{m}'"
+                ),
+            )
         })?;
         if mode.as_str() != job.mode {
             return Ok(false);
@@ -146,8 +157,14 @@ pub async fn system(
     }
     if jobs.is_empty() {
         let msg = match q.get("partition") {
-            Some(part) => format!("No Backup job for partition '{part}' on server '{}'", state.settings.server_name),
-            None => format!("No Backup job registered on server '{}'", state.settings.server_name),
+            Some(part) => format!(
+                "No Backup job for partition '{part}' on server '{}'",
+                state.settings.server_name
+            ),
+            None => format!(
+                "No Backup job registered on server '{}'",
+                state.settings.server_name
+            ),
         };
         return Err(ApiError::not_found(msg));
     }
@@ -250,12 +267,13 @@ fn history_filter(state: &AppState, q: &Query) -> Result<db::runs::Filter, ApiEr
             ))
         }
     };
-    let job_id = match q.get("jobId") {
-        Some(v) => Some(v.parse::<i64>().map_err(|_| {
-            ApiError::field("jobId", format!("jobId must be a number, got '{v}'"))
-        })?),
-        None => None,
-    };
+    let job_id =
+        match q.get("jobId") {
+            Some(v) => Some(v.parse::<i64>().map_err(|_| {
+                ApiError::field("jobId", format!("jobId must be a number, got '{v}'"))
+            })?),
+            None => None,
+        };
     Ok(db::runs::Filter {
         job_id,
         job_name: q.get("jobName").cloned(),
@@ -265,14 +283,26 @@ fn history_filter(state: &AppState, q: &Query) -> Result<db::runs::Filter, ApiEr
     })
 }
 
-pub async fn histories(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
+pub async fn histories(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    q: web::Query<Query>,
+) -> ApiResult {
     let q = q.into_inner();
     let p = paging(&q)?;
     let f = history_filter(&state, &q)?;
-    let rows = state.db.read(move |c| db::runs::list(c, &f).map_err(ApiError::from)).await?;
+    let rows = state
+        .db
+        .read(move |c| db::runs::list(c, &f).map_err(ApiError::from))
+        .await?;
     let items: Vec<Value> = rows.iter().map(|r| history_item(&state, r)).collect();
     let (page, meta) = paginate(items, &p);
-    Ok(success(StatusCode::OK, "Backup history list", Some(Value::Array(page)), meta))
+    Ok(success(
+        StatusCode::OK,
+        "Backup history list",
+        Some(Value::Array(page)),
+        meta,
+    ))
 }
 
 /// A numeric identifier is a history id (one object, with the run's log); a name lists that
@@ -289,7 +319,9 @@ pub async fn history(
             .db
             .read(move |c| db::runs::get(c, id).map_err(ApiError::from))
             .await?
-            .ok_or_else(|| ApiError::not_found(format!("Backup history not found for ID '{ident}'")))?;
+            .ok_or_else(|| {
+                ApiError::not_found(format!("Backup history not found for ID '{ident}'"))
+            })?;
         let mut v = history_item(&state, &row);
         v["log"] = row.log.lines().collect::<Vec<_>>().into();
         return Ok(ok("Backup history retrieved", v));
@@ -297,11 +329,21 @@ pub async fn history(
     let p = paging(&q)?;
     let mut f = history_filter(&state, &q)?;
     f.job_name = Some(ident.clone());
-    let rows = state.db.read(move |c| db::runs::list(c, &f).map_err(ApiError::from)).await?;
+    let rows = state
+        .db
+        .read(move |c| db::runs::list(c, &f).map_err(ApiError::from))
+        .await?;
     if rows.is_empty() {
-        return Err(ApiError::not_found(format!("Backup history not found for job '{ident}'")));
+        return Err(ApiError::not_found(format!(
+            "Backup history not found for job '{ident}'"
+        )));
     }
     let items: Vec<Value> = rows.iter().map(|r| history_item(&state, r)).collect();
     let (page, meta) = paginate(items, &p);
-    Ok(success(StatusCode::OK, "Backup history list", Some(Value::Array(page)), meta))
+    Ok(success(
+        StatusCode::OK,
+        "Backup history list",
+        Some(Value::Array(page)),
+        meta,
+    ))
 }

@@ -206,7 +206,8 @@ impl JobRow {
     }
 }
 
-const COLS: &str = "id, name, partition, mode, repository_id, schedule_basic_id, schedule_advanced_id,
+const COLS: &str =
+    "id, name, partition, mode, repository_id, schedule_basic_id, schedule_advanced_id,
     rotation, compression, encryption, exclude_dir, mail_event, network_limit, auto_start,
     script_path, script_run, user_id, stopped, created_at, updated_at";
 

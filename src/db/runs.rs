@@ -136,7 +136,10 @@ pub fn finish(conn: &Connection, r: &RunRow) -> rusqlite::Result<()> {
 }
 
 pub fn set_mail(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Result<()> {
-    conn.execute("UPDATE runs SET mail = ?2 WHERE id = ?1", params![id, outcome])?;
+    conn.execute(
+        "UPDATE runs SET mail = ?2 WHERE id = ?1",
+        params![id, outcome],
+    )?;
     Ok(())
 }
 

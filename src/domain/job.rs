@@ -875,8 +875,19 @@ pub fn parse_update(
         return Err(errs);
     };
     const KEYS: [&str; 14] = [
-        "changeName", "mode", "status", "rotation", "compression", "encryption", "excludeDir",
-        "mailEvent", "networkLimit", "schedule", "repository", "scriptPath", "scriptRun",
+        "changeName",
+        "mode",
+        "status",
+        "rotation",
+        "compression",
+        "encryption",
+        "excludeDir",
+        "mailEvent",
+        "networkLimit",
+        "schedule",
+        "repository",
+        "scriptPath",
+        "scriptRun",
         "autoStart",
     ];
     reject_unknown(obj, &KEYS, "", &mut errs);

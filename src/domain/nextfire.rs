@@ -294,10 +294,7 @@ mod tests {
             ["2028-02-29 03:00", "2032-02-29 03:00"]
         );
         // Across a century that is not a leap year.
-        assert_eq!(
-            fires(&feb, &z, "2096-03-01 00:00", 1),
-            ["2104-02-29 03:00"]
-        );
+        assert_eq!(fires(&feb, &z, "2096-03-01 00:00", 1), ["2104-02-29 03:00"]);
         let mut never = sched(11, "03:00");
         never.months = bits(12, &[1]);
         never.dates = bits(31, &[29]); // 30 February

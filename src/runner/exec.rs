@@ -27,6 +27,8 @@ pub(super) fn run(db: &Db, settings: &Settings, live: &Live, job: &JobRow) {
         row.error = Some("canceled before it started".into());
     } else {
         live.set_phase(Phase::Running);
+        let late_ms = live.due.map(|d| (started - d).num_milliseconds());
+        tracing::info!(job = %job.name, run = run_id, late_ms, "run started");
         if let Err(e) = db.write_blocking(|tx| {
             db::runs::set_running(tx, run_id, started.timestamp()).map_err(DbError::from)
         }) {
@@ -144,10 +146,19 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
         };
         env.push(("ZDM_PHASE", "after".into()));
         env.push(("ZDM_RESULT", result.into()));
-        env.push(("ZDM_RESTORE_POINT", row.point_id.clone().unwrap_or_default()));
+        env.push((
+            "ZDM_RESTORE_POINT",
+            row.point_id.clone().unwrap_or_default(),
+        ));
         env.push(("ZDM_ERROR", row.error.clone().unwrap_or_default()));
         // The after-script runs even for a canceled run; only its own timeout limits it.
-        let out = run_script(live, path, &env, timeout, &crate::engine::CancelToken::new());
+        let out = run_script(
+            live,
+            path,
+            &env,
+            timeout,
+            &crate::engine::CancelToken::new(),
+        );
         row.script = Some(format!("after: {}", out.summary));
         if !out.ok {
             row.warnings.push(format!(
@@ -278,7 +289,10 @@ pub(super) fn wants_full(
             Some(t) if now - t <= chrono::Duration::days(interval_days as i64) => {
                 (false, "smart job, recent full exists")
             }
-            Some(_) => (true, "smart job, newest full is older than the full interval"),
+            Some(_) => (
+                true,
+                "smart job, newest full is older than the full interval",
+            ),
             None => (true, "smart job, no full yet"),
         },
     }
@@ -302,7 +316,9 @@ fn notify(db: &Db, settings: &Settings, job: &JobRow, row: &RunRow) {
         }
     };
     let id = row.id;
-    if let Err(e) = db.write_blocking(|tx| db::runs::set_mail(tx, id, &outcome).map_err(DbError::from)) {
+    if let Err(e) =
+        db.write_blocking(|tx| db::runs::set_mail(tx, id, &outcome).map_err(DbError::from))
+    {
         tracing::error!(run = id, "cannot record the mail outcome: {e}");
     }
 }
@@ -387,7 +403,12 @@ mod tests {
         assert!(!f("increment", Trigger::Basic, Some(3), None));
         assert!(f("smart", Trigger::Basic, Some(7), Some(recent)));
         assert!(!f("smart", Trigger::Advanced, Some(7), None));
-        assert!(f("smart", Trigger::CatchUp(Role::Basic), Some(9), Some(recent)));
+        assert!(f(
+            "smart",
+            Trigger::CatchUp(Role::Basic),
+            Some(9),
+            Some(recent)
+        ));
         // D19: basic-only smart schedules and manual runs.
         assert!(!f("smart", Trigger::Basic, Some(3), Some(recent)));
         assert!(f("smart", Trigger::Basic, Some(3), Some(old)));

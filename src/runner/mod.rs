@@ -65,6 +65,8 @@ pub enum Phase {
 pub struct Live {
     pub job_id: i64,
     pub trigger: Trigger,
+    /// The schedule slot behind the run, if any.
+    pub due: Option<DateTime<Utc>>,
     pub cancel: CancelToken,
     state: Mutex<LiveState>,
 }
@@ -92,10 +94,11 @@ pub struct LiveView {
 }
 
 impl Live {
-    fn new(job_id: i64, trigger: Trigger) -> Live {
+    fn new(job_id: i64, trigger: Trigger, due: Option<DateTime<Utc>>) -> Live {
         Live {
             job_id,
             trigger,
+            due,
             cancel: CancelToken::new(),
             state: Mutex::new(LiveState {
                 run_id: 0,
@@ -136,7 +139,10 @@ impl Live {
 
     pub fn view(&self) -> LiveView {
         let s = self.lock();
-        let elapsed = s.started.map(|(_, i)| i.elapsed().as_secs_f64()).unwrap_or(0.0);
+        let elapsed = s
+            .started
+            .map(|(_, i)| i.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
         let rate = if elapsed > 0.0 {
             s.progress.bytes as f64 / elapsed
         } else {
@@ -229,7 +235,7 @@ impl Runner {
         let Some((job, repo_path)) = self.job_and_repo(job_id).await? else {
             return Ok(Enqueued::NotFound);
         };
-        let live = Arc::new(Live::new(job_id, trigger));
+        let live = Arc::new(Live::new(job_id, trigger, due));
         let running = {
             let mut active = self.active();
             match active.get(&job_id) {
@@ -258,7 +264,11 @@ impl Runner {
             row.error = Some(format!(
                 "not started: the job was still running (history {other})"
             ));
-            let id = self.inner.db.write(move |tx| db::runs::insert(tx, &row).map_err(DbError::from)).await?;
+            let id = self
+                .inner
+                .db
+                .write(move |tx| db::runs::insert(tx, &row).map_err(DbError::from))
+                .await?;
             tracing::warn!(job = %job.name, trigger = trigger.as_str(), "run skipped: the job is still running");
             return Ok(Enqueued::Skipped(id));
         }

@@ -17,7 +17,10 @@ impl Runner {
             .write(move |tx| db::runs::mark_interrupted(tx, now.timestamp()).map_err(DbError::from))
             .await?;
         if interrupted > 0 {
-            tracing::warn!(runs = interrupted, "marked runs of the previous process as interrupted");
+            tracing::warn!(
+                runs = interrupted,
+                "marked runs of the previous process as interrupted"
+            );
         }
         self.start_timers().await.map_err(anyhow::Error::msg)?;
         let jobs = self
@@ -46,12 +49,19 @@ impl Runner {
                 continue;
             }
             if let Some((newest, role, row)) = self.missed(job, s, repo, now) {
-                let (db, settings, j) = (self.inner.db.clone(), self.inner.settings.clone(), job.clone());
-                tokio::task::spawn_blocking(move || exec::record_missed(&db, &settings, &j, row)).await?;
+                let (db, settings, j) = (
+                    self.inner.db.clone(),
+                    self.inner.settings.clone(),
+                    job.clone(),
+                );
+                tokio::task::spawn_blocking(move || exec::record_missed(&db, &settings, &j, row))
+                    .await?;
                 for (id, _) in s.basic.iter().chain(s.advanced.iter()) {
                     last_runs.push((*id, newest.timestamp()));
                 }
-                let window = chrono::Duration::hours(self.inner.settings.runner.missed_runs_window_hours as i64);
+                let window = chrono::Duration::hours(
+                    self.inner.settings.runner.missed_runs_window_hours as i64,
+                );
                 if self.inner.settings.runner.missed_runs == "run-once" && now - newest <= window {
                     catch_up.push((job.id, role, newest));
                 }
@@ -70,7 +80,8 @@ impl Runner {
             self.arm_loaded(job, s, now).await;
         }
         for (job_id, role, at) in catch_up {
-            self.enqueue(job_id, Trigger::CatchUp(role), Some(at)).await?;
+            self.enqueue(job_id, Trigger::CatchUp(role), Some(at))
+                .await?;
         }
         tracing::info!(jobs = jobs.len(), "schedules armed");
         Ok(())
@@ -84,7 +95,11 @@ impl Runner {
         s: &JobSchedules,
         repo: &str,
         now: DateTime<Utc>,
-    ) -> Option<(DateTime<Utc>, crate::domain::schedule::Role, db::runs::RunRow)> {
+    ) -> Option<(
+        DateTime<Utc>,
+        crate::domain::schedule::Role,
+        db::runs::RunRow,
+    )> {
         let zone = self.inner.settings.zone;
         let mut total = 0;
         let mut newest: Option<(DateTime<Utc>, crate::domain::schedule::Role)> = None;
@@ -104,7 +119,16 @@ impl Runner {
             }
         }
         let (at, role) = newest?;
-        let row = missed_row(job, repo, role, total, at, now, &zone, "the daemon was not running");
+        let row = missed_row(
+            job,
+            repo,
+            role,
+            total,
+            at,
+            now,
+            &zone,
+            "the daemon was not running",
+        );
         Some((at, role, row))
     }
 

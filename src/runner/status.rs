@@ -61,13 +61,19 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(job_status(Some(Phase::Running), false, true, Some("error")), "Processing");
+        assert_eq!(
+            job_status(Some(Phase::Running), false, true, Some("error")),
+            "Processing"
+        );
         assert_eq!(job_status(None, false, true, Some("error")), "Error");
         assert_eq!(job_status(None, false, true, Some("complete")), "Scheduled");
         assert_eq!(job_status(None, false, false, Some("warning")), "Complete");
         assert_eq!(job_status(None, false, false, None), "Registered");
         assert_eq!(job_status(None, true, true, Some("complete")), "Canceled");
-        assert_eq!(job_status(Some(Phase::Canceling), true, true, None), "Canceling");
+        assert_eq!(
+            job_status(Some(Phase::Canceling), true, true, None),
+            "Canceling"
+        );
         assert_eq!(job_status(None, false, true, Some("interrupted")), "Error");
     }
 }

@@ -207,10 +207,22 @@ impl Runner {
                 total += slots_between(d, at, now, &zone, 1).1;
             }
             if total > 0 {
-                let row = missed_row(&job, "", roles[0], total, at, now, &zone, "the host was asleep or the daemon was blocked");
+                let row = missed_row(
+                    &job,
+                    "",
+                    roles[0],
+                    total,
+                    at,
+                    now,
+                    &zone,
+                    "the host was asleep or the daemon was blocked",
+                );
                 let (db, settings) = (self.inner.db.clone(), self.inner.settings.clone());
                 let j = job.clone();
-                let _ = tokio::task::spawn_blocking(move || exec::record_missed(&db, &settings, &j, row)).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    exec::record_missed(&db, &settings, &j, row)
+                })
+                .await;
             }
         }
         let trigger = if roles.contains(&Role::Basic) {
