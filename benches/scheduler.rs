@@ -259,7 +259,7 @@ fn main() {
     println!("RSS after start: {r:.0} MiB with {jobs} jobs (peak {:.0} MiB) vs {r_ref:.0} MiB empty (ratio {:.1}x)", median(peak), r / r_ref);
 
     // 2. Punctuality: one job alone (reference), then `due` jobs in the same minute.
-    let mut lateness = |n: usize, label: &str| -> Vec<f64> {
+    let lateness = |n: usize, label: &str| -> Vec<f64> {
         let state = tmp.path().join(format!("due-{label}"));
         let d = Daemon::start(&state, &src);
         let (time, at) = next_minute();
