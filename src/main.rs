@@ -6,8 +6,18 @@ use zdm_backupd::config::{Config, Overrides};
 use zdm_backupd::{auth, db, server};
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // The scheduler crate logs every timer it creates at info; ours say what matters.
+    let quiet = |l: &str| {
+        if l.contains('=') || l.contains(',') {
+            l.to_string()
+        } else {
+            format!("{l},tokio_cron_scheduler=warn")
+        }
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(quiet(&v)).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(quiet(level)));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

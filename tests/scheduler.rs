@@ -871,3 +871,92 @@ fn job_api_update_delete_and_errors() {
         assert_eq!(e.d.call("GET", path, None, Some("")).status, 401, "{path}");
     }
 }
+
+#[test]
+fn a_mail_failure_is_recorded_and_never_fails_the_run() {
+    // A relay port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!("[mail]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n");
+    let e = env_with(&config, small_tree);
+    let id = e.register(
+        json!({ "jobName": "mailless", "mailEvent": "ops@example.com", "autoStart": "use" }),
+    );
+    let run = e.wait_history(id, 30, "the run", |r| r["run"]["state"] == "complete");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h = e.d.get(&format!("/api/backups/histories/{}", run["id"]));
+        let mail = h.body["data"]["run"]["mail"].as_str().unwrap().to_string();
+        if mail.starts_with("failed:") {
+            assert!(mail.contains(&port.to_string()), "{mail}");
+            assert_eq!(h.body["data"]["result"]["status"], "COMPLETE");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mail outcome never recorded: {mail}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(e.d.log_text().contains("mail failed"));
+}
+
+/// More jobs due in one second than the scheduler crate's default channel holds (200): every
+/// one of them must be recorded and run.
+#[test]
+fn a_burst_of_due_jobs_loses_none() {
+    let e = env_with("[runner]\nmax_concurrent_runs = 4\n", small_tree);
+    let at = next_minute(25);
+    let hm = at.format("%H:%M").to_string();
+    let n = 300;
+    let token = format!("Bearer {}", e.d.token());
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let (e, token, hm) = (&e, &token, &hm);
+            s.spawn(move || {
+                for i in (t..n).step_by(6) {
+                    let body = json!({
+                        "center": 1, "server": 1, "type": "full", "partition": [e.src],
+                        "individual": [{ "partition": e.src, "jobName": format!("burst-{i}") }],
+                        "repository": { "type": "nfs", "path": e.repo },
+                        "schedule": { "type": 3, "basic": { "time": hm } },
+                    });
+                    let r = e.d.call("POST", "/api/backups", Some(body), Some(token));
+                    assert_eq!(r.status, 201, "{}", r.body);
+                }
+            });
+        }
+    });
+    assert!(
+        local_now() < at,
+        "registration took too long for this minute"
+    );
+    let due = at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let r = e.d.get("/api/backups/histories?result=success");
+        let done = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["run"]["due"] == due.as_str())
+            .count();
+        if done == n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{done} of {n} due runs completed; log:\n{}",
+            e.d.log_text()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let all = e.d.get("/api/backups/histories").body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(all, n, "exactly one run per job");
+}

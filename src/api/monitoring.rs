@@ -295,8 +295,12 @@ pub async fn histories(
         .db
         .read(move |c| db::runs::list(c, &f).map_err(ApiError::from))
         .await?;
-    let items: Vec<Value> = rows.iter().map(|r| history_item(&state, r)).collect();
-    let (page, meta) = paginate(items, &p);
+    history_page(&state, &rows, &p)
+}
+
+fn history_page(state: &AppState, rows: &[RunRow], p: &super::query::Paging) -> ApiResult {
+    let items: Vec<Value> = rows.iter().map(|r| history_item(state, r)).collect();
+    let (page, meta) = paginate(items, p);
     Ok(success(
         StatusCode::OK,
         "Backup history list",
@@ -338,12 +342,5 @@ pub async fn history(
             "Backup history not found for job '{ident}'"
         )));
     }
-    let items: Vec<Value> = rows.iter().map(|r| history_item(&state, r)).collect();
-    let (page, meta) = paginate(items, &p);
-    Ok(success(
-        StatusCode::OK,
-        "Backup history list",
-        Some(Value::Array(page)),
-        meta,
-    ))
+    history_page(&state, &rows, &p)
 }

@@ -2,7 +2,7 @@
 
 use super::now_secs;
 use crate::domain::schedule::{Bits, Role, ScheduleData};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
 pub struct ScheduleRow {
@@ -71,32 +71,42 @@ fn row(r: &Row) -> rusqlite::Result<ScheduleRow> {
     })
 }
 
+/// The data columns of a record, in the order `insert` and `overwrite` bind them.
+fn data_values(d: &ScheduleData) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as V;
+    let text = |s: Option<String>| s.map(V::Text).unwrap_or(V::Null);
+    let int = |n: Option<u32>| n.map(|n| V::Integer(n.into())).unwrap_or(V::Null);
+    vec![
+        V::Integer(d.kind.into()),
+        V::Text(d.role.as_str().into()),
+        text(d.once.map(|o| o.format("%Y-%m-%d").to_string())),
+        V::Text(d.time.clone()),
+        int(d.interval_minute),
+        int(d.interval_hour),
+        text(d.weekdays.map(|b| b.encode())),
+        text(d.weeks.map(|b| b.encode())),
+        text(d.dates.map(|b| b.encode())),
+        text(d.months.map(|b| b.encode())),
+    ]
+}
+
 pub fn insert(
     conn: &Connection,
     d: &ScheduleData,
     user_id: Option<i64>,
     job_name: &str,
 ) -> rusqlite::Result<i64> {
+    let head = [
+        rusqlite::types::Value::from(user_id),
+        rusqlite::types::Value::Text(job_name.into()),
+        rusqlite::types::Value::Integer(now_secs()),
+    ];
     conn.prepare_cached(
-        "INSERT INTO schedules (center_id, user_id, job_name, kind, role, state, once_date, time,
-                                interval_minute, interval_hour, dayweek, week, date, months, created_at)
-         VALUES (1, ?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO schedules (center_id, state, user_id, job_name, created_at, kind, role, once_date,
+                                time, interval_minute, interval_hour, dayweek, week, date, months)
+         VALUES (1, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
-    .execute(params![
-        user_id,
-        job_name,
-        d.kind,
-        d.role.as_str(),
-        d.once.map(|o| o.format("%Y-%m-%d").to_string()),
-        d.time,
-        d.interval_minute,
-        d.interval_hour,
-        d.weekdays.map(|b| b.encode()),
-        d.weeks.map(|b| b.encode()),
-        d.dates.map(|b| b.encode()),
-        d.months.map(|b| b.encode()),
-        now_secs(),
-    ])?;
+    .execute(params_from_iter(head.into_iter().chain(data_values(d))))?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -136,25 +146,14 @@ pub fn set_last_run(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()>
 }
 
 /// Copies the data of `d` into record `id` (spec §4.3: an update keeps the record's id).
+/// Slots before now count as handled, so the change does not look like missed runs.
 pub fn overwrite(conn: &Connection, id: i64, d: &ScheduleData) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE schedules SET kind = ?2, role = ?3, once_date = ?4, time = ?5, interval_minute = ?6,
                 interval_hour = ?7, dayweek = ?8, week = ?9, date = ?10, months = ?11,
                 last_run_at = CAST(strftime('%s', 'now') AS INTEGER)
          WHERE id = ?1",
-        params![
-            id,
-            d.kind,
-            d.role.as_str(),
-            d.once.map(|o| o.format("%Y-%m-%d").to_string()),
-            d.time,
-            d.interval_minute,
-            d.interval_hour,
-            d.weekdays.map(|b| b.encode()),
-            d.weeks.map(|b| b.encode()),
-            d.dates.map(|b| b.encode()),
-            d.months.map(|b| b.encode()),
-        ],
+        params_from_iter(std::iter::once(rusqlite::types::Value::Integer(id)).chain(data_values(d))),
     )?;
     Ok(())
 }

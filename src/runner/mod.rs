@@ -356,9 +356,21 @@ impl Runner {
 
     /// `status: start`: clears a stop, re-arms the schedule and queues a run now.
     pub async fn start_job(&self, job_id: i64) -> Result<Enqueued, DbError> {
+        let now = Utc::now().timestamp();
         self.inner
             .db
-            .write(move |tx| db::jobs::set_stopped(tx, job_id, false).map_err(DbError::from))
+            .write(move |tx| {
+                db::jobs::set_stopped(tx, job_id, false)?;
+                // Slots that passed while the job was stopped were not missed: it was told not
+                // to run.
+                tx.execute(
+                    "UPDATE schedules SET last_run_at = ?2 WHERE id IN
+                       (SELECT schedule_basic_id FROM jobs WHERE id = ?1
+                        UNION SELECT schedule_advanced_id FROM jobs WHERE id = ?1)",
+                    rusqlite::params![job_id, now],
+                )?;
+                Ok::<_, DbError>(())
+            })
             .await?;
         self.arm(job_id).await;
         self.enqueue(job_id, Trigger::Manual, None).await

@@ -19,6 +19,14 @@ use uuid::Uuid;
 /// A fire later than this after its slot (host asleep, clock jump) checks for slots it skipped.
 const LATE_SECS: i64 = 60;
 
+/// The scheduler hands due timers to their callbacks over broadcast channels of this size; a
+/// burst larger than the channel loses activations, so it is sized for thousands of jobs due
+/// in the same second, and the sweeper below fires any timer that still slips through.
+const CHANNEL_SIZE: usize = 16 * 1024;
+
+/// A timer still armed this long after its slot lost its activation: the sweeper fires it.
+const SWEEP_GRACE_SECS: i64 = 2;
+
 #[derive(Default)]
 pub(super) struct Timers {
     sched: OnceLock<JobScheduler>,
@@ -31,6 +39,7 @@ struct Armed {
     uuid: Uuid,
     generation: u64,
     at: DateTime<Utc>,
+    roles: Vec<Role>,
 }
 
 /// A job's schedule halves as the timers need them.
@@ -63,10 +72,41 @@ impl Timers {
 
 impl Runner {
     pub(super) async fn start_timers(&self) -> Result<(), String> {
-        let sched = JobScheduler::new().await.map_err(|e| e.to_string())?;
+        let sched = JobScheduler::new_with_channel_size(CHANNEL_SIZE)
+            .await
+            .map_err(|e| e.to_string())?;
         sched.start().await.map_err(|e| e.to_string())?;
         let _ = self.inner.timers.sched.set(sched);
+        let runner = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                runner.sweep().await;
+            }
+        });
         Ok(())
+    }
+
+    /// Fires timers whose activation was lost (see `CHANNEL_SIZE`). `fire` takes the armed
+    /// entry under the lock, so a late activation from the scheduler cannot fire twice.
+    async fn sweep(&self) {
+        let limit = Utc::now() - chrono::Duration::seconds(SWEEP_GRACE_SECS);
+        let overdue: Vec<(i64, Armed)> = self
+            .inner
+            .timers
+            .armed()
+            .iter()
+            .filter(|(_, a)| a.at < limit)
+            .map(|(id, a)| (*id, a.clone()))
+            .collect();
+        for (job_id, a) in overdue {
+            tracing::warn!(job = job_id, slot = %a.at, "timer activation was lost; firing it now");
+            if let Some(sched) = self.inner.timers.sched.get() {
+                let _ = sched.remove(&a.uuid).await;
+            }
+            self.fire(job_id, a.generation, a.at, a.roles).await;
+        }
     }
 
     /// When the job's timer fires next (`None`: not armed).
@@ -111,13 +151,13 @@ impl Runner {
         let Some(sched) = self.inner.timers.sched.get() else {
             return;
         };
-        // Whole seconds, rounded up: the scheduler compares whole-second ticks, and a timer
-        // must never fire before its slot.
+        // Whole seconds (the scheduler's unit); `fire_now` waits out any remainder.
         let ms = (at - Utc::now()).num_milliseconds().max(0) as u64;
         let delay = std::time::Duration::from_secs(ms.div_ceil(1000));
         let generation = self.inner.timers.generation.fetch_add(1, Ordering::Relaxed);
         let runner = self.clone();
         let job_id = job.id;
+        let armed_roles = roles.clone();
         let timer = Job::new_one_shot_async(delay, move |_, _| {
             runner.fire(job_id, generation, at, roles.clone())
         });
@@ -128,18 +168,25 @@ impl Runner {
                 return;
             }
         };
-        match sched.add(timer).await {
-            Ok(uuid) => {
-                self.inner.timers.armed().insert(
-                    job.id,
-                    Armed {
-                        uuid,
-                        generation,
-                        at,
-                    },
-                );
+        // Recorded before the timer exists, so even an immediate fire finds its entry.
+        self.inner.timers.armed().insert(
+            job.id,
+            Armed {
+                uuid: timer.guid(),
+                generation,
+                at,
+                roles: armed_roles,
+            },
+        );
+        if let Err(e) = sched.add(timer).await {
+            tracing::error!(job = %job.name, "cannot arm the timer: {e}");
+            let mut armed = self.inner.timers.armed();
+            if armed
+                .get(&job.id)
+                .is_some_and(|a| a.generation == generation)
+            {
+                armed.remove(&job.id);
             }
-            Err(e) => tracing::error!(job = %job.name, "cannot arm the timer: {e}"),
         }
     }
 
@@ -164,6 +211,11 @@ impl Runner {
     }
 
     async fn fire_now(&self, job_id: i64, generation: u64, at: DateTime<Utc>, roles: Vec<Role>) {
+        // The scheduler keeps one-shot delays in whole seconds and may round them down: it can
+        // wake up to a second early. A slot never runs before its time.
+        if let Ok(early) = (at - Utc::now()).to_std() {
+            tokio::time::sleep(early).await;
+        }
         {
             let mut armed = self.inner.timers.armed();
             match armed.get(&job_id) {
