@@ -151,9 +151,10 @@ impl Runner {
         let Some(sched) = self.inner.timers.sched.get() else {
             return;
         };
-        // Whole seconds (the scheduler's unit); `fire_now` waits out any remainder.
+        // The scheduler counts whole seconds and checks twice a second: wake up a second early
+        // and let `fire_now` sleep to the exact slot, so runs start on time, not up to 1.5 s late.
         let ms = (at - Utc::now()).num_milliseconds().max(0) as u64;
-        let delay = std::time::Duration::from_secs(ms.div_ceil(1000));
+        let delay = std::time::Duration::from_secs((ms / 1000).saturating_sub(1));
         let generation = self.inner.timers.generation.fetch_add(1, Ordering::Relaxed);
         let runner = self.clone();
         let job_id = job.id;
