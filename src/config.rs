@@ -28,6 +28,23 @@ pub struct Config {
     pub http: HttpConfig,
     pub runner: RunnerConfig,
     pub mail: MailConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `GET /metrics`: `off`, `localhost` (only from a loopback address) or `token` (an API
+    /// token as for `/api`).
+    pub access: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            access: "localhost".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -116,6 +133,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             runner: RunnerConfig::default(),
             mail: MailConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -165,6 +183,7 @@ pub struct Settings {
     pub runner: RunnerConfig,
     /// `None` when no relay is configured.
     pub mail: Option<MailConfig>,
+    pub metrics_access: String,
 }
 
 impl Config {
@@ -329,6 +348,12 @@ impl Config {
                 ));
             }
         }
+        if !matches!(self.metrics.access.as_str(), "off" | "localhost" | "token") {
+            errs.push(format!(
+                "metrics.access: '{}' must be off, localhost or token",
+                self.metrics.access
+            ));
+        }
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -354,6 +379,7 @@ impl Config {
             workers: self.http.workers,
             runner: self.runner.clone(),
             mail: (!self.mail.host.is_empty()).then(|| self.mail.clone()),
+            metrics_access: self.metrics.access.clone(),
         })
     }
 }

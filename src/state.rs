@@ -13,6 +13,7 @@ pub struct AppState {
     pub settings: Settings,
     pub keys: TokenKeys,
     pub runner: crate::runner::Runner,
+    pub http: crate::metrics::HttpCounters,
     partitions: Mutex<Option<(Instant, Vec<Partition>)>>,
 }
 
@@ -28,6 +29,7 @@ impl AppState {
             settings,
             keys,
             runner,
+            http: Default::default(),
             partitions: Mutex::new(None),
         }
     }

@@ -960,3 +960,42 @@ fn a_burst_of_due_jobs_loses_none() {
         .len();
     assert_eq!(all, n, "exactly one run per job");
 }
+
+#[test]
+fn metrics_describe_jobs_and_requests() {
+    let e = env_with("", small_tree);
+    let id = e.register(json!({ "jobName": "metered", "autoStart": "use",
+        "schedule": {"type": 3, "basic": {"time": "03:00"}} }));
+    e.wait_history(id, 30, "the run", |r| r["run"]["state"] == "complete");
+    e.wait_status(id, 5, "Scheduled");
+    let r = e.d.call("GET", "/metrics", None, None);
+    assert_eq!(r.status, 200);
+    let text = r
+        .body
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| r.body.to_string());
+    for want in [
+        "zdm_job_restore_points{job=\"metered\"} 1",
+        "zdm_job_running{job=\"metered\"} 0",
+        "zdm_job_last_result{job=\"metered\",result=\"complete\"} 1",
+        "zdm_job_missed_runs_total{job=\"metered\"} 0",
+        "zdm_scheduler_queue_length 0",
+        "zdm_job_next_run_timestamp_seconds{job=\"metered\"}",
+        "zdm_job_last_success_timestamp_seconds{job=\"metered\"}",
+        "zdm_repository_free_bytes{repository=",
+        "route=\"/api/backups/{identifier}\",status=\"200\"",
+    ] {
+        assert!(text.contains(want), "missing {want} in:\n{text}");
+    }
+}
+
+#[test]
+fn metrics_access_can_require_a_token_or_be_off() {
+    let e = env_with("[metrics]\naccess = \"token\"\n", small_tree);
+    assert_eq!(e.d.call("GET", "/metrics", None, None).status, 401);
+    let t = format!("Bearer {}", e.d.token());
+    assert_eq!(e.d.call("GET", "/metrics", None, Some(&t)).status, 200);
+    let off = env_with("[metrics]\naccess = \"off\"\n", small_tree);
+    assert_eq!(off.d.call("GET", "/metrics", None, None).status, 404);
+}

@@ -1,13 +1,233 @@
-// Shows whether the daemon answers; the full status page comes with the runner.
-(async () => {
-  const el = document.getElementById("health");
-  try {
-    const r = await fetch("/healthz");
-    const j = await r.json();
-    el.textContent = `Daemon is up (version ${j.data.version}).`;
-    el.className = "ok";
-  } catch (e) {
-    el.textContent = "The daemon does not answer.";
-    el.className = "bad";
+// The status page: logs in for a token (kept in sessionStorage), then polls the ZDM API and
+// renders jobs, running progress, history, partitions, repositories and missed runs.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN = "zdm-token";
+let timer = null;
+
+function token() {
+  return sessionStorage.getItem(TOKEN);
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: "Bearer " + token() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const j = await r.json().catch(() => ({}));
+  if (r.status === 401) {
+    logout("Your session has ended; log in again.");
+    throw new Error("unauthorized");
   }
-})();
+  if (!r.ok) throw new Error(j.error || r.statusText);
+  return j;
+}
+
+// Builds an element: el("td", {class: "x"}, "text", child, ...).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+  return e;
+}
+
+function fill(tbody, rows, empty, cols) {
+  tbody.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: cols, class: "muted" }, empty))]));
+}
+
+function size(n) {
+  if (n === null || n === undefined) return "-";
+  const u = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : n) + " " + u[i];
+}
+
+function showLogin(message) {
+  $("login").hidden = false;
+  $("dashboard").hidden = true;
+  $("session").hidden = true;
+  $("login-error").textContent = message || "";
+  $("password").focus();
+}
+
+function logout(message) {
+  sessionStorage.removeItem(TOKEN);
+  clearTimeout(timer);
+  showLogin(message);
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  const r = await fetch("/api/token/issue", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: $("email").value, password: $("password").value }),
+  });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    $("login-error").textContent = j.error || "Login failed.";
+    return;
+  }
+  sessionStorage.setItem(TOKEN, j.data.token);
+  sessionStorage.setItem("zdm-user", $("email").value);
+  $("password").value = "";
+  start();
+}
+
+async function act(id, status, button) {
+  button.disabled = true;
+  try {
+    await api("PUT", "/api/backups/" + encodeURIComponent(id), { status });
+    $("notice").hidden = true;
+  } catch (e) {
+    if (e.message !== "unauthorized") notice(`Could not ${status} the job: ${e.message}`);
+  }
+  refresh();
+}
+
+function notice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+}
+
+const ACTIVE = ["Preparing", "Processing", "Canceling"];
+
+function renderRunning(monitor) {
+  const runs = (monitor?.job || []).filter((j) => ACTIVE.includes(j.progressInfo.status));
+  const box = $("running");
+  if (!runs.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "Nothing is running."));
+    return;
+  }
+  box.replaceChildren(...runs.map((j) => {
+    const p = j.progressInfo;
+    const pct = parseInt(p.percent, 10) || 0;
+    return el("div", { class: "run", "data-job": j.info.name },
+      el("div", {}, el("strong", {}, j.info.name), " ", el("span", { class: "status " + p.status }, p.status),
+        " ", el("span", { class: "muted" }, p.phase || "")),
+      el("div", { class: "bar", role: "progressbar", "aria-label": "Progress of " + j.info.name,
+        "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct) },
+        el("div", { style: `width:${pct}%` })),
+      el("div", { class: "meta" },
+        el("span", { class: "percent" }, p.percent),
+        el("span", {}, `${size(p.bytesDone)} of ${size(p.bytesTotal)}`),
+        el("span", {}, `${p.filesDone ?? 0} of ${p.filesTotal ?? 0} files`),
+        el("span", {}, `${size(p.bytesPerSecond)}/s`),
+        el("span", {}, `elapsed ${p.elapsed}`),
+        el("span", {}, `ETA ${p.eta}`)),
+      el("div", { class: "path" }, p.currentPath || ""));
+  }));
+}
+
+function renderJobs(jobs) {
+  const rows = jobs.map((item) => {
+    const i = item.job.info;
+    const s = i.status.current;
+    const last = i.lastRun === "-" ? null : i.lastRun;
+    const sched = [i.schedule.basic, i.schedule.advanced].filter((x) => x !== "-").map((x) => x.description).join(" ");
+    const running = ACTIVE.includes(s);
+    return el("tr", { "data-job": i.name, class: s === "Error" ? "failed" : null },
+      el("td", {}, i.name),
+      el("td", { class: "path" }, i.partition),
+      el("td", {}, i.mode),
+      el("td", {}, sched || "-"),
+      el("td", {}, i.nextRun),
+      el("td", { class: "status " + s }, s),
+      el("td", {}, last ? el("span", { class: last.result === "COMPLETE" ? "ok" : "error" },
+        `${last.result} ${last.end}`, last.error !== "-" ? el("div", { class: "error" }, last.error) : "") : "-"),
+      el("td", {}, String(i.restorePointCount ?? "-")),
+      el("td", { class: "path" }, `${item.repository.type} ${item.repository.path}`),
+      el("td", {}, running
+        ? el("button", { type: "button", class: "secondary", onclick: (e) => act(i.id, "stop", e.target), "aria-label": "Stop " + i.name }, "Stop")
+        : el("button", { type: "button", onclick: (e) => act(i.id, "start", e.target), "aria-label": "Start " + i.name }, "Start")));
+  });
+  fill($("jobs").tBodies[0], rows, "No jobs yet: register one with POST /api/backups.", 10);
+}
+
+function renderHistory(history) {
+  const rows = history.map((h) => {
+    const failed = h.result.status === "FAIL";
+    const missed = h.result.status === "MISSED" || h.result.status === "SKIPPED";
+    const running = h.result.status === "RUNNING";
+    return el("tr", { class: failed ? "failed" : missed ? "missed" : null, "data-history": String(h.id) },
+      el("td", {}, String(h.id)),
+      el("td", {}, h.job.name),
+      el("td", {}, h.run.trigger),
+      el("td", {}, h.run.kind),
+      el("td", {}, h.time.start),
+      el("td", {}, h.time.elapsed),
+      el("td", { class: failed ? "error" : missed ? "warn" : running ? "status Processing" : "ok" }, h.result.status),
+      el("td", { class: failed ? "error" : null }, h.result.description));
+  });
+  fill($("history").tBodies[0], rows, "No runs yet.", 8);
+  const missed = history.filter((h) => h.run.state === "missed");
+  $("missed").replaceChildren(...(missed.length
+    ? missed.map((h) => el("li", { class: "warn" }, `${h.job.name}: ${h.result.description}`))
+    : [el("li", { class: "muted" }, "None.")]));
+}
+
+function renderPartitions(parts, jobs) {
+  const rows = parts.map((p) => {
+    const covering = jobs.filter((j) => j.job.info.partition === p.letter).map((j) => j.job.info.name);
+    return el("tr", {},
+      el("td", { class: "path" }, p.letter),
+      el("td", {}, p.size.formatted),
+      el("td", {}, `${p.used.formatted} (${p.usage}%)`),
+      el("td", {}, covering.join(", ") || el("span", { class: "muted" }, "not backed up")));
+  });
+  fill($("partitions").tBodies[0], rows, "No partitions found.", 4);
+}
+
+function renderRepositories(repos) {
+  const rows = repos.map((r) => el("tr", {},
+    el("td", { class: "path" }, r.remotePath),
+    el("td", {}, r.type),
+    el("td", {}, r.freeFormatted),
+    el("td", {}, r.usage === null ? "-" : `${r.usage}%`)));
+  fill($("repositories").tBodies[0], rows, "No repositories registered.", 4);
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  let busy = false;
+  try {
+    const [jobs, history, parts, repos, server] = await Promise.all([
+      api("GET", "/api/backups?detail=true&sort=asc"),
+      api("GET", "/api/backups/histories?page=1&limit=25"),
+      api("GET", "/api/servers/1/partitions"),
+      api("GET", "/api/zdms/repositories"),
+      api("GET", "/api/servers/1"),
+    ]);
+    const monitor = jobs.data.length ? (await api("GET", "/api/backups/monitoring/system/1")).data : null;
+    $("server").textContent = server.data.name ? "· " + server.data.name : "";
+    renderRunning(monitor);
+    renderJobs(jobs.data);
+    renderHistory(history.data);
+    renderPartitions(parts.data, jobs.data);
+    renderRepositories(repos.data);
+    busy = jobs.data.some((j) => ACTIVE.includes(j.job.info.status.current));
+    $("updated").textContent = "Updated " + new Date().toLocaleTimeString();
+  } catch (e) {
+    if (e.message === "unauthorized") return;
+    notice("Could not load the status: " + e.message);
+  }
+  timer = setTimeout(refresh, busy ? 1000 : 5000);
+}
+
+function start() {
+  $("login").hidden = true;
+  $("dashboard").hidden = false;
+  $("session").hidden = false;
+  $("who").textContent = sessionStorage.getItem("zdm-user") || "";
+  refresh();
+}
+
+$("login-form").addEventListener("submit", login);
+$("logout").addEventListener("click", () => logout());
+if (token()) start(); else showLogin();

@@ -255,9 +255,28 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     let detail = flag(&q, "detail")?;
     let snap = snapshot(&state).await?;
     let mut items = Vec::new();
+    let mut dirs = Vec::new();
     for job in &snap.jobs {
         if matches(&state, &snap, job, &q)? {
             items.push(item(&state, &snap, job, detail));
+            dirs.push(job_dir(
+                &state,
+                snap.repos.get(&job.repository_id),
+                &job.name,
+            ));
+        }
+    }
+    if detail {
+        // Counting directories is cheap; reading every manifest is left to the single GET.
+        let counts = web::block(move || {
+            dirs.iter()
+                .map(|d| d.as_deref().map(repo::point_count))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        for (v, n) in items.iter_mut().zip(counts) {
+            v["job"]["info"]["restorePointCount"] = json!(n);
         }
     }
     let (page, meta) = paginate(items, &p);

@@ -88,6 +88,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
     .service(resource("/healthz", vec![web::get().to(healthz)]))
     .service(resource(
+        "/metrics",
+        vec![web::get().to(crate::metrics::scrape)],
+    ))
+    .service(resource(
         "/api/token/issue",
         vec![web::post().to(auth::issue)],
     ))
@@ -216,6 +220,13 @@ where
                 .insert(HeaderName::from_static("x-request-id"), v);
         }
         let status = res.status().as_u16();
+        if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into());
+            state.http.observe(method.as_str(), &route, status);
+        }
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
             tracing::warn!(%method, %path, status, ms, request_id = %id, "request failed");

@@ -180,6 +180,25 @@ pub fn points(job_dir: &Path) -> Vec<Point> {
     out
 }
 
+/// How many published points a job directory holds, from directory names alone (point ids
+/// look like `20261127T120000.000Z`; partial and retired directories start with a dot).
+pub fn point_count(job_dir: &Path) -> usize {
+    std::fs::read_dir(job_dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    !n.starts_with('.')
+                        && n.len() == 20
+                        && n.as_bytes()[8] == b'T'
+                        && n.ends_with('Z')
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// Removes what interrupted runs left (call with the lock held): partial directories, and a
 /// merge interrupted between its two renames is finished or rolled back.
 pub fn recover(job_dir: &Path) -> Vec<String> {

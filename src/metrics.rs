@@ -1,0 +1,237 @@
+//! `GET /metrics` in the Prometheus text format. HTTP request counters live for the process;
+//! job, repository and queue values are read at scrape time so they are never stale.
+
+use crate::api::envelope::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+
+type Labels = Vec<(String, String)>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Counters that accumulate while the daemon runs.
+#[derive(Default)]
+pub struct HttpCounters {
+    requests: Family<Labels, Counter>,
+}
+
+impl HttpCounters {
+    /// Counts one answered request by its route pattern (not the raw path: IDs would make
+    /// every job its own series) and status.
+    pub fn observe(&self, method: &str, route: &str, status: u16) {
+        self.requests
+            .get_or_create(&vec![
+                ("method".into(), method.into()),
+                ("route".into(), route.into()),
+                ("status".into(), status.to_string()),
+            ])
+            .inc();
+    }
+}
+
+/// Who may scrape (config `metrics.access`).
+fn allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    match state.settings.metrics_access.as_str() {
+        "off" => Err(ApiError::not_found("No route for GET /metrics")),
+        "token" => {
+            let header = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
+            if token.is_empty() {
+                return Err(ApiError::unauthorized("Authorization token is required."));
+            }
+            state
+                .keys
+                .verify(token)
+                .map(|_| ())
+                .map_err(|_| ApiError::unauthorized("Invalid or expired token."))
+        }
+        _ => match req.peer_addr() {
+            Some(a) if a.ip().is_loopback() => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "/metrics answers only on localhost (metrics.access = \"localhost\")",
+            )),
+        },
+    }
+}
+
+fn gauge(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, FloatGauge> {
+    let f = Family::<Labels, FloatGauge>::default();
+    reg.register(name, help, f.clone());
+    f
+}
+
+fn job(name: &str) -> Labels {
+    vec![("job".into(), name.into())]
+}
+
+pub async fn scrape(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    allowed(&state, &req)?;
+    let snap = crate::api::jobs::snapshot(&state).await?;
+    let (last_success, counts) = state
+        .db
+        .read(|c| {
+            let mut st = c.prepare(
+                "SELECT job_id, max(ended_at) FROM runs WHERE state IN ('complete', 'warning') GROUP BY job_id",
+            )?;
+            let last: HashMap<i64, i64> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut st = c.prepare("SELECT job_id, state, count(*) FROM runs GROUP BY job_id, state")?;
+            let counts: Vec<(i64, String, i64)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok::<_, ApiError>((last, counts))
+        })
+        .await?;
+    let repos = crate::api::repositories::items(&state).await?;
+    let dirs: Vec<_> = snap
+        .jobs
+        .iter()
+        .map(|j| crate::api::jobs::job_dir(&state, snap.repos.get(&j.repository_id), &j.name))
+        .collect();
+    let points = web::block(move || {
+        dirs.iter()
+            .map(|d| {
+                d.as_deref()
+                    .map(crate::engine::repo::point_count)
+                    .unwrap_or(0)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(ApiError::internal)?;
+
+    let mut reg = Registry::with_prefix("zdm");
+    let success = gauge(
+        &mut reg,
+        "job_last_success_timestamp_seconds",
+        "End of the job's last successful run (Unix time).",
+    );
+    let result = gauge(
+        &mut reg,
+        "job_last_result",
+        "1 for the result of the job's last finished run (label result).",
+    );
+    let duration = gauge(
+        &mut reg,
+        "job_last_duration_seconds",
+        "Duration of the job's last finished run.",
+    );
+    let written = gauge(
+        &mut reg,
+        "job_last_written_bytes",
+        "Bytes the job's last run wrote to the repository.",
+    );
+    let count = gauge(
+        &mut reg,
+        "job_restore_points",
+        "Restore points of the job in its repository.",
+    );
+    let next = gauge(
+        &mut reg,
+        "job_next_run_timestamp_seconds",
+        "When the job's schedule fires next (Unix time).",
+    );
+    let running = gauge(
+        &mut reg,
+        "job_running",
+        "1 while the job has a queued or running run.",
+    );
+    let missed = Family::<Labels, Counter>::default();
+    reg.register(
+        "job_missed_runs",
+        "Schedule slots recorded as missed.",
+        missed.clone(),
+    );
+    let skipped = Family::<Labels, Counter>::default();
+    reg.register(
+        "job_skipped_runs",
+        "Schedule slots skipped because the job was still running.",
+        skipped.clone(),
+    );
+    let free = gauge(
+        &mut reg,
+        "repository_free_bytes",
+        "Free space of the repository's file system.",
+    );
+    let queue = Gauge::<i64>::default();
+    reg.register(
+        "scheduler_queue_length",
+        "Runs waiting for a free run slot.",
+        queue.clone(),
+    );
+    reg.register(
+        "http_requests",
+        "HTTP requests answered, by route and status.",
+        state.http.requests.clone(),
+    );
+
+    for (j, pts) in snap.jobs.iter().zip(points) {
+        let l = job(&j.name);
+        if let Some(t) = last_success.get(&j.id) {
+            success.get_or_create(&l).set(*t as f64);
+        }
+        if let Some(r) = snap.last.get(&j.id) {
+            let mut lr = l.clone();
+            lr.push(("result".into(), r.state.clone()));
+            result.get_or_create(&lr).set(1.0);
+            if let (Some(s), Some(e)) = (r.started_at, r.ended_at) {
+                duration.get_or_create(&l).set((e - s) as f64);
+            }
+            written
+                .get_or_create(&l)
+                .set(r.stored_bytes.unwrap_or(0) as f64);
+        }
+        count.get_or_create(&l).set(pts as f64);
+        if let Some(t) = state.runner.armed_at(j.id) {
+            next.get_or_create(&l).set(t.timestamp() as f64);
+        }
+        running
+            .get_or_create(&l)
+            .set(if state.runner.is_active(j.id) {
+                1.0
+            } else {
+                0.0
+            });
+        // Every job has both series, at 0 until something is missed or skipped.
+        let _ = missed.get_or_create(&l);
+        let _ = skipped.get_or_create(&l);
+    }
+    let names: HashMap<i64, &str> = snap.jobs.iter().map(|j| (j.id, j.name.as_str())).collect();
+    for (id, st, n) in counts {
+        let Some(name) = names.get(&id) else { continue };
+        match st.as_str() {
+            "missed" => missed.get_or_create(&job(name)).inc_by(n as u64),
+            "skipped" => skipped.get_or_create(&job(name)).inc_by(n as u64),
+            _ => 0,
+        };
+    }
+    for r in repos.as_array().into_iter().flatten() {
+        if let Some(f) = r["free"].as_u64() {
+            let l = vec![(
+                "repository".into(),
+                r["remotePath"].as_str().unwrap_or("").into(),
+            )];
+            free.get_or_create(&l).set(f as f64);
+        }
+    }
+    queue.set(state.runner.queue_length() as i64);
+    let mut body = String::new();
+    encode(&mut body, &reg).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(body))
+}
