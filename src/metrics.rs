@@ -39,22 +39,7 @@ impl HttpCounters {
 fn allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     match state.settings.metrics_access.as_str() {
         "off" => Err(ApiError::not_found("No route for GET /metrics")),
-        "token" => {
-            let header = req
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
-            if token.is_empty() {
-                return Err(ApiError::unauthorized("Authorization token is required."));
-            }
-            state
-                .keys
-                .verify(token)
-                .map(|_| ())
-                .map_err(|_| ApiError::unauthorized("Invalid or expired token."))
-        }
+        "token" => crate::api::auth::authenticate(req).map(|_| ()),
         _ => match req.peer_addr() {
             Some(a) if a.ip().is_loopback() => Ok(()),
             _ => Err(ApiError::forbidden(

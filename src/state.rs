@@ -14,6 +14,7 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub runner: crate::runner::Runner,
     pub http: crate::metrics::HttpCounters,
+    pub logins: crate::api::login_guard::LoginGuard,
     partitions: Mutex<Option<(Instant, Vec<Partition>)>>,
 }
 
@@ -30,6 +31,7 @@ impl AppState {
             keys,
             runner,
             http: Default::default(),
+            logins: Default::default(),
             partitions: Mutex::new(None),
         }
     }

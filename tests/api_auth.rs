@@ -252,3 +252,31 @@ fn a_second_daemon_on_the_same_state_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn repeated_failed_logins_are_slowed_down() {
+    let d = Daemon::start(&[]);
+    let _ = d.token(); // issued before the failures
+    let bad = serde_json::json!({"email": "admin@localhost", "password": "wrong"});
+    for _ in 0..5 {
+        let r = d.call("POST", "/api/token/issue", Some(bad.clone()), None);
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    // The sixth attempt is refused even with the right password, and says when to retry.
+    let good = serde_json::json!({"email": "admin@localhost", "password": d.admin_password()});
+    let r = d.call("POST", "/api/token/issue", Some(good), None);
+    assert_error(&r, 429, "");
+    let retry: u64 = r
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("Retry-After header");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("Too many failed logins"));
+    // Valid tokens keep working for other routes.
+    assert_eq!(d.get("/api/backups").status, 200);
+}

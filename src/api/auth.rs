@@ -32,7 +32,8 @@ impl FromRequest for Authed {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
+/// Checks the request's token (also used by `/metrics` in token mode).
+pub fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
@@ -59,7 +60,21 @@ fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
 }
 
 /// `POST /api/token/issue` (alias `/api/auth/issue`).
-pub async fn issue(state: web::Data<AppState>, body: web::Json<Value>) -> ApiResult {
+pub async fn issue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult {
+    let peer = req.peer_addr().map(|a| a.ip());
+    if let Some(ip) = peer {
+        if let Err(wait) = state.logins.check(ip) {
+            tracing::warn!(%ip, "token issue refused: too many failed logins");
+            return Err(ApiError::too_many_requests(
+                format!("Too many failed logins from this address; try again in {wait} s."),
+                wait,
+            ));
+        }
+    }
     let mut errs = FieldErrors::new();
     let obj = object_body(body.into_inner(), &["email", "password"], &mut errs)?;
     let email = match obj.get("email") {
@@ -106,6 +121,9 @@ pub async fn issue(state: web::Data<AppState>, body: web::Json<Value>) -> ApiRes
     let user = match user {
         Some(u) if ok => u,
         _ => {
+            if let Some(ip) = peer {
+                state.logins.failed(ip);
+            }
             tracing::warn!(email = %email, "token issue refused: wrong e-mail or password");
             return Err(ApiError::unauthorized(BAD_LOGIN));
         }

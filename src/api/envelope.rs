@@ -70,6 +70,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub detail: Option<Value>,
+    /// Seconds for a `Retry-After` header (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -84,7 +86,13 @@ impl ApiError {
             status,
             message: message.into(),
             detail: None,
+            retry_after: None,
         }
+    }
+    pub fn too_many_requests(m: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, m);
+        e.retry_after = Some(retry_after);
+        e
     }
     pub fn with_detail(mut self, detail: Value) -> Self {
         self.detail = Some(detail);
@@ -140,6 +148,9 @@ impl ResponseError for ApiError {
         let mut b = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             b.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            b.insert_header(("Retry-After", secs.to_string()));
         }
         b.json(Value::Object(m))
     }

@@ -6,6 +6,7 @@ pub mod backups;
 pub mod centers;
 pub mod envelope;
 pub mod jobs;
+pub mod login_guard;
 pub mod monitoring;
 pub mod query;
 pub mod repositories;
