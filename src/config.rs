@@ -117,6 +117,9 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 = one per CPU core.
     pub workers: usize,
+    /// PEM certificate chain and private key: when both are set the listener speaks HTTPS.
+    pub tls_cert: String,
+    pub tls_key: String,
 }
 
 impl Default for Config {
@@ -152,6 +155,8 @@ impl Default for HttpConfig {
         HttpConfig {
             max_body_bytes: 1024 * 1024,
             workers: 0,
+            tls_cert: String::new(),
+            tls_key: String::new(),
         }
     }
 }
@@ -184,6 +189,8 @@ pub struct Settings {
     /// `None` when no relay is configured.
     pub mail: Option<MailConfig>,
     pub metrics_access: String,
+    /// Certificate chain and key files (PEM) when the listener speaks TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -348,6 +355,21 @@ impl Config {
                 ));
             }
         }
+        let tls = match (self.http.tls_cert.as_str(), self.http.tls_key.as_str()) {
+            ("", "") => None,
+            ("", _) | (_, "") => {
+                errs.push("http.tls_cert and http.tls_key: set both (or neither)".into());
+                None
+            }
+            (c, k) => {
+                for (key, p) in [("http.tls_cert", c), ("http.tls_key", k)] {
+                    if !Path::new(p).is_file() {
+                        errs.push(format!("{key}: '{p}' is not a readable file"));
+                    }
+                }
+                Some((PathBuf::from(c), PathBuf::from(k)))
+            }
+        };
         if !matches!(self.metrics.access.as_str(), "off" | "localhost" | "token") {
             errs.push(format!(
                 "metrics.access: '{}' must be off, localhost or token",
@@ -380,6 +402,7 @@ impl Config {
             runner: self.runner.clone(),
             mail: (!self.mail.host.is_empty()).then(|| self.mail.clone()),
             metrics_access: self.metrics.access.clone(),
+            tls,
         })
     }
 }

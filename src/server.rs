@@ -113,6 +113,27 @@ pub fn prepare(settings: Settings) -> anyhow::Result<(AppState, nix::fcntl::Floc
     Ok((AppState::new(db, settings, keys), lock))
 }
 
+/// The TLS settings for the listener: the configured chain and key, ring's safe defaults.
+fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read the certificate chain {}", cert.display()))?;
+    if chain.is_empty() {
+        anyhow::bail!("{} holds no PEM certificate", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read the private key {}", key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the certificate and key do not form a usable pair")
+}
+
 /// Runs the daemon until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (state, _lock) = prepare(settings)?;
@@ -126,19 +147,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let max_body = state.settings.max_body_bytes;
     let workers = state.settings.workers;
+    let state_tls = state.settings.tls.clone();
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .wrap_fn(crate::api::request_middleware)
             .configure(|cfg| crate::api::configure(cfg, max_body))
-    })
-    .listen(listener)?;
+    });
+    let scheme = if let Some((cert, key)) = &state_tls {
+        server = server.listen_rustls_0_23(listener, tls_config(cert, key)?)?;
+        "https"
+    } else {
+        server = server.listen(listener)?;
+        "http"
+    };
     if workers > 0 {
         server = server.workers(workers);
     }
     let server = server.shutdown_timeout(10).run();
-    tracing::info!(address = %addr, "listening on http://{addr}");
+    tracing::info!(address = %addr, "listening on {scheme}://{addr}");
     server.await.context("HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())

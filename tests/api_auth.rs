@@ -280,3 +280,74 @@ fn repeated_failed_logins_are_slowed_down() {
     // Valid tokens keep working for other routes.
     assert_eq!(d.get("/api/backups").status, 200);
 }
+
+#[test]
+fn tls_listener_serves_https_with_the_configured_certificate() {
+    if !common::tree::have_tools("tls", &["openssl", "curl"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let cfg = tmp.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start(&["--config", cfg.to_str().unwrap()]);
+    assert!(d.base.starts_with("https://"), "{}", d.base);
+    let curl = |extra: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .args(extra)
+            .arg(format!("{}/healthz", d.base))
+            .output()
+            .unwrap()
+    };
+    let ok = curl(&["--cacert", cert.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("\"status\":\"ok\""));
+    // Without trusting the certificate the handshake is refused; plain HTTP is not served.
+    assert!(!curl(&[]).status.success());
+    let plain = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(d.base.replace("https://", "http://") + "/healthz")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\":\"ok\""));
+}

@@ -91,7 +91,7 @@ fn status_page_shows_jobs_progress_and_failures() {
     let src = tmp.path().join("src");
     let repo = tmp.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    // 24 MiB at 4 MiB/s: a run of about six seconds, long enough to watch.
+    // 24 MiB at 2 MiB/s: a run of about twelve seconds, long enough to watch.
     for i in 0..96 {
         write(&src.join(format!("f{i:03}.bin")), &noise(256 * 1024, i));
     }
@@ -115,7 +115,7 @@ fn status_page_shows_jobs_progress_and_failures() {
     };
     register(
         "slow",
-        json!({ "networkLimit": 4, "compression": "not use",
+        json!({ "networkLimit": 2, "compression": "not use",
                 "schedule": {"type": 3, "basic": {"time": "03:00"}} }),
     );
     let script = tmp.path().join("fail.sh");

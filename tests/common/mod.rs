@@ -60,8 +60,9 @@ impl Daemon {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(i) = line.find("listening on http://") {
-                    let addr = line[i + 20..]
+                if let Some(i) = line.find("listening on http") {
+                    // The whole URL: http://ADDR or https://ADDR.
+                    let addr = line[i + 13..]
                         .split_whitespace()
                         .next()
                         .unwrap_or("")
@@ -84,7 +85,7 @@ impl Daemon {
         };
         Daemon {
             child,
-            base: format!("http://{addr}"),
+            base: addr,
             state: state.to_path_buf(),
             _tmp: None,
             args,
