@@ -167,7 +167,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     let server = server.shutdown_timeout(10).run();
     tracing::info!(address = %addr, "listening on {scheme}://{addr}");
+    // systemd `Type=notify`: ready only now that the socket is bound and the schedules armed.
+    // Outside systemd (no NOTIFY_SOCKET) this does nothing.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     server.await.context("HTTP server failed")?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopped");
     Ok(())
 }
