@@ -5,9 +5,10 @@ use super::auth::Authed;
 use super::backups::{rejection, FsProbe};
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, flag, paginate, paging, Query};
-use crate::db::{self, jobs::JobRow, repositories::RepoRow, runs::RunRow, schedules::ScheduleRow};
+use crate::db::jobs::{JobRow, TxCatalog};
+use crate::db::{self, repositories::RepoRow, runs::RunRow, schedules::ScheduleRow};
 use crate::domain::job::{parse_update, Mode, RepoInput, StatusChange};
-use crate::domain::registration::{check_compat, resolve_schedule, Catalog, Rejection, StoredRepo};
+use crate::domain::registration::{check_compat, resolve_schedule, Catalog, Rejection};
 use crate::domain::schedule::{self, Role, ScheduleData};
 use crate::engine::repo;
 use crate::state::AppState;
@@ -56,7 +57,8 @@ fn use_str(b: bool) -> &'static str {
     }
 }
 
-fn elapsed(secs: i64) -> String {
+/// `HH:MM:SS` of a duration in seconds (status times, monitoring, history).
+pub fn elapsed(secs: i64) -> String {
     let s = secs.max(0);
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
@@ -356,37 +358,11 @@ pub async fn get(
     Ok(ok("Backup job retrieved", v))
 }
 
-/// Reads for the schedule resolver inside the update transaction.
-struct TxCatalog<'a>(&'a rusqlite::Connection);
-
-impl Catalog for TxCatalog<'_> {
-    fn user_id(&self, _: &crate::domain::job::Ref) -> Option<i64> {
-        None
-    }
-    fn repository(&self, id: i64) -> Option<StoredRepo> {
-        db::repositories::get(self.0, id)
-            .ok()
-            .flatten()
-            .map(|r| StoredRepo {
-                id: r.id,
-                kind: r.kind,
-                path: r.path,
-            })
-    }
-    fn repository_by_path(&self, kind: crate::domain::job::RepoKind, path: &str) -> Option<i64> {
-        db::repositories::by_path(self.0, kind, path).ok().flatten()
-    }
-    fn schedule(&self, id: i64) -> Option<ScheduleData> {
-        db::schedules::get(self.0, id)
-            .ok()
-            .flatten()
-            .and_then(|s| s.data)
-    }
-    fn job_name_taken(&self, name: &str) -> bool {
-        db::jobs::find(self.0, name).ok().flatten().is_some()
-    }
-    fn job_names_with_prefix(&self, _: &str) -> Vec<String> {
-        Vec::new()
+/// A database error met by a catalog read, instead of the "not found" it would look like.
+fn db_error(catalog: &TxCatalog) -> Result<(), ApiError> {
+    match catalog.take_error() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
     }
 }
 
@@ -463,11 +439,14 @@ fn apply_update(
         }
     }
     // Mode and schedule (spec §4.3 cross-change table, then the §2.4 rules).
-    let catalog = TxCatalog(tx);
-    let resolved = match &up.opts.schedule {
-        Some(s) => Some(resolve_schedule(s, &catalog).map_err(rejection)?),
-        None => None,
-    };
+    let catalog = TxCatalog::new(tx);
+    let resolved = up
+        .opts
+        .schedule
+        .as_ref()
+        .map(|s| resolve_schedule(s, &catalog));
+    db_error(&catalog)?;
+    let resolved = resolved.transpose().map_err(rejection)?;
     let old_mode = mode_of(&old.mode);
     let new_mode = match (up.opts.mode, &resolved) {
         (Some(m), _) => m,
@@ -480,6 +459,7 @@ fn apply_update(
         None => {
             let basic = old.schedule_basic_id.and_then(|id| catalog.schedule(id));
             let advanced = old.schedule_advanced_id.and_then(|id| catalog.schedule(id));
+            db_error(&catalog)?;
             if new_mode == Mode::Smart && basic.is_none() {
                 return Err(rejection(Rejection::BadRequest(
                     crate::domain::registration::MSG_107.into(),
@@ -603,12 +583,16 @@ fn apply_update(
         let id = match r {
             RepoInput::Id { id, .. } => *id,
             RepoInput::Spec { kind, path } => {
-                catalog.repository_by_path(*kind, path).ok_or_else(|| {
+                let found = catalog.repository_by_path(*kind, path);
+                db_error(&catalog)?;
+                found.ok_or_else(|| {
                     ApiError::not_found(format!("Repository '{path}' is not registered"))
                 })?
             }
         };
-        if catalog.repository(id).is_none() {
+        let exists = catalog.repository(id).is_some();
+        db_error(&catalog)?;
+        if !exists {
             return Err(ApiError::not_found(format!(
                 "Repository with ID '{id}' not found"
             )));
@@ -632,6 +616,7 @@ fn apply_update(
         let prev = if old.stopped { "stop" } else { "start" };
         fields.push(json!({ "field": "status", "previous": prev, "new": new }));
     }
+    db_error(&catalog)?;
     db::jobs::update(tx, &job)?;
     if job.schedule_basic_id != old.schedule_basic_id {
         release_schedule(tx, old.schedule_basic_id)?;

@@ -3,7 +3,7 @@
 
 use super::auth::Authed;
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
-use super::jobs::{find, item, result_status, snapshot, Snapshot};
+use super::jobs::{find, result_status, snapshot, Snapshot};
 use super::query::{paginate, paging, Query};
 use crate::db::{self, jobs::JobRow, runs::RunRow};
 use crate::domain::job::{Mode, Ref};
@@ -13,8 +13,7 @@ use actix_web::web;
 use serde_json::{json, Value};
 
 fn hms(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    super::jobs::elapsed(secs as i64)
 }
 
 /// Spec §4.5 `job` object: live progress while a run is active, the last result otherwise.
@@ -125,7 +124,6 @@ pub async fn job(
         )));
     }
     let mut v = progress(&state, &snap, job);
-    v["job"] = item(&state, &snap, job, false)["job"].clone();
     let progress_info = v["progressInfo"].take();
     let log = v["log"].take();
     Ok(ok(

@@ -25,14 +25,26 @@ impl From<rusqlite::Error> for RegisterError {
     }
 }
 
-/// Reads for the planner. A database error here is kept and reported instead of being
-/// mistaken for "not found".
-struct TxCatalog<'a> {
+/// Reads for the planner (registration and job updates). A database error here is kept and
+/// reported instead of being mistaken for "not found".
+pub struct TxCatalog<'a> {
     conn: &'a Connection,
     error: std::cell::RefCell<Option<rusqlite::Error>>,
 }
 
-impl TxCatalog<'_> {
+impl<'a> TxCatalog<'a> {
+    pub fn new(conn: &'a Connection) -> Self {
+        TxCatalog {
+            conn,
+            error: Default::default(),
+        }
+    }
+
+    /// The first database error a read met, if any.
+    pub fn take_error(&self) -> Option<rusqlite::Error> {
+        self.error.borrow_mut().take()
+    }
+
     fn keep<T>(&self, r: rusqlite::Result<Option<T>>) -> Option<T> {
         r.unwrap_or_else(|e| {
             self.error.borrow_mut().get_or_insert(e);
@@ -92,12 +104,9 @@ pub fn register_blocking(
     is_local_dir: fn(&str) -> bool,
 ) -> Result<Vec<Outcome>, RegisterError> {
     db.write_blocking(|tx| {
-        let catalog = TxCatalog {
-            conn: tx,
-            error: Default::default(),
-        };
+        let catalog = TxCatalog::new(tx);
         let planned = registration::plan(req, host, token_user, &catalog, now);
-        if let Some(e) = catalog.error.into_inner() {
+        if let Some(e) = catalog.take_error() {
             return Err(RegisterError::from(e));
         }
         let outcomes = planned.map_err(RegisterError::Rejected)?;

@@ -23,13 +23,18 @@ impl Runner {
             );
         }
         self.start_timers().await.map_err(anyhow::Error::msg)?;
-        let jobs = self
+        let (jobs, handled) = self
             .inner
             .db
             .read(|c| {
                 let repos: std::collections::HashMap<i64, String> = db::repositories::list(c)?
                     .into_iter()
                     .map(|r| (r.id, r.path))
+                    .collect();
+                // The newest handled slot of every schedule record, read once.
+                let last_runs: std::collections::HashMap<i64, i64> = db::schedules::list(c)?
+                    .into_iter()
+                    .filter_map(|s| s.last_run_at.map(|t| (s.id, t)))
                     .collect();
                 let mut out = Vec::new();
                 for job in db::jobs::list(c)? {
@@ -39,7 +44,7 @@ impl Runner {
                         out.push((job, s, repo));
                     }
                 }
-                Ok::<_, DbError>(out)
+                Ok::<_, DbError>((out, last_runs))
             })
             .await?;
         let mut catch_up = Vec::new();
@@ -48,7 +53,7 @@ impl Runner {
             if job.stopped {
                 continue;
             }
-            if let Some((newest, role, row)) = self.missed(job, s, repo, now) {
+            if let Some((newest, role, row)) = self.missed(job, s, repo, &handled, now) {
                 let (db, settings, j) = (
                     self.inner.db.clone(),
                     self.inner.settings.clone(),
@@ -94,6 +99,7 @@ impl Runner {
         job: &JobRow,
         s: &JobSchedules,
         repo: &str,
+        handled: &std::collections::HashMap<i64, i64>,
         now: DateTime<Utc>,
     ) -> Option<(
         DateTime<Utc>,
@@ -104,8 +110,9 @@ impl Runner {
         let mut total = 0;
         let mut newest: Option<(DateTime<Utc>, crate::domain::schedule::Role)> = None;
         for (id, d) in s.basic.iter().chain(s.advanced.iter()) {
-            let since = self
-                .last_run(*id)
+            let since = handled
+                .get(id)
+                .copied()
                 .unwrap_or(job.created_at)
                 .max(job.created_at);
             let from = DateTime::<Utc>::from_timestamp(since, 0)?;
@@ -130,14 +137,5 @@ impl Runner {
             "the daemon was not running",
         );
         Some((at, role, row))
-    }
-
-    fn last_run(&self, schedule_id: i64) -> Option<i64> {
-        self.inner
-            .db
-            .read_blocking(|c| db::schedules::get(c, schedule_id).map_err(DbError::from))
-            .ok()
-            .flatten()
-            .and_then(|s| s.last_run_at)
     }
 }
