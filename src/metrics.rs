@@ -59,6 +59,18 @@ fn job(name: &str) -> Labels {
     vec![("job".into(), name.into())]
 }
 
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    security(()),
+    responses(
+        (status = 200, description = "Metrics", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 403, description = "Not allowed from this address or without a token (`metrics.access`)", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn scrape(
     state: web::Data<AppState>,
     req: HttpRequest,

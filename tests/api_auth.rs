@@ -351,3 +351,46 @@ fn tls_listener_serves_https_with_the_configured_certificate() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\":\"ok\""));
 }
+
+#[test]
+fn every_documented_route_needs_a_token_and_the_document_matches_the_server() {
+    let d = Daemon::start(&[]);
+    let token = d.token();
+    let r = d.call("GET", "/api/openapi.json", None, None);
+    assert_error(&r, 401, "Authorization token is required.");
+    let r = d.call(
+        "GET",
+        "/api/openapi.json",
+        None,
+        Some(&format!("Bearer {token}")),
+    );
+    assert_eq!(r.status, 200);
+    let doc = r.body;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path.replace("{identifier}", "1").replace("{id}", "1");
+        for (method, op) in item.as_object().unwrap() {
+            let m = method.to_ascii_uppercase();
+            let body = matches!(m.as_str(), "POST" | "PUT" | "PATCH").then(|| json!({}));
+            let r = d.call(&m, &concrete, body, None);
+            if op.get("security").is_some() {
+                assert_ne!(r.status, 401, "{m} {path} is documented as public");
+            } else {
+                assert_error(&r, 401, "Authorization token is required.");
+                assert!(path.starts_with("/api/"), "{m} {path}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 39, "only {checked} operations documented");
+    // An undocumented method answers 405 and names the ones that exist.
+    let r = d.call(
+        "DELETE",
+        "/api/backups",
+        None,
+        Some(&format!("Bearer {token}")),
+    );
+    assert_error(&r, 405, "Method DELETE is not allowed on /api/backups");
+    assert_eq!(r.header("allow"), Some("POST, GET"));
+}

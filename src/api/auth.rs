@@ -59,7 +59,23 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
     }
 }
 
+/// Issues a token for an e-mail and password.
+///
+pub const FIELDS: &[&str] = &["email", "password"];
+
 /// `POST /api/token/issue` (alias `/api/auth/issue`).
+#[utoipa::path(
+    post,
+    path = "/api/token/issue",
+    tag = "auth",
+    operation_id = "issue_token",
+    security(()),
+    request_body = crate::api::openapi::schemas::TokenRequest,
+    responses(
+        (status = 201, description = "Token issued", body = crate::api::openapi::schemas::TokenEnvelope),
+        (status = 429, description = "Too many failed logins from this address; see `Retry-After`", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn issue(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -76,7 +92,7 @@ pub async fn issue(
         }
     }
     let mut errs = FieldErrors::new();
-    let obj = object_body(body.into_inner(), &["email", "password"], &mut errs)?;
+    let obj = object_body(body.into_inner(), FIELDS, &mut errs)?;
     let email = match obj.get("email") {
         Some(Value::String(s)) if is_email(s.trim()) => Some(s.trim().to_string()),
         Some(_) => {

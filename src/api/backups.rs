@@ -62,6 +62,18 @@ pub fn check_script(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Registers one backup job per partition (spec §2).
+#[utoipa::path(
+    post,
+    path = "/api/backups",
+    tag = "backups",
+    operation_id = "register_backups",
+    request_body = crate::api::openapi::schemas::RegisterRequest,
+    responses(
+        (status = 201, description = "At least one job created; `results` has one entry per partition", body = crate::api::openapi::schemas::RegisteredEnvelope),
+        (status = 409, description = "A job name already exists", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn register(
     state: web::Data<AppState>,
     auth: Authed,

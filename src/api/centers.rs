@@ -57,6 +57,21 @@ pub fn check_center(state: &AppState, ident: &str) -> Result<(), ApiError> {
     }))
 }
 
+/// This appliance as center 1.
+#[utoipa::path(
+    get,
+    path = "/api/zdms",
+    tag = "centers",
+    operation_id = "list_centers",
+    params(
+        crate::api::openapi::params::CenterListFilters,
+        crate::api::openapi::params::CenterFlags,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Centers", body = crate::api::openapi::schemas::CenterListEnvelope),
+    )
+)]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
     let p = paging(&q)?;
     let mut matches = true;
@@ -88,6 +103,20 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     ))
 }
 
+/// This appliance.
+#[utoipa::path(
+    get,
+    path = "/api/zdms/{identifier}",
+    tag = "centers",
+    operation_id = "get_center",
+    params(
+        ("identifier" = String, Path, description = "Center ID or name"),
+        crate::api::openapi::params::CenterFlags,
+    ),
+    responses(
+        (status = 200, description = "The center", body = crate::api::openapi::schemas::CenterEnvelope),
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _auth: Authed,

@@ -251,6 +251,20 @@ fn matches(state: &AppState, snap: &Snapshot, job: &JobRow, q: &Query) -> Result
         ))
 }
 
+/// Lists backup jobs (spec §4.1).
+#[utoipa::path(
+    get,
+    path = "/api/backups",
+    tag = "backups",
+    operation_id = "list_backups",
+    params(
+        crate::api::openapi::params::JobFilters,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Jobs", body = crate::api::openapi::schemas::JobListEnvelope),
+    )
+)]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
     let q = q.into_inner();
     let p = paging(&q)?;
@@ -317,6 +331,19 @@ pub fn job_dir(state: &AppState, repo: Option<&RepoRow>, job: &str) -> Option<Pa
     )
 }
 
+/// One backup job with its restore points (spec §4.2).
+#[utoipa::path(
+    get,
+    path = "/api/backups/{identifier}",
+    tag = "backups",
+    operation_id = "get_backup",
+    params(
+        ("identifier" = String, Path, description = "Job ID or job name"),
+    ),
+    responses(
+        (status = 200, description = "The job", body = crate::api::openapi::schemas::JobEnvelope),
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -641,6 +668,21 @@ fn apply_update(
     })
 }
 
+/// Changes a job; `status` starts or stops it (spec §4.3).
+#[utoipa::path(
+    put,
+    path = "/api/backups/{identifier}",
+    tag = "backups",
+    operation_id = "update_backup",
+    request_body = crate::api::openapi::schemas::UpdateRequest,
+    params(
+        ("identifier" = String, Path, description = "Job ID or job name"),
+    ),
+    responses(
+        (status = 200, description = "Updated", body = crate::api::openapi::schemas::UpdatedEnvelope),
+        (status = 409, description = "The new name exists, or the job is running", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -702,6 +744,44 @@ pub async fn update(
     ))
 }
 
+/// Same as `PUT` (spec §4.3 names both).
+#[utoipa::path(
+    patch,
+    path = "/api/backups/{identifier}",
+    tag = "backups",
+    operation_id = "patch_backup",
+    request_body = crate::api::openapi::schemas::UpdateRequest,
+    params(("identifier" = String, Path, description = "Job ID or job name")),
+    responses(
+        (status = 200, description = "Updated", body = crate::api::openapi::schemas::UpdatedEnvelope),
+        (status = 409, description = "The new name exists, or the job is running", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
+pub async fn patch(
+    state: web::Data<AppState>,
+    auth: Authed,
+    ident: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult {
+    update(state, auth, ident, body).await
+}
+
+/// Deletes a job, its schedules and history; restore points stay (spec §4.4).
+#[utoipa::path(
+    delete,
+    path = "/api/backups/{identifier}",
+    tag = "backups",
+    operation_id = "delete_backup",
+    params(
+        ("identifier" = String, Path, description = "Job ID or job name"),
+        crate::api::openapi::params::JobSelector,
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = crate::api::openapi::schemas::DeletedEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 409, description = "The job is running", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     _auth: Authed,

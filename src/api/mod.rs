@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod jobs;
 pub mod login_guard;
 pub mod monitoring;
+pub mod openapi;
 pub mod query;
 pub mod repositories;
 pub mod schedules;
@@ -17,8 +18,8 @@ use crate::state::AppState;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, Route};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route};
 use envelope::{ok, ApiError, RequestCtx, CTX};
 use serde_json::json;
 
@@ -54,30 +55,171 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     )))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("Method {} is not allowed on {}", req.method(), req.path()),
-    ))
+/// The 405 answer of a path, naming the methods it has.
+fn method_not_allowed(allow: String) -> Route {
+    web::to(move |req: HttpRequest| {
+        let allow = allow.clone();
+        async move {
+            let e = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("Method {} is not allowed on {}", req.method(), req.path()),
+            );
+            let mut res = actix_web::ResponseError::error_response(&e);
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+            }
+            res
+        }
+    })
 }
 
-async fn healthz() -> HttpResponse {
+/// The daemon is serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    security(()),
+    responses((status = 200, description = "Serving", body = openapi::schemas::HealthEnvelope))
+)]
+pub async fn healthz() -> HttpResponse {
     ok(
         "ok",
         json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
     )
 }
 
-/// A resource whose unlisted methods answer 405 in the envelope.
-fn resource(path: &str, routes: Vec<Route>) -> actix_web::Resource {
-    let mut r = web::resource(path);
-    for route in routes {
-        r = r.route(route);
+/// One method of a path and its handler.
+fn ep<F, Args>(method: Method, handler: F) -> (Method, Route)
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    (method.clone(), web::method(method).to(handler))
+}
+
+/// Registers paths and remembers which methods each has (for 405 `Allow` and the check that
+/// the OpenAPI document lists exactly the served routes).
+struct Table<'a> {
+    cfg: &'a mut web::ServiceConfig,
+    served: Vec<(String, Method)>,
+}
+
+impl Table<'_> {
+    fn add(&mut self, path: &str, routes: Vec<(Method, Route)>) -> &mut Self {
+        let mut r = web::resource(path);
+        let mut allow = Vec::new();
+        for (method, route) in routes {
+            allow.push(method.to_string());
+            self.served.push((path.to_string(), method));
+            r = r.route(route);
+        }
+        self.cfg
+            .service(r.default_service(method_not_allowed(allow.join(", "))));
+        self
     }
-    r.default_service(web::to(method_not_allowed))
 }
 
 /// The route table. Order matters where a literal segment competes with a `{identifier}`.
+fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
+    use Method as M;
+    let mut t = Table {
+        cfg,
+        served: Vec::new(),
+    };
+    t.add("/healthz", vec![ep(M::GET, healthz)])
+        .add("/metrics", vec![ep(M::GET, crate::metrics::scrape)])
+        .add("/api/openapi.json", vec![ep(M::GET, openapi::serve)])
+        .add("/api/token/issue", vec![ep(M::POST, auth::issue)])
+        .add("/api/auth/issue", vec![ep(M::POST, auth::issue)])
+        .add(
+            "/api/backups",
+            vec![ep(M::POST, backups::register), ep(M::GET, jobs::list)],
+        )
+        .add(
+            "/api/backups/histories",
+            vec![ep(M::GET, monitoring::histories)],
+        )
+        .add(
+            "/api/backups/histories/{identifier}",
+            vec![ep(M::GET, monitoring::history)],
+        )
+        .add(
+            "/api/backups/monitoring/job/{identifier}",
+            vec![ep(M::GET, monitoring::job)],
+        )
+        .add(
+            "/api/backups/monitoring/system/{identifier}",
+            vec![ep(M::GET, monitoring::system)],
+        )
+        .add(
+            "/api/backups/{identifier}",
+            vec![
+                ep(M::GET, jobs::get),
+                ep(M::PUT, jobs::update),
+                ep(M::PATCH, jobs::patch),
+                ep(M::DELETE, jobs::delete),
+            ],
+        )
+        .add(
+            "/api/schedules",
+            vec![ep(M::GET, schedules::list), ep(M::POST, schedules::create)],
+        )
+        .add(
+            "/api/schedules/{id}",
+            vec![ep(M::GET, schedules::get), ep(M::DELETE, schedules::delete)],
+        )
+        .add("/api/servers", vec![ep(M::GET, servers::list)])
+        .add(
+            "/api/servers/partitions",
+            vec![ep(M::GET, servers::all_partitions)],
+        )
+        .add("/api/servers/{identifier}", vec![ep(M::GET, servers::get)])
+        .add(
+            "/api/servers/{identifier}/partitions",
+            vec![ep(M::GET, servers::partitions)],
+        );
+    for base in ["/api/zdms", "/api/zdm-centers"] {
+        t.add(base, vec![ep(M::GET, centers::list)])
+            .add(
+                &format!("{base}/repositories"),
+                vec![
+                    ep(M::GET, repositories::list),
+                    ep(M::POST, repositories::create),
+                ],
+            )
+            .add(
+                &format!("{base}/repositories/verify"),
+                vec![ep(M::POST, repositories::verify)],
+            )
+            .add(
+                &format!("{base}/repositories/{{id}}"),
+                vec![
+                    ep(M::PUT, repositories::update),
+                    ep(M::DELETE, repositories::delete),
+                ],
+            )
+            .add(
+                &format!("{base}/{{identifier}}"),
+                vec![ep(M::GET, centers::get)],
+            )
+            .add(
+                &format!("{base}/{{identifier}}/repositories"),
+                vec![ep(M::GET, repositories::by_center)],
+            );
+    }
+    t.served
+}
+
+/// Every served (path, method) of the API.
+pub fn route_inventory() -> Vec<(String, Method)> {
+    let mut served = Vec::new();
+    let _ = actix_web::App::new().configure(|cfg| served = routes(cfg));
+    served
+}
+
+/// The API, the status page, and the envelope answers for bad bodies and unknown paths.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -86,105 +228,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
             .content_type(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
             .error_handler(move |e, _| json_error(e, max_body).into()),
     )
-    .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
-    .service(resource("/healthz", vec![web::get().to(healthz)]))
-    .service(resource(
-        "/metrics",
-        vec![web::get().to(crate::metrics::scrape)],
-    ))
-    .service(resource(
-        "/api/token/issue",
-        vec![web::post().to(auth::issue)],
-    ))
-    .service(resource(
-        "/api/auth/issue",
-        vec![web::post().to(auth::issue)],
-    ))
-    .service(resource(
-        "/api/backups",
-        vec![web::post().to(backups::register), web::get().to(jobs::list)],
-    ))
-    .service(resource(
-        "/api/backups/histories",
-        vec![web::get().to(monitoring::histories)],
-    ))
-    .service(resource(
-        "/api/backups/histories/{identifier}",
-        vec![web::get().to(monitoring::history)],
-    ))
-    .service(resource(
-        "/api/backups/monitoring/job/{identifier}",
-        vec![web::get().to(monitoring::job)],
-    ))
-    .service(resource(
-        "/api/backups/monitoring/system/{identifier}",
-        vec![web::get().to(monitoring::system)],
-    ))
-    .service(resource(
-        "/api/backups/{identifier}",
-        vec![
-            web::get().to(jobs::get),
-            web::put().to(jobs::update),
-            web::patch().to(jobs::update),
-            web::delete().to(jobs::delete),
-        ],
-    ))
-    .service(resource(
-        "/api/schedules",
-        vec![
-            web::get().to(schedules::list),
-            web::post().to(schedules::create),
-        ],
-    ))
-    .service(resource(
-        "/api/schedules/{id}",
-        vec![
-            web::get().to(schedules::get),
-            web::delete().to(schedules::delete),
-        ],
-    ))
-    .service(resource("/api/servers", vec![web::get().to(servers::list)]))
-    .service(resource(
-        "/api/servers/partitions",
-        vec![web::get().to(servers::all_partitions)],
-    ))
-    .service(resource(
-        "/api/servers/{identifier}",
-        vec![web::get().to(servers::get)],
-    ))
-    .service(resource(
-        "/api/servers/{identifier}/partitions",
-        vec![web::get().to(servers::partitions)],
-    ));
-    for base in ["/api/zdms", "/api/zdm-centers"] {
-        cfg.service(resource(base, vec![web::get().to(centers::list)]))
-            .service(resource(
-                &format!("{base}/repositories"),
-                vec![
-                    web::get().to(repositories::list),
-                    web::post().to(repositories::create),
-                ],
-            ))
-            .service(resource(
-                &format!("{base}/repositories/verify"),
-                vec![web::post().to(repositories::verify)],
-            ))
-            .service(resource(
-                &format!("{base}/repositories/{{id}}"),
-                vec![
-                    web::put().to(repositories::update),
-                    web::delete().to(repositories::delete),
-                ],
-            ))
-            .service(resource(
-                &format!("{base}/{{identifier}}"),
-                vec![web::get().to(centers::get)],
-            ))
-            .service(resource(
-                &format!("{base}/{{identifier}}/repositories"),
-                vec![web::get().to(repositories::by_center)],
-            ));
-    }
+    .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()));
+    routes(cfg);
     crate::web::configure(cfg);
     cfg.default_service(web::to(not_found));
 }

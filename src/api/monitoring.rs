@@ -108,6 +108,20 @@ fn job_filters(q: &Query, job: &JobRow) -> Result<bool, ApiError> {
         && q.get("drive").is_none())
 }
 
+/// Progress of a job's run (spec §4.5).
+#[utoipa::path(
+    get,
+    path = "/api/backups/monitoring/job/{identifier}",
+    tag = "monitoring",
+    operation_id = "monitor_job",
+    params(
+        ("identifier" = String, Path, description = "Job ID or job name"),
+        crate::api::openapi::params::MonitoringFilters,
+    ),
+    responses(
+        (status = 200, description = "Progress", body = crate::api::openapi::schemas::JobMonitoringEnvelope),
+    )
+)]
 pub async fn job(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -135,6 +149,20 @@ pub async fn job(
     ))
 }
 
+/// Progress of every job of a server (spec §4.6).
+#[utoipa::path(
+    get,
+    path = "/api/backups/monitoring/system/{identifier}",
+    tag = "monitoring",
+    operation_id = "monitor_system",
+    params(
+        ("identifier" = String, Path, description = "Server ID or name"),
+        crate::api::openapi::params::MonitoringFilters,
+    ),
+    responses(
+        (status = 200, description = "Progress", body = crate::api::openapi::schemas::SystemMonitoringEnvelope),
+    )
+)]
 pub async fn system(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -281,6 +309,20 @@ fn history_filter(state: &AppState, q: &Query) -> Result<db::runs::Filter, ApiEr
     })
 }
 
+/// Runs, newest first (spec §4.7).
+#[utoipa::path(
+    get,
+    path = "/api/backups/histories",
+    tag = "monitoring",
+    operation_id = "list_histories",
+    params(
+        crate::api::openapi::params::HistoryFilters,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Runs", body = crate::api::openapi::schemas::HistoryListEnvelope),
+    )
+)]
 pub async fn histories(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -307,8 +349,22 @@ fn history_page(state: &AppState, rows: &[RunRow], p: &super::query::Paging) -> 
     ))
 }
 
+/// One run with its log (spec §4.7).
+///
 /// A numeric identifier is a history id (one object, with the run's log); a name lists that
 /// job's history (spec §4.7, §6).
+#[utoipa::path(
+    get,
+    path = "/api/backups/histories/{identifier}",
+    tag = "monitoring",
+    operation_id = "get_history",
+    params(
+        ("identifier" = String, Path, description = "History (run) ID, or a job ID or name for its newest run"),
+    ),
+    responses(
+        (status = 200, description = "The run", body = crate::api::openapi::schemas::HistoryEnvelope),
+    )
+)]
 pub async fn history(
     state: web::Data<AppState>,
     _auth: Authed,

@@ -127,10 +127,39 @@ async fn filtered(state: &AppState, q: &Query, message: &str) -> ApiResult {
     ))
 }
 
+/// Lists repositories.
+#[utoipa::path(
+    get,
+    path = "/api/zdms/repositories",
+    tag = "repositories",
+    operation_id = "list_repositories",
+    params(
+        crate::api::openapi::params::RepositoryFilters,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Repositories", body = crate::api::openapi::schemas::RepositoryListEnvelope),
+    )
+)]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
     filtered(&state, &q, "Repository list retrieved").await
 }
 
+/// Repositories of a center.
+#[utoipa::path(
+    get,
+    path = "/api/zdms/{identifier}/repositories",
+    tag = "repositories",
+    operation_id = "list_center_repositories",
+    params(
+        ("identifier" = String, Path, description = "Center ID or name"),
+        crate::api::openapi::params::RepositoryFilters,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Repositories", body = crate::api::openapi::schemas::RepositoryListEnvelope),
+    )
+)]
 pub async fn by_center(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -280,7 +309,7 @@ fn write_credentials(
     Ok(path)
 }
 
-const REGISTER_FIELDS: &[&str] = &[
+pub const REGISTER_FIELDS: &[&str] = &[
     "center",
     "type",
     "path",
@@ -294,6 +323,18 @@ const REGISTER_FIELDS: &[&str] = &[
     "user",
 ];
 
+/// Registers a repository.
+#[utoipa::path(
+    post,
+    path = "/api/zdms/repositories",
+    tag = "repositories",
+    operation_id = "create_repository",
+    request_body = crate::api::openapi::schemas::RepositoryCreate,
+    responses(
+        (status = 201, description = "Registered", body = crate::api::openapi::schemas::RepositoryCreatedEnvelope),
+        (status = 409, description = "Already registered", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -363,7 +404,7 @@ pub async fn create(
     ))
 }
 
-const UPDATE_FIELDS: &[&str] = &[
+pub const UPDATE_FIELDS: &[&str] = &[
     "center",
     "path",
     "remotePath",
@@ -374,6 +415,22 @@ const UPDATE_FIELDS: &[&str] = &[
     "port",
 ];
 
+/// Changes a repository.
+#[utoipa::path(
+    put,
+    path = "/api/zdms/repositories/{id}",
+    tag = "repositories",
+    operation_id = "update_repository",
+    request_body = crate::api::openapi::schemas::RepositoryUpdate,
+    params(
+        ("id" = String, Path, description = "Repository ID"),
+    ),
+    responses(
+        (status = 200, description = "Updated", body = crate::api::openapi::schemas::RepositoryUpdatedEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 409, description = "Duplicate address or path", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -519,6 +576,22 @@ pub async fn update(
     ))
 }
 
+/// Removes a repository no job uses (its files stay).
+#[utoipa::path(
+    delete,
+    path = "/api/zdms/repositories/{id}",
+    tag = "repositories",
+    operation_id = "delete_repository",
+    params(
+        ("id" = String, Path, description = "Repository ID"),
+        crate::api::openapi::params::CenterQuery,
+    ),
+    responses(
+        (status = 200, description = "Removed", body = crate::api::openapi::schemas::RepositoryDeletedEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 409, description = "A job uses the repository", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -564,7 +637,7 @@ pub async fn delete(
     ))
 }
 
-const VERIFY_FIELDS: &[&str] = &[
+pub const VERIFY_FIELDS: &[&str] = &[
     "center",
     "type",
     "path",
@@ -576,6 +649,17 @@ const VERIFY_FIELDS: &[&str] = &[
     "user",
 ];
 
+/// Proves a repository is usable: exists, write, fsync, rename, read, delete, space.
+#[utoipa::path(
+    post,
+    path = "/api/zdms/repositories/verify",
+    tag = "repositories",
+    operation_id = "verify_repository",
+    request_body = crate::api::openapi::schemas::RepositoryVerify,
+    responses(
+        (status = 200, description = "Every step passed; a failed step is a 400 naming it", body = crate::api::openapi::schemas::VerifiedEnvelope),
+    )
+)]
 pub async fn verify(
     state: web::Data<AppState>,
     _auth: Authed,

@@ -12,8 +12,20 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use serde_json::{json, Map, Value};
 
-const FIELDS: &[&str] = &["center", "user", "jobName", "type", "basic", "advanced"];
+pub const FIELDS: &[&str] = &["center", "user", "jobName", "type", "basic", "advanced"];
 
+/// Creates schedule record(s) (spec §3.7).
+#[utoipa::path(
+    post,
+    path = "/api/schedules",
+    tag = "schedules",
+    operation_id = "create_schedule",
+    request_body = crate::api::openapi::schemas::ScheduleCreate,
+    responses(
+        (status = 201, description = "Created", body = crate::api::openapi::schemas::CreatedSchedulesEnvelope),
+        (status = 409, description = "A smart basic part selects more than one value", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn create(state: web::Data<AppState>, auth: Authed, body: web::Json<Value>) -> ApiResult {
     let mut errs = FieldErrors::new();
     let obj = object_body(body.into_inner(), FIELDS, &mut errs)?;
@@ -118,6 +130,20 @@ fn item(row: &ScheduleRow, center_name: &str) -> Value {
     })
 }
 
+/// Lists schedule records.
+#[utoipa::path(
+    get,
+    path = "/api/schedules",
+    tag = "schedules",
+    operation_id = "list_schedules",
+    params(
+        crate::api::openapi::params::ScheduleFilters,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Schedules", body = crate::api::openapi::schemas::ScheduleListEnvelope),
+    )
+)]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
     let q = q.into_inner();
     let p = paging(&q)?;
@@ -174,6 +200,20 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     ))
 }
 
+/// One schedule record.
+#[utoipa::path(
+    get,
+    path = "/api/schedules/{id}",
+    tag = "schedules",
+    operation_id = "get_schedule",
+    params(
+        ("id" = String, Path, description = "Schedule ID"),
+    ),
+    responses(
+        (status = 200, description = "The schedule", body = crate::api::openapi::schemas::ScheduleEnvelope),
+        (status = 422, description = "The stored schedule cannot be described", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn get(state: web::Data<AppState>, _auth: Authed, id: web::Path<String>) -> ApiResult {
     let raw = id.into_inner();
     let not_found = || ApiError::not_found(format!("Schedule with ID '{raw}' not found"));
@@ -197,6 +237,22 @@ pub async fn get(state: web::Data<AppState>, _auth: Authed, id: web::Path<String
     ))
 }
 
+/// Deletes a schedule record no job uses.
+#[utoipa::path(
+    delete,
+    path = "/api/schedules/{id}",
+    tag = "schedules",
+    operation_id = "delete_schedule",
+    params(
+        ("id" = String, Path, description = "Schedule ID"),
+        crate::api::openapi::params::CenterQuery,
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = crate::api::openapi::schemas::DeletedScheduleEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 409, description = "A job uses the schedule", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     _auth: Authed,

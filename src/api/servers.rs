@@ -101,6 +101,20 @@ fn check_filters(q: &Query) -> Result<bool, ApiError> {
         & enum_ok("license", &["assign", "unassign"], "unassign")?)
 }
 
+/// This host as server 1.
+#[utoipa::path(
+    get,
+    path = "/api/servers",
+    tag = "servers",
+    operation_id = "list_servers",
+    params(
+        crate::api::openapi::params::ServerQuery,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Servers", body = crate::api::openapi::schemas::ServerListEnvelope),
+    )
+)]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
     let p = paging(&q)?;
     let matches = check_filters(&q)? && center_filter_matches(&q, 1, &state.settings.center_name);
@@ -118,6 +132,20 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     ))
 }
 
+/// This host.
+#[utoipa::path(
+    get,
+    path = "/api/servers/{identifier}",
+    tag = "servers",
+    operation_id = "get_server",
+    params(
+        ("identifier" = String, Path, description = "Server ID or name"),
+        crate::api::openapi::params::ServerQuery,
+    ),
+    responses(
+        (status = 200, description = "The server", body = crate::api::openapi::schemas::ServerEnvelope),
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -133,6 +161,20 @@ pub async fn get(
     ))
 }
 
+/// Partitions of every server.
+#[utoipa::path(
+    get,
+    path = "/api/servers/partitions",
+    tag = "servers",
+    operation_id = "list_all_partitions",
+    params(
+        crate::api::openapi::params::PartitionFilters,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Partitions", body = crate::api::openapi::schemas::PartitionListEnvelope),
+    )
+)]
 pub async fn all_partitions(
     state: web::Data<AppState>,
     _auth: Authed,
@@ -158,6 +200,21 @@ pub async fn all_partitions(
     ))
 }
 
+/// Partitions of a server that can be backed up.
+#[utoipa::path(
+    get,
+    path = "/api/servers/{identifier}/partitions",
+    tag = "servers",
+    operation_id = "list_partitions",
+    params(
+        ("identifier" = String, Path, description = "Server ID or name"),
+        crate::api::openapi::params::PartitionFilters,
+        crate::api::openapi::params::Paging,
+    ),
+    responses(
+        (status = 200, description = "Partitions", body = crate::api::openapi::schemas::PartitionListEnvelope),
+    )
+)]
 pub async fn partitions(
     state: web::Data<AppState>,
     _auth: Authed,

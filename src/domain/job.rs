@@ -266,7 +266,7 @@ pub trait HostProbe {
     fn check_script(&self, path: &str) -> Result<(), String>;
 }
 
-const TOP_FIELDS: &[&str] = &[
+pub const TOP_FIELDS: &[&str] = &[
     "center",
     "server",
     "type",
@@ -288,7 +288,7 @@ const TOP_FIELDS: &[&str] = &[
     "individual",
 ];
 
-const INDIVIDUAL_FIELDS: &[&str] = &[
+pub const INDIVIDUAL_FIELDS: &[&str] = &[
     "partition",
     "center",
     "server",
@@ -307,6 +307,23 @@ const INDIVIDUAL_FIELDS: &[&str] = &[
     "autoStart",
     "scriptPath",
     "scriptRun",
+];
+
+pub const UPDATE_FIELDS: &[&str] = &[
+    "changeName",
+    "mode",
+    "status",
+    "rotation",
+    "compression",
+    "encryption",
+    "excludeDir",
+    "mailEvent",
+    "networkLimit",
+    "schedule",
+    "repository",
+    "scriptPath",
+    "scriptRun",
+    "autoStart",
 ];
 
 pub const MODE_MSG: &str = "type must be one of full, increment, smart";
@@ -874,23 +891,7 @@ pub fn parse_update(
         errs.add("body", "request body must be a JSON object");
         return Err(errs);
     };
-    const KEYS: [&str; 14] = [
-        "changeName",
-        "mode",
-        "status",
-        "rotation",
-        "compression",
-        "encryption",
-        "excludeDir",
-        "mailEvent",
-        "networkLimit",
-        "schedule",
-        "repository",
-        "scriptPath",
-        "scriptRun",
-        "autoStart",
-    ];
-    reject_unknown(obj, &KEYS, "", &mut errs);
+    reject_unknown(obj, UPDATE_FIELDS, "", &mut errs);
     if obj.is_empty() {
         errs.add("body", "No fields provided for update");
         return Err(errs);

@@ -28,6 +28,17 @@ pub struct Resp {
     pub headers: Vec<(String, String)>,
 }
 
+impl Resp {
+    /// A header's value (names are matched without regard to case).
+    #[allow(dead_code)]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl Daemon {
     /// Starts a daemon with a fresh state directory.
     pub fn start(args: &[&str]) -> Daemon {

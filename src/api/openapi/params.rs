@@ -1,0 +1,162 @@
+//! Query parameters of the list endpoints, for the OpenAPI document only (the handlers read
+//! them from a map so that a bad value gets a field error in the envelope).
+#![allow(dead_code)]
+
+use utoipa::{IntoParams, ToSchema};
+
+/// `page`, `limit` and `sort` (spec §1.5); `pagination` is answered only when one is given.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<u32>,
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// `desc` (newest first, the default) or `asc`; any case.
+    pub sort: Option<Sort>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Sort {
+    Asc,
+    Desc,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct JobFilters {
+    /// Center IDs or names, comma-separated.
+    pub center: Option<String>,
+    /// Server ID or name.
+    pub server: Option<String>,
+    /// `full`, `increment` or `smart`.
+    pub mode: Option<String>,
+    /// Computed status (`scheduled`, `running`, `completed`, `error`, ...).
+    pub status: Option<String>,
+    /// `nfs` or `smb`.
+    pub repositoryType: Option<String>,
+    pub repositoryID: Option<String>,
+    pub repositoryPath: Option<String>,
+    pub jobId: Option<String>,
+    pub jobName: Option<String>,
+    pub partition: Option<String>,
+    /// Windows drive letter: matches nothing on Linux.
+    pub drive: Option<String>,
+    /// `true` adds options and the restore point count.
+    pub detail: Option<bool>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct JobSelector {
+    /// The job's partition must be this one.
+    pub partition: Option<String>,
+    /// Center ID or name (for `DELETE`).
+    pub center: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct MonitoringFilters {
+    /// `full`, `increment` or `smart`.
+    pub mode: Option<String>,
+    pub partition: Option<String>,
+    pub jobName: Option<String>,
+    pub drive: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct HistoryFilters {
+    /// Server ID or name.
+    pub server: Option<String>,
+    /// `success` or `failed`.
+    pub result: Option<String>,
+    pub jobId: Option<String>,
+    pub jobName: Option<String>,
+    pub partition: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct ScheduleFilters {
+    pub id: Option<String>,
+    /// 0-11 or a display name.
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// `enabled` or `disabled`.
+    pub state: Option<String>,
+    pub jobName: Option<String>,
+    pub center: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CenterQuery {
+    /// Center ID or name.
+    pub center: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct ServerQuery {
+    /// `true` adds CPU count and kernel.
+    pub detail: Option<bool>,
+    /// `true` adds the partitions.
+    pub partition: Option<bool>,
+    /// `true` adds the repositories.
+    pub repository: Option<bool>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct PartitionFilters {
+    pub partition: Option<String>,
+    pub device: Option<String>,
+    pub fileSystem: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CenterListFilters {
+    /// `connect` or `disconnect`.
+    pub connection: Option<String>,
+    /// `ok` or `fail`.
+    pub activation: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct CenterFlags {
+    /// `true` adds the partitions.
+    pub partition: Option<bool>,
+    /// `true` adds the repositories.
+    pub repository: Option<bool>,
+    /// `true` adds z/OS repositories (always empty).
+    pub zosRepository: Option<bool>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct RepositoryFilters {
+    /// Center IDs or names, comma-separated.
+    pub center: Option<String>,
+    /// `nfs` or `smb`.
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// `lin` or `win`.
+    pub os: Option<String>,
+    pub path: Option<String>,
+}
