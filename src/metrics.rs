@@ -103,7 +103,7 @@ pub async fn scrape(
         dirs.iter()
             .map(|d| {
                 d.as_deref()
-                    .map(crate::engine::repo::point_count)
+                    .map(crate::engine::repo::point_count_in)
                     .unwrap_or(0)
             })
             .collect::<Vec<_>>()

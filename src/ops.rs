@@ -32,7 +32,7 @@ fn server_name(arg: &Option<String>) -> String {
 
 fn location(j: &JobArgs) -> JobLocation {
     JobLocation {
-        repository: j.repository.clone(),
+        target: std::sync::Arc::new(crate::engine::target::LocalTarget::new(&j.repository)),
         server: server_name(&j.server),
         job: j.job.clone(),
     }
@@ -215,7 +215,7 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
 
 pub fn run_points(a: PointsArgs) -> ExitCode {
     let loc = location(&a.job);
-    let points = repo::points(&loc.dir());
+    let points = repo::points(&*loc.target, &loc.dir());
     if a.job.json {
         for p in &points {
             let m = &p.manifest;
@@ -302,7 +302,7 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
         Err(e) => return fail(json, &e),
     };
     let loc = location(&a.job);
-    let points = repo::points(&loc.dir());
+    let points = repo::points(&*loc.target, &loc.dir());
     let chosen: Vec<_> = points
         .iter()
         .filter(|p| a.point == "all" || p.manifest.id == a.point)
@@ -316,7 +316,7 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
     let cancel = cancel_on_signal();
     let mut bad = 0;
     for p in chosen {
-        match verify::verify_point(p, id.as_ref(), &cancel) {
+        match verify::verify_point(&*loc.target, p, id.as_ref(), &cancel) {
             Ok(n) => {
                 if json {
                     println!(

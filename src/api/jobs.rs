@@ -286,7 +286,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         // Counting directories is cheap; reading every manifest is left to the single GET.
         let counts = web::block(move || {
             dirs.iter()
-                .map(|d| d.as_deref().map(repo::point_count))
+                .map(|d| d.as_deref().map(repo::point_count_in))
                 .collect::<Vec<_>>()
         })
         .await
@@ -361,7 +361,7 @@ pub async fn get(
     }
     let mut v = item(&state, &snap, job, true);
     let dir = job_dir(&state, snap.repos.get(&job.repository_id), &job.name);
-    let points = web::block(move || dir.map(|d| repo::points(&d)).unwrap_or_default())
+    let points = web::block(move || dir.map(|d| repo::points_in(&d)).unwrap_or_default())
         .await
         .map_err(ApiError::internal)?;
     let z = zone();

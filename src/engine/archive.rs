@@ -4,9 +4,9 @@
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{FileInfo, Manifest};
 use super::stream::{self, Finish, WriteOptions};
+use super::target::Target;
 use super::EngineError;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -135,10 +135,15 @@ pub struct PointWriter {
 }
 
 impl PointWriter {
-    pub fn create(partial: &Path, opts: &WriteOptions) -> Result<PointWriter, EngineError> {
+    pub fn create(
+        t: &dyn Target,
+        partial: &Path,
+        opts: &WriteOptions,
+    ) -> Result<PointWriter, EngineError> {
         let names = Manifest::file_names(opts.compression, opts.recipient.is_some());
         let open = |name: &str| -> Result<Box<dyn Finish>, EngineError> {
-            let f = File::create(partial.join(name))
+            let f = t
+                .create(&partial.join(name))
                 .map_err(|e| EngineError::io(format!("cannot create {name}"), e))?;
             stream::writer(f, opts).map_err(|e| EngineError::io(name, e))
         };

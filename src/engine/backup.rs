@@ -4,6 +4,7 @@
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Manifest};
 use super::stream::{self, Finish, WriteOptions};
+use super::target::Target;
 use super::walk::{abs, Walker};
 use super::{archive, rotate, CancelToken, EngineError, JobLocation, Progress, ProgressState};
 use std::fs::File;
@@ -37,11 +38,13 @@ pub struct BackupReport {
 
 /// Catalog lines of a point, in walk order.
 pub fn catalog_reader(
+    t: &dyn Target,
     point: &repo::Point,
     identity: Option<&age::x25519::Identity>,
 ) -> Result<impl Iterator<Item = Result<Entry, EngineError>>, EngineError> {
     let m = &point.manifest;
-    let f = File::open(point.dir.join(m.catalog_file()))
+    let f = t
+        .open(&point.dir.join(m.catalog_file()))
         .map_err(|e| EngineError::io(format!("catalog of {}", m.id), e))?;
     let r = stream::reader(f, m.compression, identity, m.encryption, None)
         .map_err(|e| key_named(e, m))?;
@@ -78,7 +81,8 @@ pub fn backup(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<BackupReport, EngineError> {
-    repo::ensure_repository(&plan.location.repository)?;
+    let t = &*plan.location.target;
+    repo::ensure_repository(t)?;
     let source_meta = std::fs::metadata(&plan.source)
         .map_err(|e| EngineError::io(format!("source {}", plan.source.display()), e))?;
     if !source_meta.is_dir() {
@@ -88,9 +92,9 @@ pub fn backup(
         )));
     }
     let job_dir = plan.location.dir();
-    let _lock = repo::lock(&job_dir, &plan.location.job)?;
-    let mut notes = repo::recover(&job_dir);
-    let points = repo::points(&job_dir);
+    let _lock = repo::lock(t, &job_dir, &plan.location.job)?;
+    let mut notes = repo::recover(t, &job_dir);
+    let points = repo::points(t, &job_dir);
     let newest = points.last();
     let parent = if plan.full {
         None
@@ -107,21 +111,21 @@ pub fn backup(
         }
     };
     let id = repo::new_id(newest.map(|p| p.manifest.id.as_str()));
-    let partial = repo::new_partial(&job_dir)?;
+    let partial = repo::new_partial(t, &job_dir)?;
     let started = chrono::Utc::now();
     let result = write_point(plan, parent.as_ref(), &partial, &id, progress, cancel);
     let (mut manifest, mut warnings) = match result {
         Ok(v) => v,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&partial);
-            let _ = repo::sync_dir(&job_dir);
+            let _ = t.remove_dir_all(&partial);
+            let _ = t.sync_dir(&job_dir);
             return Err(e);
         }
     };
     manifest.started = started.to_rfc3339();
     manifest.finished = chrono::Utc::now().to_rfc3339();
-    if let Err(e) = repo::publish(&partial, &job_dir, &manifest) {
-        let _ = std::fs::remove_dir_all(&partial);
+    if let Err(e) = repo::publish(t, &partial, &job_dir, &manifest) {
+        let _ = t.remove_dir_all(&partial);
         return Err(e);
     }
     progress.update(&ProgressState {
@@ -130,7 +134,7 @@ pub fn backup(
     });
     // The new point is published: a rotation problem keeps extra points and is reported, but
     // does not turn the run into a failure.
-    match rotate::apply(&job_dir, plan.rotation, plan.identity.as_ref(), cancel) {
+    match rotate::apply(t, &job_dir, plan.rotation, plan.identity.as_ref(), cancel) {
         Ok(n) => notes.extend(n),
         Err(e) => warnings.push(format!(
             "rotation did not finish ({e}); older points are kept"
@@ -288,10 +292,12 @@ fn write_point(
             .then(|| u64::from(plan.network_limit_mib) * 1024 * 1024),
         cancel: cancel.clone(),
     };
-    let mut out = archive::PointWriter::create(partial, &opts)?;
+    let t = &*plan.location.target;
+    let mut out = archive::PointWriter::create(t, partial, &opts)?;
     let mut parent: Option<Parent> = match parent {
         Some(p) => Some(
-            (Box::new(catalog_reader(p, plan.identity.as_ref())?) as Box<dyn Iterator<Item = _>>)
+            (Box::new(catalog_reader(t, p, plan.identity.as_ref())?)
+                as Box<dyn Iterator<Item = _>>)
                 .peekable(),
         ),
         None => None,

@@ -13,6 +13,7 @@ pub mod repo;
 pub mod restore;
 pub mod rotate;
 pub mod stream;
+pub mod target;
 pub mod verify;
 pub mod walk;
 
@@ -99,16 +100,21 @@ impl Progress for NoProgress {
     fn update(&self, _: &ProgressState) {}
 }
 
-/// Where a job's restore points live: `<repository>/<server>/<job>`.
+/// Where a job's restore points live: `<server>/<job>` inside a repository.
 #[derive(Debug, Clone)]
 pub struct JobLocation {
-    pub repository: std::path::PathBuf,
+    pub target: target::SharedTarget,
     pub server: String,
     pub job: String,
 }
 
 impl JobLocation {
+    /// The job directory, relative to the repository root.
     pub fn dir(&self) -> std::path::PathBuf {
-        self.repository.join(&self.server).join(&self.job)
+        std::path::Path::new(&self.server).join(&self.job)
+    }
+    /// The job directory as messages name it.
+    pub fn describe(&self) -> String {
+        repo::describe(&*self.target, &self.dir())
     }
 }

@@ -2,10 +2,10 @@
 //! directories that exist only once their MANIFEST.json is in place, and `.partial-*`
 //! directories of runs in progress.
 
+use super::target::{LockError, LockGuard, Target};
 use super::EngineError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -73,36 +73,49 @@ impl Manifest {
 /// A restore point on disk.
 #[derive(Debug, Clone)]
 pub struct Point {
+    /// Relative to the repository root.
     pub dir: PathBuf,
     pub manifest: Manifest,
 }
 
+fn io_err(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> EngineError {
+    move |e| EngineError::io(context, e)
+}
+
 /// Checks the repository exists and carries (or now gets) the format marker.
-pub fn ensure_repository(repo: &Path) -> Result<(), EngineError> {
-    if !repo.is_dir() {
-        return Err(EngineError::NotFound(format!(
-            "repository {} is not an existing directory",
-            repo.display()
-        )));
+pub fn ensure_repository(t: &dyn Target) -> Result<(), EngineError> {
+    let root = Path::new("");
+    match t.is_dir(root) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(EngineError::NotFound(format!(
+                "repository {} is not an existing directory",
+                t.describe()
+            )))
+        }
+        Err(e) => return Err(EngineError::io(format!("repository {}", t.describe()), e)),
     }
-    let marker = repo.join(MARKER);
-    if !marker.exists() {
+    let marker = Path::new(MARKER);
+    if !t
+        .exists(marker)
+        .map_err(io_err(format!("repository {}", t.describe())))?
+    {
         // Unique per writer: two runs may create the marker of a new repository at once.
-        let tmp = repo.join(format!(
+        let tmp = PathBuf::from(format!(
             "{MARKER}.tmp-{}-{:x}",
             std::process::id(),
             rand::random::<u64>()
         ));
-        let mut f = File::create(&tmp).map_err(|e| {
-            EngineError::io(format!("cannot write to repository {}", repo.display()), e)
-        })?;
+        let mut f = t.create_new(&tmp).map_err(io_err(format!(
+            "cannot write to repository {}",
+            t.describe()
+        )))?;
         f.write_all(b"{\"format\": 1, \"writer\": \"zdm-backupd\"}\n")
-            .map_err(|e| EngineError::io("repository marker", e))?;
-        f.sync_all()
-            .map_err(|e| EngineError::io("repository marker", e))?;
-        if let Err(e) = std::fs::rename(&tmp, &marker) {
-            let _ = std::fs::remove_file(&tmp);
-            if !marker.exists() {
+            .map_err(io_err("repository marker"))?;
+        f.commit().map_err(io_err("repository marker"))?;
+        if let Err(e) = t.rename(&tmp, marker) {
+            let _ = t.remove_file(&tmp);
+            if !t.exists(marker).unwrap_or(false) {
                 return Err(EngineError::io("repository marker", e));
             }
         }
@@ -112,68 +125,60 @@ pub fn ensure_repository(repo: &Path) -> Result<(), EngineError> {
 
 /// An advisory lock on a job directory, held for a run, merge or prune.
 pub struct JobLock {
-    _lock: nix::fcntl::Flock<File>,
+    _guard: Box<dyn LockGuard>,
 }
 
-pub fn lock(job_dir: &Path, job: &str) -> Result<JobLock, EngineError> {
-    std::fs::create_dir_all(job_dir)
-        .map_err(|e| EngineError::io(format!("cannot create {}", job_dir.display()), e))?;
-    let path = job_dir.join("LOCK");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| EngineError::io(format!("cannot open {}", path.display()), e))?;
-    match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-        Ok(mut l) => {
-            // Who holds it, for the message another process will show.
-            let _ = l.set_len(0);
-            let _ = writeln!(&mut *l, "pid {}", std::process::id());
-            Ok(JobLock { _lock: l })
-        }
-        Err((_, _)) => {
-            let holder = std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            Err(EngineError::Locked(
-                job.to_string(),
-                if holder.is_empty() {
-                    "unknown pid".into()
-                } else {
-                    holder
-                },
-            ))
-        }
+pub fn lock(t: &dyn Target, job_dir: &Path, job: &str) -> Result<JobLock, EngineError> {
+    t.create_dir_all(job_dir)
+        .map_err(io_err(format!("cannot create {}", describe(t, job_dir))))?;
+    match t.lock(
+        &job_dir.join("LOCK"),
+        &format!("pid {}", std::process::id()),
+    ) {
+        Ok(g) => Ok(JobLock { _guard: g }),
+        Err(LockError::Held(holder)) => Err(EngineError::Locked(
+            job.to_string(),
+            if holder.is_empty() {
+                "unknown pid".into()
+            } else {
+                holder
+            },
+        )),
+        Err(LockError::Io(e)) => Err(EngineError::io(
+            format!("cannot lock {}", describe(t, job_dir)),
+            e,
+        )),
     }
 }
 
-pub fn read_manifest(dir: &Path) -> Option<Manifest> {
-    let text = std::fs::read_to_string(dir.join(MANIFEST)).ok()?;
-    serde_json::from_str(&text).ok()
+/// A path inside a target, for messages.
+pub fn describe(t: &dyn Target, path: &Path) -> String {
+    let root = t.describe();
+    if path.as_os_str().is_empty() {
+        root
+    } else {
+        format!("{}/{}", root.trim_end_matches('/'), path.display())
+    }
+}
+
+pub fn read_manifest(t: &dyn Target, dir: &Path) -> Option<Manifest> {
+    let text = t.read(&dir.join(MANIFEST)).ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
 /// Published restore points, oldest first. Partial and retired directories are never points.
-pub fn points(job_dir: &Path) -> Vec<Point> {
-    let Ok(rd) = std::fs::read_dir(job_dir) else {
+pub fn points(t: &dyn Target, job_dir: &Path) -> Vec<Point> {
+    let Ok(entries) = t.list(job_dir) else {
         return Vec::new();
     };
-    let mut out: Vec<Point> = rd
-        .filter_map(Result::ok)
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .filter(|e| e.path().is_dir())
+    let mut out: Vec<Point> = entries
+        .into_iter()
+        .filter(|e| e.is_dir && !e.name.starts_with('.'))
         .filter_map(|e| {
-            read_manifest(&e.path()).map(|m| Point {
-                dir: e.path(),
-                manifest: m,
-            })
-        })
-        .filter(|p| {
-            p.dir
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy() == p.manifest.id)
+            let dir = job_dir.join(&e.name);
+            read_manifest(t, &dir)
+                .filter(|m| m.id == e.name)
+                .map(|m| Point { dir, manifest: m })
         })
         .collect();
     out.sort_by(|a, b| a.manifest.id.cmp(&b.manifest.id));
@@ -182,101 +187,117 @@ pub fn points(job_dir: &Path) -> Vec<Point> {
 
 /// How many published points a job directory holds, from directory names alone (point ids
 /// look like `20261127T120000.000Z`; partial and retired directories start with a dot).
-pub fn point_count(job_dir: &Path) -> usize {
-    std::fs::read_dir(job_dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
+pub fn point_count(t: &dyn Target, job_dir: &Path) -> usize {
+    t.list(job_dir)
+        .map(|entries| {
+            entries
+                .iter()
                 .filter(|e| {
-                    let n = e.file_name();
-                    let n = n.to_string_lossy();
-                    !n.starts_with('.')
-                        && n.len() == 20
-                        && n.as_bytes()[8] == b'T'
-                        && n.ends_with('Z')
+                    let n = e.name.as_bytes();
+                    e.is_dir && n.len() == 20 && n[0] != b'.' && n[8] == b'T' && n[19] == b'Z'
                 })
                 .count()
         })
         .unwrap_or(0)
 }
 
+/// The points of a job directory on this host.
+pub fn points_in(job_dir: &Path) -> Vec<Point> {
+    points(&super::target::LocalTarget::new(job_dir), Path::new(""))
+}
+
+/// The point count of a job directory on this host.
+pub fn point_count_in(job_dir: &Path) -> usize {
+    point_count(&super::target::LocalTarget::new(job_dir), Path::new(""))
+}
+
 /// Removes what interrupted runs left (call with the lock held): partial directories, and a
 /// merge interrupted between its two renames is finished or rolled back.
-pub fn recover(job_dir: &Path) -> Vec<String> {
+pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     let mut notes = Vec::new();
-    let Ok(rd) = std::fs::read_dir(job_dir) else {
+    let Ok(entries) = t.list(job_dir) else {
         return notes;
     };
-    for e in rd.filter_map(Result::ok) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(PARTIAL) {
-            if std::fs::remove_dir_all(e.path()).is_ok() {
-                notes.push(format!("removed {name} left by an interrupted run"));
+    for e in entries {
+        let path = job_dir.join(&e.name);
+        if e.name.starts_with(PARTIAL) {
+            if t.remove_dir_all(&path).is_ok() {
+                notes.push(format!("removed {} left by an interrupted run", e.name));
             }
-        } else if let Some(id) = name.strip_prefix(RETIRED) {
+        } else if let Some(id) = e.name.strip_prefix(RETIRED) {
             let live = job_dir.join(id);
-            if read_manifest(&live).is_some() {
-                let _ = std::fs::remove_dir_all(e.path());
+            if read_manifest(t, &live).is_some() {
+                let _ = t.remove_dir_all(&path);
             } else {
-                let _ = std::fs::remove_dir_all(&live);
-                if std::fs::rename(e.path(), &live).is_ok() {
+                let _ = t.remove_dir_all(&live);
+                if t.rename(&path, &live).is_ok() {
                     notes.push(format!("rolled back an interrupted merge of {id}"));
                 }
             }
         }
     }
-    let _ = sync_dir(job_dir);
+    let _ = t.sync_dir(job_dir);
     notes
 }
 
-pub fn new_partial(job_dir: &Path) -> Result<PathBuf, EngineError> {
+pub fn new_partial(t: &dyn Target, job_dir: &Path) -> Result<PathBuf, EngineError> {
     let p = job_dir.join(format!("{PARTIAL}{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir(&p)
-        .map_err(|e| EngineError::io(format!("cannot create {}", p.display()), e))?;
+    t.create_dir(&p)
+        .map_err(io_err(format!("cannot create {}", describe(t, &p))))?;
     Ok(p)
-}
-
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// Writes the manifest last, then renames the partial directory to the point id and syncs the
 /// job directory: a crash leaves either no point or a complete one.
-pub fn publish(partial: &Path, job_dir: &Path, m: &Manifest) -> Result<PathBuf, EngineError> {
-    let path = partial.join(MANIFEST);
-    let mut f = File::create(&path).map_err(|e| EngineError::io("manifest", e))?;
+pub fn publish(
+    t: &dyn Target,
+    partial: &Path,
+    job_dir: &Path,
+    m: &Manifest,
+) -> Result<PathBuf, EngineError> {
+    let mut f = t
+        .create(&partial.join(MANIFEST))
+        .map_err(io_err("manifest"))?;
     let text =
         serde_json::to_vec_pretty(m).map_err(|e| EngineError::Io(std::io::Error::other(e)))?;
-    f.write_all(&text)
-        .map_err(|e| EngineError::io("manifest", e))?;
-    f.sync_all().map_err(|e| EngineError::io("manifest", e))?;
-    sync_dir(partial).map_err(|e| EngineError::io("partial directory", e))?;
+    f.write_all(&text).map_err(io_err("manifest"))?;
+    f.commit().map_err(io_err("manifest"))?;
+    t.sync_dir(partial).map_err(io_err("partial directory"))?;
     let dest = job_dir.join(&m.id);
-    std::fs::rename(partial, &dest)
-        .map_err(|e| EngineError::io(format!("cannot publish {}", m.id), e))?;
-    sync_dir(job_dir).map_err(|e| EngineError::io("job directory", e))?;
+    t.rename(partial, &dest)
+        .map_err(io_err(format!("cannot publish {}", m.id)))?;
+    t.sync_dir(job_dir).map_err(io_err("job directory"))?;
     Ok(dest)
 }
 
 /// Replaces point `id` with the published contents of `partial` (a merge): the old directory
 /// is renamed aside first so that a crash in between can be rolled back by `recover`.
-pub fn replace(partial: &Path, job_dir: &Path, m: &Manifest) -> Result<(), EngineError> {
+pub fn replace(
+    t: &dyn Target,
+    partial: &Path,
+    job_dir: &Path,
+    m: &Manifest,
+) -> Result<(), EngineError> {
     let live = job_dir.join(&m.id);
     let retired = job_dir.join(format!("{RETIRED}{}", m.id));
-    std::fs::rename(&live, &retired).map_err(|e| EngineError::io("retire merged point", e))?;
-    sync_dir(job_dir).map_err(|e| EngineError::io("job directory", e))?;
-    publish(partial, job_dir, m)?;
-    std::fs::remove_dir_all(&retired).map_err(|e| EngineError::io("remove merged point", e))?;
-    sync_dir(job_dir).map_err(|e| EngineError::io("job directory", e))?;
+    t.rename(&live, &retired)
+        .map_err(io_err("retire merged point"))?;
+    t.sync_dir(job_dir).map_err(io_err("job directory"))?;
+    publish(t, partial, job_dir, m)?;
+    t.remove_dir_all(&retired)
+        .map_err(io_err("remove merged point"))?;
+    t.sync_dir(job_dir).map_err(io_err("job directory"))?;
     Ok(())
 }
 
 /// Deletes a point: the manifest goes first, so a crash leaves a directory that is no point.
-pub fn delete(point: &Point, job_dir: &Path) -> Result<(), EngineError> {
-    std::fs::remove_file(point.dir.join(MANIFEST))
-        .map_err(|e| EngineError::io("delete point", e))?;
-    sync_dir(&point.dir).ok();
-    std::fs::remove_dir_all(&point.dir).map_err(|e| EngineError::io("delete point", e))?;
-    sync_dir(job_dir).map_err(|e| EngineError::io("job directory", e))?;
+pub fn delete(t: &dyn Target, point: &Point, job_dir: &Path) -> Result<(), EngineError> {
+    t.remove_file(&point.dir.join(MANIFEST))
+        .map_err(io_err("delete point"))?;
+    t.sync_dir(&point.dir).ok();
+    t.remove_dir_all(&point.dir)
+        .map_err(io_err("delete point"))?;
+    t.sync_dir(job_dir).map_err(io_err("job directory"))?;
     Ok(())
 }
 

@@ -196,14 +196,15 @@ pub fn restore(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<RestoreReport, EngineError> {
+    let t = &*req.location.target;
     let job_dir = req.location.dir();
-    let points = repo::points(&job_dir);
+    let points = repo::points(t, &job_dir);
     let point = match &req.point {
         None => points.last().cloned().ok_or_else(|| {
             EngineError::NotFound(format!(
                 "job {} has no restore point in {}",
                 req.location.job,
-                job_dir.display()
+                req.location.describe()
             ))
         })?,
         Some(id) => points
@@ -252,7 +253,10 @@ pub fn restore(
             .push("not running as root: owners and device nodes are not restored".into());
     }
     let open_catalog = |p: &Point| -> Result<Catalog, EngineError> {
-        Ok((Box::new(catalog_reader(p, req.identity)?) as Box<dyn Iterator<Item = _>>).peekable())
+        Ok(
+            (Box::new(catalog_reader(t, p, req.identity)?) as Box<dyn Iterator<Item = _>>)
+                .peekable(),
+        )
     };
     let (older, _) = chain.split_at(chain.len() - 1);
     let mut older_catalogs: Vec<Catalog> =
@@ -263,7 +267,8 @@ pub fn restore(
         .zip(&digests)
         .map(|(p, d)| {
             let m = &p.manifest;
-            let f = File::open(p.dir.join(m.data_file()))
+            let f = t
+                .open(&p.dir.join(m.data_file()))
                 .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
             let tap = Some(d.clone());
             Ok(tar::Archive::new(
@@ -288,7 +293,7 @@ pub fn restore(
     let mut verified = Vec::new();
     let mut copy_buf = vec![0u8; 1024 * 1024];
     let mut tick = std::time::Instant::now();
-    for e in catalog_reader(&point, req.identity)? {
+    for e in catalog_reader(t, &point, req.identity)? {
         cancel.check()?;
         let e = e?;
         if !safe_rel(e.path()) {
@@ -420,7 +425,7 @@ pub fn restore(
         }
     }
     // Directories last: their times and modes would change while children are written.
-    for e in catalog_reader(&point, req.identity)? {
+    for e in catalog_reader(t, &point, req.identity)? {
         let e = e?;
         if e.k == Kind::Dir && wanted(e.path(), &req.paths) {
             apply_meta(&abs(&target, e.path()), &e, as_root, &mut report.warnings);

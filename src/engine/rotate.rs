@@ -6,9 +6,9 @@ use super::archive::{append_entry, seek, PointWriter};
 use super::backup::catalog_reader;
 use super::repo::{self, Manifest, Point};
 use super::stream::{self, WriteOptions};
+use super::target::Target;
 use super::verify::verify_point;
 use super::{CancelToken, EngineError};
-use std::fs::File;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,7 @@ pub fn next_step(points: &[(String, bool, Option<String>)], keep: usize) -> Opti
 }
 
 pub fn apply(
+    t: &dyn Target,
     job_dir: &Path,
     keep: u32,
     identity: Option<&age::x25519::Identity>,
@@ -46,7 +47,7 @@ pub fn apply(
 ) -> Result<Vec<String>, EngineError> {
     let mut notes = Vec::new();
     loop {
-        let points = repo::points(job_dir);
+        let points = repo::points(t, job_dir);
         let summary: Vec<_> = points
             .iter()
             .map(|p| {
@@ -69,21 +70,21 @@ pub fn apply(
         };
         match step {
             Step::Delete(id) => {
-                repo::delete(&find(&id), job_dir)?;
+                repo::delete(t, &find(&id), job_dir)?;
                 notes.push(format!("rotation removed {id}"));
             }
             Step::Merge(full, incr) => {
                 let (f, i) = (find(&full), find(&incr));
                 for p in [&f, &i] {
-                    if let Err(e) = verify_point(p, identity, cancel) {
+                    if let Err(e) = verify_point(t, p, identity, cancel) {
                         return Err(EngineError::Corrupt(format!(
                             "{} fails verification, so it is not merged: {e}",
                             p.manifest.id
                         )));
                     }
                 }
-                merge(job_dir, &f, &i, identity)?;
-                repo::delete(&f, job_dir)?;
+                merge(t, job_dir, &f, &i, identity)?;
+                repo::delete(t, &f, job_dir)?;
                 notes.push(format!(
                     "rotation merged {full} into {incr}, which is now a full point"
                 ));
@@ -95,13 +96,14 @@ pub fn apply(
 /// Writes the full point as of `incr` (every entry of its catalog, content from whichever of the
 /// two archives holds it) and swaps it in under `incr`'s id.
 fn merge(
+    t: &dyn Target,
     job_dir: &Path,
     full: &Point,
     incr: &Point,
     identity: Option<&age::x25519::Identity>,
 ) -> Result<(), EngineError> {
     let m = &incr.manifest;
-    let partial = repo::new_partial(job_dir)?;
+    let partial = repo::new_partial(t, job_dir)?;
     let result = (|| -> Result<Manifest, EngineError> {
         let recipient = identity.map(|i| i.to_public());
         if m.encryption && recipient.is_none() {
@@ -116,10 +118,11 @@ fn merge(
             bytes_per_sec: None,
             cancel: super::CancelToken::new(), // merges are not throttled
         };
-        let mut out = PointWriter::create(&partial, &opts)?;
+        let mut out = PointWriter::create(t, &partial, &opts)?;
         let open = |p: &Point| -> Result<tar::Archive<Box<dyn std::io::Read + Send>>, EngineError> {
             let pm = &p.manifest;
-            let f = File::open(p.dir.join(pm.data_file()))
+            let f = t
+                .open(&p.dir.join(pm.data_file()))
                 .map_err(|e| EngineError::io(format!("archive of {}", pm.id), e))?;
             Ok(tar::Archive::new(stream::reader(
                 f,
@@ -140,7 +143,7 @@ fn merge(
             .peekable();
         let mut warnings = Vec::new();
         let (mut entries, mut bytes) = (0u64, 0u64);
-        for e in catalog_reader(incr, identity)? {
+        for e in catalog_reader(t, incr, identity)? {
             let mut e = e?;
             let (it, id) = if e.w {
                 (&mut ie, &m.id)
@@ -180,9 +183,9 @@ fn merge(
         })
     })();
     match result {
-        Ok(manifest) => repo::replace(&partial, job_dir, &manifest),
+        Ok(manifest) => repo::replace(t, &partial, job_dir, &manifest),
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&partial);
+            let _ = t.remove_dir_all(&partial);
             Err(e)
         }
     }

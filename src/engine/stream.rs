@@ -1,8 +1,8 @@
 //! Byte streams of a restore point's files: tar/JSON -> zstd -> age -> (rate limit, hash,
 //! count) -> file, and back.
 
+use super::target::RepoFile;
 use super::CancelToken;
-use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -58,67 +58,15 @@ impl Throttle {
     }
 }
 
-/// Starts write-back of what was written so far on a second descriptor while the writer goes
-/// on, so the final fsync finds little left to flush: disk writes overlap with compression
-/// instead of following it.
-struct Flusher {
-    tx: Option<std::sync::mpsc::SyncSender<()>>,
-    handle: Option<std::thread::JoinHandle<()>>,
-    unsynced: u64,
-}
-
-const FLUSH_EVERY: u64 = 64 * 1024 * 1024;
-
-impl Flusher {
-    fn new(file: &File) -> Flusher {
-        let Ok(dup) = file.try_clone() else {
-            return Flusher {
-                tx: None,
-                handle: None,
-                unsynced: 0,
-            };
-        };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let handle = std::thread::Builder::new()
-            .name("zdm-flush".into())
-            .spawn(move || {
-                while rx.recv().is_ok() {
-                    let _ = dup.sync_data();
-                }
-            })
-            .ok();
-        Flusher {
-            tx: Some(tx),
-            handle,
-            unsynced: 0,
-        }
-    }
-
-    fn wrote(&mut self, n: usize) {
-        self.unsynced += n as u64;
-        if self.unsynced >= FLUSH_EVERY {
-            if let Some(tx) = &self.tx {
-                // A flush already pending covers this data too.
-                let _ = tx.try_send(());
-            }
-            self.unsynced = 0;
-        }
-    }
-
-    fn stop(&mut self) {
-        self.tx.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
+/// How much is written between write-back hints to the target.
+const WRITE_BACK_EVERY: u64 = 64 * 1024 * 1024;
 
 struct HashFile {
-    file: File,
+    file: Box<dyn RepoFile>,
     hasher: blake3::Hasher,
     size: u64,
     throttle: Option<Throttle>,
-    flusher: Flusher,
+    unflushed: u64,
 }
 
 impl Write for HashFile {
@@ -134,7 +82,11 @@ impl Write for HashFile {
         }
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
-        self.flusher.wrote(n);
+        self.unflushed += n as u64;
+        if self.unflushed >= WRITE_BACK_EVERY {
+            self.file.write_back();
+            self.unflushed = 0;
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -143,13 +95,18 @@ impl Write for HashFile {
 }
 
 impl Finish for HashFile {
-    fn finish(mut self: Box<Self>) -> io::Result<FileStats> {
-        self.flusher.stop();
-        self.file.flush()?;
-        self.file.sync_all()?;
+    fn finish(self: Box<Self>) -> io::Result<FileStats> {
+        let HashFile {
+            mut file,
+            hasher,
+            size,
+            ..
+        } = *self;
+        file.flush()?;
+        file.commit()?;
         Ok(FileStats {
-            size: self.size,
-            blake3: self.hasher.finalize().to_hex().to_string(),
+            size,
+            blake3: hasher.finalize().to_hex().to_string(),
         })
     }
 }
@@ -366,14 +323,13 @@ pub struct WriteOptions<'a> {
 }
 
 /// Opens the write stack over a new file.
-pub fn writer(file: File, o: &WriteOptions) -> io::Result<Box<dyn Finish>> {
-    let flusher = Flusher::new(&file);
+pub fn writer(file: Box<dyn RepoFile>, o: &WriteOptions) -> io::Result<Box<dyn Finish>> {
     let mut w: Box<dyn Finish> = Box::new(HashFile {
         file,
         hasher: blake3::Hasher::new(),
         size: 0,
         throttle: o.bytes_per_sec.map(|b| Throttle::new(b, o.cancel.clone())),
-        flusher,
+        unflushed: 0,
     });
     if let Some(r) = o.recipient {
         let enc = age::Encryptor::with_recipients(std::iter::once(r as &dyn age::Recipient))
@@ -400,7 +356,7 @@ pub type Shared = std::sync::Arc<std::sync::Mutex<(blake3::Hasher, u64)>>;
 
 /// Reads the file back through the same layers. `digest` receives the hash of the raw file.
 pub fn reader(
-    file: File,
+    file: Box<dyn Read + Send>,
     compression: bool,
     identity: Option<&age::x25519::Identity>,
     encrypted: bool,

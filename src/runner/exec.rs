@@ -60,7 +60,7 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
         "{} backup of {} to {} ({kind_note})",
         if plan.full { "full" } else { "incremental" },
         job.partition,
-        plan.location.dir().display()
+        plan.location.describe()
     ));
     let script = job
         .script_path
@@ -78,7 +78,7 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
             "ZDM_BACKUP_KIND",
             if plan.full { "full" } else { "incremental" }.to_string(),
         ),
-        ("ZDM_REPOSITORY", plan.location.dir().display().to_string()),
+        ("ZDM_REPOSITORY", plan.location.describe()),
     ];
     if let Some((path, false)) = &script {
         env.push(("ZDM_PHASE", "before".into()));
@@ -221,7 +221,7 @@ fn prepare(
             )
         })?;
     let location = JobLocation {
-        repository: PathBuf::from(dir),
+        target: std::sync::Arc::new(crate::engine::target::LocalTarget::new(dir)),
         server: settings.server_name.clone(),
         job: job.name.clone(),
     };
@@ -231,7 +231,7 @@ fn prepare(
     } else {
         None
     };
-    let newest_full = newest_full(&location.dir());
+    let newest_full = newest_full(&location);
     let (full, why) = wants_full(
         &job.mode,
         live.trigger,
@@ -256,8 +256,8 @@ fn prepare(
     ))
 }
 
-fn newest_full(job_dir: &Path) -> Option<DateTime<Utc>> {
-    repo::points(job_dir)
+fn newest_full(location: &JobLocation) -> Option<DateTime<Utc>> {
+    repo::points(&*location.target, &location.dir())
         .iter()
         .rev()
         .find(|p| p.manifest.is_full())
