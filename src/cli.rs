@@ -88,9 +88,13 @@ pub enum AdminCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct JobArgs {
-    /// Repository directory (a local directory or a mounted share).
+    /// Repository: a local directory (or a mounted share), or an SMB share reached directly
+    /// (`//host[:port]/share[/dir]`).
     #[arg(long)]
-    pub repository: PathBuf,
+    pub repository: String,
+    /// SMB credentials file (`username=`, `password=`, `domain=` lines; mode 0600).
+    #[arg(long)]
+    pub credentials: Option<PathBuf>,
     /// Server name (default: this host's server name, as the daemon uses it).
     #[arg(long)]
     pub server: Option<String>,

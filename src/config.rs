@@ -61,6 +61,14 @@ pub struct RunnerConfig {
     pub script_timeout_seconds: u32,
     /// Smart jobs with a basic-only schedule write a full when their newest full is older.
     pub smart_full_interval_days: u32,
+    /// One request to an SMB share may take this long before the run (or check) fails.
+    pub share_timeout_seconds: u32,
+}
+
+impl RunnerConfig {
+    pub fn share_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.share_timeout_seconds.into())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -85,6 +93,7 @@ impl Default for RunnerConfig {
             missed_runs_window_hours: 24,
             script_timeout_seconds: 1800,
             smart_full_interval_days: 7,
+            share_timeout_seconds: 30,
         }
     }
 }
@@ -333,6 +342,9 @@ impl Config {
         }
         if !(1..=24 * 3600).contains(&r.script_timeout_seconds) {
             errs.push("runner.script_timeout_seconds: must be between 1 and 86400".into());
+        }
+        if !(1..=3600).contains(&r.share_timeout_seconds) {
+            errs.push("runner.share_timeout_seconds: must be between 1 and 3600".into());
         }
         if !(1..=366).contains(&r.smart_full_interval_days) {
             errs.push("runner.smart_full_interval_days: must be between 1 and 366".into());

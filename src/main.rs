@@ -6,12 +6,13 @@ use zdm_backupd::config::{Config, Overrides};
 use zdm_backupd::{auth, db, server};
 
 fn init_logging(level: &str) {
-    // The scheduler crate logs every timer it creates at info; ours say what matters.
+    // The scheduler crate logs every timer it creates at info, and pavao logs every failed
+    // stat (a routine "does it exist?") as an error; ours say what matters.
     let quiet = |l: &str| {
         if l.contains('=') || l.contains(',') {
             l.to_string()
         } else {
-            format!("{l},tokio_cron_scheduler=warn")
+            format!("{l},tokio_cron_scheduler=warn,pavao=off")
         }
     };
     let filter = std::env::var("RUST_LOG")

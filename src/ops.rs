@@ -14,6 +14,11 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// `//host/share` or `\\host\share`: a share the command reaches itself.
+fn is_share(repository: &str) -> bool {
+    repository.starts_with("//") || repository.starts_with("\\\\")
+}
+
 /// Exit codes: 0 success, 1 failure, 3 success with warnings (2 is a usage error from clap).
 pub const EXIT_WARNINGS: u8 = 3;
 
@@ -30,12 +35,33 @@ fn server_name(arg: &Option<String>) -> String {
         .unwrap_or_else(crate::host::hostname)
 }
 
-fn location(j: &JobArgs) -> JobLocation {
-    JobLocation {
-        target: std::sync::Arc::new(crate::engine::target::LocalTarget::new(&j.repository)),
+fn location(j: &JobArgs) -> Result<JobLocation, EngineError> {
+    let target: crate::engine::target::SharedTarget = if is_share(&j.repository) {
+        let normalized = j.repository.replace('\\', "/");
+        let failed = |f: crate::repocheck::Failure| {
+            EngineError::NotFound(format!(
+                "repository {}: check failed at step '{}': {}",
+                j.repository, f.step, f.reason
+            ))
+        };
+        let access = crate::repocheck::RepoAccess {
+            kind: crate::domain::job::RepoKind::Smb,
+            path: &normalized,
+            local_path: None,
+            login: crate::repocheck::login_from_file(
+                j.credentials.as_deref().and_then(|p| p.to_str()),
+            )
+            .map_err(failed)?,
+        };
+        crate::repocheck::connect(&access, crate::engine::target::SHARE_TIMEOUT).map_err(failed)?
+    } else {
+        std::sync::Arc::new(crate::engine::target::LocalTarget::new(&j.repository))
+    };
+    Ok(JobLocation {
+        target,
         server: server_name(&j.server),
         job: j.job.clone(),
-    }
+    })
 }
 
 /// A progress bar on a terminal, JSON lines with `--json`, nothing otherwise.
@@ -172,7 +198,10 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
         (UseOption::NotUse, _) => None,
     };
     let plan = BackupPlan {
-        location: location(&a.job),
+        location: match location(&a.job) {
+            Ok(l) => l,
+            Err(e) => return fail(json, &e),
+        },
         source: std::fs::canonicalize(&a.source).unwrap_or(a.source.clone()),
         full: a.mode == CliMode::Full,
         rotation: a.rotation,
@@ -214,7 +243,10 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
 }
 
 pub fn run_points(a: PointsArgs) -> ExitCode {
-    let loc = location(&a.job);
+    let loc = match location(&a.job) {
+        Ok(l) => l,
+        Err(e) => return fail(a.job.json, &e),
+    };
     let points = repo::points(&*loc.target, &loc.dir());
     if a.job.json {
         for p in &points {
@@ -253,7 +285,10 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
         Err(e) => return fail(json, &e),
     };
     let req = RestoreRequest {
-        location: location(&a.job),
+        location: match location(&a.job) {
+            Ok(l) => l,
+            Err(e) => return fail(json, &e),
+        },
         point: (a.point != "latest").then(|| a.point.clone()),
         target: a.target.clone(),
         paths: a
@@ -301,7 +336,10 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(json, &e),
     };
-    let loc = location(&a.job);
+    let loc = match location(&a.job) {
+        Ok(l) => l,
+        Err(e) => return fail(json, &e),
+    };
     let points = repo::points(&*loc.target, &loc.dir());
     let chosen: Vec<_> = points
         .iter()

@@ -1,11 +1,13 @@
-//! Proving a repository is usable before anything is written to it: reachable, writable,
-//! atomic rename, fsync, free space. Each failure names the step.
+//! Proving a repository is usable before anything is written to it: reachable, authenticated,
+//! writable, atomic rename, fsync, free space. Each failure names the step and the reason.
 
 use crate::domain::job::RepoKind;
-use crate::host::{self, Space};
+use crate::engine::target::smb::{SmbLogin, SmbPath, SmbTarget};
+use crate::engine::target::{LocalTarget, SharedTarget, Target};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +18,8 @@ pub struct Failure {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
-    pub space: Space,
+    pub size: u64,
+    pub free: u64,
 }
 
 fn fail(step: &'static str, reason: impl Into<String>) -> Failure {
@@ -26,42 +29,141 @@ fn fail(step: &'static str, reason: impl Into<String>) -> Failure {
     }
 }
 
-/// Checks a local (or already mounted) directory by writing, syncing, renaming, reading back
-/// and removing a probe file.
-pub fn verify_local(dir: &Path) -> Result<Report, Failure> {
-    let meta =
-        std::fs::metadata(dir).map_err(|e| fail("exists", format!("{}: {e}", dir.display())))?;
-    if !meta.is_dir() {
+/// What a repository row says about reaching it.
+pub struct RepoAccess<'a> {
+    pub kind: RepoKind,
+    pub path: &'a str,
+    pub local_path: Option<&'a str>,
+    /// SMB user; `None` connects as guest.
+    pub login: Option<SmbLogin>,
+}
+
+/// The SMB login kept in a repository's credentials file.
+pub fn login_from_file(file: Option<&str>) -> Result<Option<SmbLogin>, Failure> {
+    file.map(|f| {
+        SmbLogin::from_file(Path::new(f)).map_err(|e| fail("credentials", format!("{f}: {e}")))
+    })
+    .transpose()
+}
+
+/// Opens the repository: a share path (`//host/share`) is connected to directly; a local
+/// directory (the path itself, or the registered mount point) is used as it is.
+pub fn connect(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failure> {
+    let local = [Some(r.path), r.local_path]
+        .into_iter()
+        .flatten()
+        .find(|p| p.starts_with('/') && !p.starts_with("//") && Path::new(p).is_dir());
+    if let Some(dir) = local {
+        return Ok(Arc::new(LocalTarget::new(dir)));
+    }
+    if r.path.starts_with('/') && !r.path.starts_with("//") {
         return Err(fail(
             "exists",
-            format!("{} is not a directory", dir.display()),
+            format!("{} does not exist on this host", r.path),
         ));
     }
-    let id = uuid::Uuid::new_v4();
-    let tmp = dir.join(format!(".zdm-verify-{id}.tmp"));
-    let fin = dir.join(format!(".zdm-verify-{id}"));
-    let payload = format!("zdm-backupd repository check {id}\n").repeat(64);
-    let cleanup = || {
-        let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(&fin);
+    match r.kind {
+        RepoKind::Smb => connect_smb(r, timeout),
+        RepoKind::Nfs => {
+            let reach = remote_endpoint(r.kind, r.path)
+                .map(|(h, p)| match probe_tcp(&h, p) {
+                    Ok(()) => format!("the server {h}:{p} accepts connections"),
+                    Err(e) => format!("the server is not reachable: {e}"),
+                })
+                .unwrap_or_default();
+            Err(fail(
+                "mount",
+                format!(
+                    "NFS export '{}' is not mounted on this host ({reach}); direct NFS access is \
+                     not available in this release: mount the export and register its mount \
+                     point as localPath",
+                    r.path
+                ),
+            ))
+        }
+    }
+}
+
+fn connect_smb(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failure> {
+    let path = SmbPath::parse(r.path).map_err(|m| fail("path", m))?;
+    let login = r.login.clone().unwrap_or_default();
+    let (host, port) = path.endpoint();
+    probe_tcp(&host, port).map_err(|e| fail("connect", e))?;
+    // The share itself first, so that a missing share and a missing directory below it get
+    // their own messages.
+    let share = SmbPath {
+        subdir: String::new(),
+        ..path.clone()
     };
+    let who = if login.user.is_empty() {
+        "as guest".to_string()
+    } else {
+        format!("as '{}'", login.user)
+    };
+    SmbTarget::connect(&share, &login, timeout).map_err(|e| match e.raw_os_error() {
+        Some(nix::libc::EACCES) | Some(nix::libc::EPERM) => fail(
+            "authenticate",
+            format!("access denied to //{host}:{port}/{} {who}: wrong user name or password, or the user may not use this share", path.share),
+        ),
+        Some(nix::libc::ENOENT) | Some(nix::libc::ENODEV) => fail(
+            "share",
+            format!("no such share '{}' on {host}:{port}", path.share),
+        ),
+        Some(nix::libc::ECONNREFUSED) => fail("connect", format!("connection refused by {host}:{port}")),
+        Some(nix::libc::ETIMEDOUT) => fail("connect", format!("no answer from {host}:{port} within {} s", timeout.as_secs())),
+        _ => fail("connect", format!("{path}: {e}")),
+    })?;
+    let target = SmbTarget::connect(&path, &login, timeout)
+        .map_err(|e| fail("exists", format!("{path}: {e}")))?;
+    match target.is_dir(Path::new("")) {
+        Ok(true) => Ok(Arc::new(target)),
+        Ok(false) => Err(fail(
+            "exists",
+            format!("{path} is not a directory on the share"),
+        )),
+        Err(e) => Err(fail("exists", format!("{path}: {e}"))),
+    }
+}
+
+/// Checks a directory on this host.
+pub fn verify_local(dir: &Path) -> Result<Report, Failure> {
+    check(&LocalTarget::new(dir))
+}
+
+/// Writes, commits, renames, reads back and removes a probe file, then reads the free space.
+pub fn check(t: &dyn Target) -> Result<Report, Failure> {
+    let root = Path::new("");
+    match t.is_dir(root) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(fail(
+                "exists",
+                format!("{} is not a directory", t.describe()),
+            ))
+        }
+        Err(e) => return Err(fail("exists", format!("{}: {e}", t.describe()))),
+    }
+    let id = uuid::Uuid::new_v4();
+    let tmp = format!(".zdm-verify-{id}.tmp");
+    let fin = format!(".zdm-verify-{id}");
+    let (tmp, fin) = (Path::new(&tmp), Path::new(&fin));
+    let payload = format!("zdm-backupd repository check {id}\n").repeat(64);
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| {
+        let mut f = t.create_new(tmp).map_err(|e| {
             fail(
                 "write",
-                format!("cannot create a file in {}: {e}", dir.display()),
+                format!("cannot create a file in {}: {e}", t.describe()),
             )
         })?;
         f.write_all(payload.as_bytes())
             .map_err(|e| fail("write", e.to_string()))?;
-        f.sync_all().map_err(|e| fail("fsync", e.to_string()))?;
-        drop(f);
-        std::fs::rename(&tmp, &fin).map_err(|e| fail("rename", e.to_string()))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
+        f.commit().map_err(|e| fail("fsync", e.to_string()))?;
+        t.rename(tmp, fin)
+            .map_err(|e| fail("rename", e.to_string()))?;
+        t.sync_dir(root)
             .map_err(|e| fail("fsync", format!("directory: {e}")))?;
         let mut back = String::new();
-        std::fs::File::open(&fin)
+        t.open(fin)
             .and_then(|mut f| f.read_to_string(&mut back))
             .map_err(|e| fail("read", e.to_string()))?;
         if back != payload {
@@ -70,12 +172,20 @@ pub fn verify_local(dir: &Path) -> Result<Report, Failure> {
                 "the file read back differs from what was written",
             ));
         }
-        std::fs::remove_file(&fin).map_err(|e| fail("delete", e.to_string()))?;
-        let space = host::space(dir).ok_or_else(|| fail("space", "statvfs failed"))?;
-        Ok(Report { space })
+        t.remove_file(fin)
+            .map_err(|e| fail("delete", e.to_string()))?;
+        let space = t.space().map_err(|e| fail("space", e.to_string()))?;
+        if space.size > 0 && space.free == 0 {
+            return Err(fail("space", format!("{} is full", t.describe())));
+        }
+        Ok(Report {
+            size: space.size,
+            free: space.free,
+        })
     })();
     if result.is_err() {
-        cleanup();
+        let _ = t.remove_file(tmp);
+        let _ = t.remove_file(fin);
     }
     result
 }
@@ -139,7 +249,7 @@ mod tests {
     fn local_directory_passes_and_leaves_nothing() {
         let d = tempfile::tempdir().unwrap();
         let r = verify_local(d.path()).unwrap();
-        assert!(r.space.size > 0);
+        assert!(r.size > 0);
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
         assert_eq!(
             verify_local(&d.path().join("missing")).unwrap_err().step,

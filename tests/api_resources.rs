@@ -304,7 +304,7 @@ fn repositories_resource() {
     assert_eq!(r.body["data"]["result"], "SUCCESS");
     assert!(r.body["data"]["free"]["raw"].as_u64().unwrap() > 0);
     assert_eq!(std::fs::read_dir(&path).unwrap().count(), 0);
-    // A share that is not mounted says so, and says whether its server answers.
+    // A share whose server does not answer says so.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -315,7 +315,7 @@ fn repositories_resource() {
         json!({"center": 1, "type": "smb", "path": format!("//127.0.0.1:{closed}/backup")}),
     );
     assert_eq!(r.status, 400);
-    assert_eq!(r.body["detail"]["step"], "mount");
+    assert_eq!(r.body["detail"]["step"], "connect");
     assert!(
         r.body["error"]
             .as_str()

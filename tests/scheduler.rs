@@ -283,6 +283,22 @@ fn auto_start_and_manual_start_write_restorable_points() {
         listed.contains(second["run"]["restorePoint"].as_str().unwrap()),
         "{listed}"
     );
+    // As an incremental job, the next run writes an incremental point on the newest one, and
+    // the history says so.
+    let r = e.d.put(
+        &format!("/api/backups/{id}"),
+        json!({ "mode": "increment", "rotation": 3 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    write(&e.src.join("a.txt"), b"changed\n");
+    let r =
+        e.d.put(&format!("/api/backups/{id}"), json!({ "status": "start" }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let third = e.wait_history(id, 60, "the incremental run", |r| {
+        r["run"]["state"] == "complete" && r["id"] != second["id"] && r["id"] != run["id"]
+    });
+    assert_eq!(third["run"]["kind"], "incremental", "{third:#}");
+    e.restore_matches(&e.name(id), third["run"]["restorePoint"].as_str().unwrap());
 }
 
 #[test]

@@ -331,6 +331,29 @@ pub fn job_dir(state: &AppState, repo: Option<&RepoRow>, job: &str) -> Option<Pa
     )
 }
 
+/// The restore points of a job on an SMB share; none when the share cannot be reached (the
+/// job's runs say why).
+fn share_points(
+    r: &RepoRow,
+    server: &str,
+    job: &str,
+    timeout: std::time::Duration,
+) -> Vec<repo::Point> {
+    let Ok(login) = crate::repocheck::login_from_file(r.credentials_file.as_deref()) else {
+        return Vec::new();
+    };
+    let access = crate::repocheck::RepoAccess {
+        kind: r.kind,
+        path: &r.path,
+        local_path: r.local_path.as_deref(),
+        login,
+    };
+    match crate::repocheck::connect(&access, timeout) {
+        Ok(t) => repo::points(&*t, &std::path::Path::new(server).join(job)),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// One backup job with its restore points (spec §4.2).
 #[utoipa::path(
     get,
@@ -360,10 +383,26 @@ pub async fn get(
         )));
     }
     let mut v = item(&state, &snap, job, true);
-    let dir = job_dir(&state, snap.repos.get(&job.repository_id), &job.name);
-    let points = web::block(move || dir.map(|d| repo::points_in(&d)).unwrap_or_default())
-        .await
-        .map_err(ApiError::internal)?;
+    let points = match snap.repos.get(&job.repository_id) {
+        Some(r) if r.path.starts_with("//") => {
+            // A share the daemon reaches itself: list the points over SMB.
+            let (r, name, server) = (
+                r.clone(),
+                job.name.clone(),
+                state.settings.server_name.clone(),
+            );
+            let timeout = state.settings.runner.share_timeout();
+            web::block(move || share_points(&r, &server, &name, timeout))
+                .await
+                .map_err(ApiError::internal)?
+        }
+        r => {
+            let dir = job_dir(&state, r, &job.name);
+            web::block(move || dir.map(|d| repo::points_in(&d)).unwrap_or_default())
+                .await
+                .map_err(ApiError::internal)?
+        }
+    };
     let z = zone();
     let fmt = |s: &str| {
         chrono::DateTime::parse_from_rfc3339(s)

@@ -11,6 +11,7 @@ use crate::db::{
 };
 use crate::domain::fields::{integer, string, type_of, FieldErrors};
 use crate::domain::job::{normalize_repo_path, Ref, RepoKind};
+use crate::engine::target::smb::SmbLogin;
 use crate::host::{self, format_size};
 use crate::repocheck;
 use crate::state::AppState;
@@ -672,32 +673,23 @@ pub async fn verify(
         return Err(ApiError::validation(errs));
     }
     let spec = spec.expect("no errors");
-    let local = [Some(spec.path.clone()), spec.local_path.clone()]
-        .into_iter()
-        .flatten()
-        .find(|p| p.starts_with('/') && !p.starts_with("//") && Path::new(p).is_dir());
-    let kind = spec.kind;
-    let path = spec.path.clone();
-    let outcome = web::block(move || match local {
-        Some(dir) => repocheck::verify_local(Path::new(&dir)).map(|r| (dir, r)),
-        None => {
-            if path.starts_with('/') && !path.starts_with("//") {
-                return Err(repocheck::Failure { step: "exists", reason: format!("{path} does not exist on this host") });
-            }
-            let reach = repocheck::remote_endpoint(kind, &path)
-                .map(|(h, p)| match repocheck::probe_tcp(&h, p) {
-                    Ok(()) => format!("the server {h}:{p} accepts connections"),
-                    Err(e) => format!("the server is not reachable: {e}"),
-                })
-                .unwrap_or_default();
-            Err(repocheck::Failure {
-                step: "mount",
-                reason: format!(
-                    "{} share '{path}' is not mounted on this host ({reach}); direct share access is not available in this release: mount the share and register or pass its mount point as localPath",
-                    kind.as_str().to_ascii_uppercase()
-                ),
-            })
-        }
+    let login = spec.account.clone().map(|user| SmbLogin {
+        user,
+        password: spec.password.clone().unwrap_or_default(),
+        domain: spec.domain.clone().unwrap_or_default(),
+    });
+    let (kind, path, local_path) = (spec.kind, spec.path.clone(), spec.local_path.clone());
+    let timeout = state.settings.runner.share_timeout();
+    let outcome = web::block(move || {
+        let access = repocheck::RepoAccess {
+            kind,
+            path: &path,
+            local_path: local_path.as_deref(),
+            login,
+        };
+        let target = repocheck::connect(&access, timeout)?;
+        let checked = target.describe();
+        repocheck::check(&*target).map(|r| (checked, r))
     })
     .await
     .map_err(ApiError::internal)?;
@@ -708,9 +700,13 @@ pub async fn verify(
                 "path": spec.path,
                 "checkedPath": dir,
                 "result": "SUCCESS",
-                "checks": ["exists", "write", "fsync", "rename", "read", "delete", "space"],
-                "size": { "raw": r.space.size, "formatted": format_size(r.space.size, 1) },
-                "free": { "raw": r.space.free, "formatted": format_size(r.space.free, 1) },
+                "checks": if dir.starts_with("//") {
+                    &["connect", "authenticate", "share", "exists", "write", "fsync", "rename", "read", "delete", "space"][..]
+                } else {
+                    &["exists", "write", "fsync", "rename", "read", "delete", "space"][..]
+                },
+                "size": { "raw": r.size, "formatted": format_size(r.size, 1) },
+                "free": { "raw": r.free, "formatted": format_size(r.free, 1) },
             }),
         )),
         Err(f) => Err(ApiError::bad_request(format!(

@@ -112,7 +112,8 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
                 "restore point {} written ({} kind, {} entries, {} bytes stored)",
                 m.id, m.kind, m.entries, m.archived_bytes
             ));
-            row.kind = Some(m.kind.clone());
+            // The history says `incremental` where the manifest says `incr`.
+            row.kind = Some(if m.is_full() { "full" } else { "incremental" }.into());
             row.point_id = Some(m.id.clone());
             row.bytes = Some(m.source_bytes as i64);
             row.stored_bytes = Some(m.archived_bytes as i64);
@@ -209,19 +210,19 @@ fn prepare(
         })
         .map_err(|e| format!("reading the job: {e}"))?;
     let repo = repo.ok_or_else(|| format!("repository {} no longer exists", job.repository_id))?;
-    let dir = repo
-        .local_path
-        .clone()
-        .or_else(|| Path::new(&repo.path).is_dir().then(|| repo.path.clone()))
-        .filter(|p| Path::new(p).is_dir())
-        .ok_or_else(|| {
-            format!(
-                "repository {} is not reachable as a directory on this host (is the share mounted?)",
-                repo.path
-            )
-        })?;
+    // Preflight: the share answers, lets us in, takes a file, a rename and a read, and has room.
+    let access = crate::repocheck::RepoAccess {
+        kind: repo.kind,
+        path: &repo.path,
+        local_path: repo.local_path.as_deref(),
+        login: crate::repocheck::login_from_file(repo.credentials_file.as_deref())
+            .map_err(preflight_error)?,
+    };
+    let target = crate::repocheck::connect(&access, settings.runner.share_timeout())
+        .map_err(preflight_error)?;
+    crate::repocheck::check(&*target).map_err(preflight_error)?;
     let location = JobLocation {
-        target: std::sync::Arc::new(crate::engine::target::LocalTarget::new(dir)),
+        target,
         server: settings.server_name.clone(),
         job: job.name.clone(),
     };
@@ -254,6 +255,10 @@ fn prepare(
         },
         why.to_string(),
     ))
+}
+
+fn preflight_error(f: crate::repocheck::Failure) -> String {
+    format!("repository check failed at step '{}': {}", f.step, f.reason)
 }
 
 fn newest_full(location: &JobLocation) -> Option<DateTime<Utc>> {

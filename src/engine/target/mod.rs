@@ -4,6 +4,7 @@
 //! directory (an already-mounted share) and on an SMB share reached by the daemon itself.
 
 pub mod local;
+pub mod smb;
 
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -103,3 +104,6 @@ pub trait Target: Send + Sync + std::fmt::Debug {
 
 /// Shared handle to a target.
 pub type SharedTarget = Arc<dyn Target>;
+
+/// How long one request to a share may take before the run fails.
+pub const SHARE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
