@@ -4,6 +4,7 @@
 //! directory (an already-mounted share) and on an SMB share reached by the daemon itself.
 
 pub mod local;
+pub mod lockfile;
 pub mod smb;
 
 use std::io::{self, Read, Write};

@@ -501,91 +501,12 @@ impl Target for SmbTarget {
         })
     }
 
-    /// A lock file created exclusively (`LOCK.held`), naming host, pid and lock id, removed
-    /// when the run ends. One left behind by a process of this host that is gone, or by an
-    /// earlier run of this very process that could not remove it (the share went away), is
-    /// taken over.
+    /// See [`super::lockfile`].
     fn lock(&self, path: &Path, holder: &str) -> Result<Box<dyn LockGuard>, LockError> {
-        let held = path.with_extension("held");
-        let id = uuid::Uuid::new_v4().to_string();
-        let me = format!("{holder} on {} (lock {id})", crate::host::hostname());
-        for _ in 0..2 {
-            match self.create_new(&held) {
-                Ok(mut f) => {
-                    live_locks().insert(id.clone());
-                    let guard = SmbLock {
-                        conn: self.conn.clone(),
-                        remote: self.remote(&held),
-                        id: id.clone(),
-                    };
-                    f.write_all(me.as_bytes()).map_err(LockError::Io)?;
-                    f.commit().map_err(LockError::Io)?;
-                    return Ok(Box::new(guard));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let text = String::from_utf8_lossy(&self.read(&held).unwrap_or_default())
-                        .trim()
-                        .to_string();
-                    if stale(&text) {
-                        let _ = self.remove_file(&held);
-                        continue;
-                    }
-                    return Err(LockError::Held(text));
-                }
-                Err(e) => return Err(LockError::Io(e)),
-            }
-        }
-        Err(LockError::Held(format!(
-            "{} could not be taken over",
-            held.display()
-        )))
-    }
-}
-
-/// Ids of the share locks this process holds now.
-fn live_locks() -> std::sync::MutexGuard<'static, std::collections::HashSet<String>> {
-    static LIVE: std::sync::LazyLock<Mutex<std::collections::HashSet<String>>> =
-        std::sync::LazyLock::new(Default::default);
-    LIVE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A lock written by this host for a process that is gone, or by this process for a run that
-/// has ended.
-fn stale(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix("pid ") else {
-        return false;
-    };
-    let Some((pid, rest)) = rest.split_once(" on ") else {
-        return false;
-    };
-    let (host, id) = match rest.split_once(" (lock ") {
-        Some((h, id)) => (h, id.trim_end_matches(')')),
-        None => (rest, ""),
-    };
-    let Ok(pid) = pid.trim().parse::<i32>() else {
-        return false;
-    };
-    if host.trim() != crate::host::hostname() {
-        return false;
-    }
-    if pid == std::process::id() as i32 {
-        return !live_locks().contains(id);
-    }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH)
-}
-
-struct SmbLock {
-    conn: Arc<Conn>,
-    remote: String,
-    id: String,
-}
-
-impl LockGuard for SmbLock {}
-
-impl Drop for SmbLock {
-    fn drop(&mut self) {
-        let _ = self.conn.call(|c| c.unlink(&self.remote));
-        live_locks().remove(&self.id);
+        let (conn, remote) = (self.conn.clone(), self.remote(&path.with_extension("held")));
+        super::lockfile::take(self, path, holder, move || {
+            let _ = conn.call(|c| c.unlink(&remote));
+        })
     }
 }
 
@@ -730,17 +651,5 @@ mod tests {
             ("u", " p=w ", "W")
         );
         assert!(!format!("{l:?}").contains("p=w"));
-    }
-
-    #[test]
-    fn stale_locks_are_those_of_dead_local_processes_and_ended_runs() {
-        let host = crate::host::hostname();
-        let me = std::process::id();
-        live_locks().insert("live-id".into());
-        assert!(!stale(&format!("pid {me} on {host} (lock live-id)")));
-        assert!(stale(&format!("pid {me} on {host} (lock ended-id)")));
-        assert!(stale(&format!("pid {} on {host} (lock x)", i32::MAX - 7)));
-        assert!(!stale(&format!("pid {} on another-host", i32::MAX - 7)));
-        assert!(!stale("garbage"));
     }
 }
