@@ -88,13 +88,20 @@ pub enum AdminCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct JobArgs {
-    /// Repository: a local directory (or a mounted share), or an SMB share reached directly
-    /// (`//host[:port]/share[/dir]`).
+    /// Repository: a local directory (or a mounted share), an SMB share
+    /// (`//host[:port]/share[/dir]`) or an NFS export (`host[:port]:/export[/dir]`) reached
+    /// directly.
     #[arg(long)]
     pub repository: String,
     /// SMB credentials file (`username=`, `password=`, `domain=` lines; mode 0600).
     #[arg(long)]
     pub credentials: Option<PathBuf>,
+    /// AUTH_SYS uid for an NFS export (`host[:port]:/export`).
+    #[arg(long, default_value_t = 0)]
+    pub nfs_uid: u32,
+    /// AUTH_SYS gid for an NFS export.
+    #[arg(long, default_value_t = 0)]
+    pub nfs_gid: u32,
     /// Server name (default: this host's server name, as the daemon uses it).
     #[arg(long)]
     pub server: Option<String>,

@@ -61,8 +61,12 @@ pub struct RunnerConfig {
     pub script_timeout_seconds: u32,
     /// Smart jobs with a basic-only schedule write a full when their newest full is older.
     pub smart_full_interval_days: u32,
-    /// One request to an SMB share may take this long before the run (or check) fails.
+    /// One request to an SMB share or NFS export may take this long before the run (or check)
+    /// fails.
     pub share_timeout_seconds: u32,
+    /// AUTH_SYS identity for NFS repositories reached directly (the export may squash it).
+    pub nfs_uid: u32,
+    pub nfs_gid: u32,
 }
 
 impl RunnerConfig {
@@ -94,6 +98,8 @@ impl Default for RunnerConfig {
             script_timeout_seconds: 1800,
             smart_full_interval_days: 7,
             share_timeout_seconds: 30,
+            nfs_uid: 0,
+            nfs_gid: 0,
         }
     }
 }

@@ -14,9 +14,17 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// `//host/share` or `\\host\share`: a share the command reaches itself.
-fn is_share(repository: &str) -> bool {
-    repository.starts_with("//") || repository.starts_with("\\\\")
+/// A share the command reaches itself: `//host/share` (or `\\host\share`) is SMB,
+/// `host[:port]:/export` is NFS; anything else is a local directory.
+fn share_kind(repository: &str) -> Option<crate::domain::job::RepoKind> {
+    use crate::domain::job::RepoKind;
+    if repository.starts_with("//") || repository.starts_with("\\\\") {
+        Some(RepoKind::Smb)
+    } else if !repository.starts_with('/') && repository.contains(":/") {
+        Some(RepoKind::Nfs)
+    } else {
+        None
+    }
 }
 
 /// Exit codes: 0 success, 1 failure, 3 success with warnings (2 is a usage error from clap).
@@ -36,26 +44,33 @@ fn server_name(arg: &Option<String>) -> String {
 }
 
 fn location(j: &JobArgs) -> Result<JobLocation, EngineError> {
-    let target: crate::engine::target::SharedTarget = if is_share(&j.repository) {
-        let normalized = j.repository.replace('\\', "/");
-        let failed = |f: crate::repocheck::Failure| {
-            EngineError::NotFound(format!(
-                "repository {}: check failed at step '{}': {}",
-                j.repository, f.step, f.reason
-            ))
-        };
-        let access = crate::repocheck::RepoAccess {
-            kind: crate::domain::job::RepoKind::Smb,
-            path: &normalized,
-            local_path: None,
-            login: crate::repocheck::login_from_file(
-                j.credentials.as_deref().and_then(|p| p.to_str()),
-            )
-            .map_err(failed)?,
-        };
-        crate::repocheck::connect(&access, crate::engine::target::SHARE_TIMEOUT).map_err(failed)?
-    } else {
-        std::sync::Arc::new(crate::engine::target::LocalTarget::new(&j.repository))
+    let target: crate::engine::target::SharedTarget = match share_kind(&j.repository) {
+        Some(kind) => {
+            let normalized = j.repository.replace('\\', "/");
+            let failed = |f: crate::repocheck::Failure| {
+                EngineError::NotFound(format!(
+                    "repository {}: check failed at step '{}': {}",
+                    j.repository, f.step, f.reason
+                ))
+            };
+            let access = crate::repocheck::RepoAccess {
+                kind,
+                path: if kind == crate::domain::job::RepoKind::Smb {
+                    &normalized
+                } else {
+                    &j.repository
+                },
+                local_path: None,
+                login: crate::repocheck::login_from_file(
+                    j.credentials.as_deref().and_then(|p| p.to_str()),
+                )
+                .map_err(failed)?,
+                nfs_ids: (j.nfs_uid, j.nfs_gid),
+            };
+            crate::repocheck::connect(&access, crate::engine::target::SHARE_TIMEOUT)
+                .map_err(failed)?
+        }
+        None => std::sync::Arc::new(crate::engine::target::LocalTarget::new(&j.repository)),
     };
     Ok(JobLocation {
         target,

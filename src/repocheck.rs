@@ -36,6 +36,8 @@ pub struct RepoAccess<'a> {
     pub local_path: Option<&'a str>,
     /// SMB user; `None` connects as guest.
     pub login: Option<SmbLogin>,
+    /// NFS AUTH_SYS uid and gid.
+    pub nfs_ids: (u32, u32),
 }
 
 /// The SMB login kept in a repository's credentials file.
@@ -64,23 +66,21 @@ pub fn connect(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failur
     }
     match r.kind {
         RepoKind::Smb => connect_smb(r, timeout),
-        RepoKind::Nfs => {
-            let reach = remote_endpoint(r.kind, r.path)
-                .map(|(h, p)| match probe_tcp(&h, p) {
-                    Ok(()) => format!("the server {h}:{p} accepts connections"),
-                    Err(e) => format!("the server is not reachable: {e}"),
-                })
-                .unwrap_or_default();
-            Err(fail(
-                "mount",
-                format!(
-                    "NFS export '{}' is not mounted on this host ({reach}); direct NFS access is \
-                     not available in this release: mount the export and register its mount \
-                     point as localPath",
-                    r.path
-                ),
-            ))
-        }
+        RepoKind::Nfs => connect_nfs(r, timeout),
+    }
+}
+
+fn connect_nfs(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failure> {
+    use crate::engine::target::nfs::{ConnectFailure, NfsPath, NfsTarget};
+    let path = NfsPath::parse(r.path).map_err(|m| fail("path", m))?;
+    // The NFS port when given, else the portmapper that tells where NFS and MOUNT are.
+    let port = path.port.unwrap_or(111);
+    probe_tcp(&path.host, port).map_err(|e| fail("connect", e))?;
+    match NfsTarget::connect(&path, r.nfs_ids.0, r.nfs_ids.1, timeout) {
+        Ok(t) => Ok(Arc::new(t)),
+        Err(ConnectFailure::Connect(m)) => Err(fail("connect", m)),
+        Err(ConnectFailure::Access(m)) | Err(ConnectFailure::Export(m)) => Err(fail("export", m)),
+        Err(ConnectFailure::Missing(m)) => Err(fail("exists", m)),
     }
 }
 
@@ -150,9 +150,14 @@ pub fn check(t: &dyn Target) -> Result<Report, Failure> {
     let payload = format!("zdm-backupd repository check {id}\n").repeat(64);
     let result = (|| {
         let mut f = t.create_new(tmp).map_err(|e| {
+            let why = if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+                "read-only export or share".to_string()
+            } else {
+                e.to_string()
+            };
             fail(
                 "write",
-                format!("cannot create a file in {}: {e}", t.describe()),
+                format!("cannot create a file in {}: {why}", t.describe()),
             )
         })?;
         f.write_all(payload.as_bytes())

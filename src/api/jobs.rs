@@ -338,6 +338,7 @@ fn share_points(
     server: &str,
     job: &str,
     timeout: std::time::Duration,
+    nfs_ids: (u32, u32),
 ) -> Vec<repo::Point> {
     let Ok(login) = crate::repocheck::login_from_file(r.credentials_file.as_deref()) else {
         return Vec::new();
@@ -347,6 +348,7 @@ fn share_points(
         path: &r.path,
         local_path: r.local_path.as_deref(),
         login,
+        nfs_ids,
     };
     match crate::repocheck::connect(&access, timeout) {
         Ok(t) => repo::points(&*t, &std::path::Path::new(server).join(job)),
@@ -384,15 +386,16 @@ pub async fn get(
     }
     let mut v = item(&state, &snap, job, true);
     let points = match snap.repos.get(&job.repository_id) {
-        Some(r) if r.path.starts_with("//") => {
-            // A share the daemon reaches itself: list the points over SMB.
+        Some(r) if !r.path.starts_with('/') || r.path.starts_with("//") => {
+            // A share the daemon reaches itself: list the points over SMB or NFS.
             let (r, name, server) = (
                 r.clone(),
                 job.name.clone(),
                 state.settings.server_name.clone(),
             );
             let timeout = state.settings.runner.share_timeout();
-            web::block(move || share_points(&r, &server, &name, timeout))
+            let ids = (state.settings.runner.nfs_uid, state.settings.runner.nfs_gid);
+            web::block(move || share_points(&r, &server, &name, timeout, ids))
                 .await
                 .map_err(ApiError::internal)?
         }

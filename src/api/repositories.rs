@@ -680,12 +680,14 @@ pub async fn verify(
     });
     let (kind, path, local_path) = (spec.kind, spec.path.clone(), spec.local_path.clone());
     let timeout = state.settings.runner.share_timeout();
+    let nfs_ids = (state.settings.runner.nfs_uid, state.settings.runner.nfs_gid);
     let outcome = web::block(move || {
         let access = repocheck::RepoAccess {
             kind,
             path: &path,
             local_path: local_path.as_deref(),
             login,
+            nfs_ids,
         };
         let target = repocheck::connect(&access, timeout)?;
         let checked = target.describe();
@@ -702,6 +704,8 @@ pub async fn verify(
                 "result": "SUCCESS",
                 "checks": if dir.starts_with("//") {
                     &["connect", "authenticate", "share", "exists", "write", "fsync", "rename", "read", "delete", "space"][..]
+                } else if !dir.starts_with('/') {
+                    &["connect", "export", "exists", "write", "fsync", "rename", "read", "delete", "space"][..]
                 } else {
                     &["exists", "write", "fsync", "rename", "read", "delete", "space"][..]
                 },

@@ -217,6 +217,7 @@ fn prepare(
         local_path: repo.local_path.as_deref(),
         login: crate::repocheck::login_from_file(repo.credentials_file.as_deref())
             .map_err(preflight_error)?,
+        nfs_ids: (settings.runner.nfs_uid, settings.runner.nfs_gid),
     };
     let target = crate::repocheck::connect(&access, settings.runner.share_timeout())
         .map_err(preflight_error)?;

@@ -5,6 +5,7 @@
 
 pub mod local;
 pub mod lockfile;
+pub mod nfs;
 pub mod smb;
 
 use std::io::{self, Read, Write};
