@@ -553,6 +553,17 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
     ]));
     assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "onshare");
 
+    // A rename moves the job's restore points on the share.
+    let r = d.put("/api/backups/onshare", json!({"changeName": "renamed"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!job_dir.exists());
+    assert!(names(&smb.share().join("srv/renamed"))
+        .contains(&done["run"]["restorePoint"].as_str().unwrap().to_string()));
+    let start = || {
+        let r = d.put("/api/backups/renamed", json!({"status": "start"}));
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+
     // With the server gone for good, a run fails at the preflight, saying so.
     smb.kill();
     start();

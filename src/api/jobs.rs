@@ -331,6 +331,54 @@ pub fn job_dir(state: &AppState, repo: Option<&RepoRow>, job: &str) -> Option<Pa
     )
 }
 
+/// Moves a renamed job's directory in its repository (a local directory or a share). A
+/// repository directory that does not exist yet holds nothing to move; a share that cannot be
+/// reached refuses the rename, so no restore points are left behind under the old name.
+fn move_points(state: &AppState, r: &RepoRow, from: &str, to: &str) -> Result<(), ApiError> {
+    let login = crate::repocheck::login_from_file(r.credentials_file.as_deref())
+        .map_err(|f| ApiError::conflict(format!("{}: {}", f.step, f.reason)))?;
+    let access = crate::repocheck::RepoAccess {
+        kind: r.kind,
+        path: &r.path,
+        local_path: r.local_path.as_deref(),
+        login,
+        nfs_ids: (state.settings.runner.nfs_uid, state.settings.runner.nfs_gid),
+    };
+    let t = match crate::repocheck::connect(&access, state.settings.runner.share_timeout()) {
+        Ok(t) => t,
+        Err(f) if f.step == "exists" && r.path.starts_with('/') && !r.path.starts_with("//") => {
+            return Ok(())
+        }
+        Err(f) => {
+            return Err(ApiError::conflict(format!(
+                "repository {} cannot be reached to move the job's restore points ({}: {}); \
+                 rename the job when it is reachable",
+                r.path, f.step, f.reason
+            )))
+        }
+    };
+    let server = std::path::Path::new(&state.settings.server_name);
+    let (src, dst) = (server.join(from), server.join(to));
+    let io = |e: std::io::Error| {
+        ApiError::internal(format!(
+            "moving {} to {}: {e}",
+            src.display(),
+            dst.display()
+        ))
+    };
+    if !t.is_dir(&src).map_err(io)? {
+        return Ok(());
+    }
+    if t.exists(&dst).map_err(io)? {
+        return Err(ApiError::conflict(format!(
+            "{} already exists in the repository; choose another name",
+            repo::describe(&*t, &dst)
+        )));
+    }
+    t.rename(&src, &dst).map_err(io)?;
+    t.sync_dir(server).map_err(io)
+}
+
 /// The restore points of a job on an SMB share; none when the share cannot be reached (the
 /// job's runs say why).
 fn share_points(
@@ -470,8 +518,8 @@ fn store_slot(
 struct Applied {
     job: JobRow,
     fields: Vec<Value>,
-    old_dir: Option<PathBuf>,
-    new_dir: Option<PathBuf>,
+    /// A rename within the same repository: its restore points move along.
+    moved: Option<(RepoRow, String, String)>,
 }
 
 fn apply_update(
@@ -693,21 +741,13 @@ fn apply_update(
     if job.schedule_advanced_id != old.schedule_advanced_id {
         release_schedule(tx, old.schedule_advanced_id)?;
     }
-    let repos = db::repositories::get(tx, old.repository_id)?;
-    let (old_dir, new_dir) = if job.name != old.name && job.repository_id == old.repository_id {
-        (
-            job_dir(state, repos.as_ref(), &old.name),
-            job_dir(state, repos.as_ref(), &job.name),
-        )
+    let moved = if job.name != old.name && job.repository_id == old.repository_id {
+        db::repositories::get(tx, old.repository_id)?
+            .map(|r| (r, old.name.clone(), job.name.clone()))
     } else {
-        (None, None)
+        None
     };
-    Ok(Applied {
-        job,
-        fields,
-        old_dir,
-        new_dir,
-    })
+    Ok(Applied { job, fields, moved })
 }
 
 /// Changes a job; `status` starts or stops it (spec §4.3).
@@ -738,22 +778,8 @@ pub async fn update(
         st.db.write_blocking(|tx| {
             let a = apply_update(&st, tx, &ident, &body, &|id| runner.is_active(id))?;
             // A renamed job keeps its restore points: its directory moves with it.
-            if let (Some(from), Some(to)) = (&a.old_dir, &a.new_dir) {
-                if from.is_dir() {
-                    if to.exists() {
-                        return Err(ApiError::conflict(format!(
-                            "{} already exists in the repository; choose another name",
-                            to.display()
-                        )));
-                    }
-                    std::fs::rename(from, to).map_err(|e| {
-                        ApiError::internal(format!(
-                            "moving {} to {}: {e}",
-                            from.display(),
-                            to.display()
-                        ))
-                    })?;
-                }
+            if let Some((repo, from, to)) = &a.moved {
+                move_points(&st, repo, from, to)?;
             }
             Ok::<_, ApiError>(a)
         })
