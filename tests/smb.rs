@@ -553,6 +553,33 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
     ]));
     assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "onshare");
 
+    // The server killed mid-run (connections reset): the run fails at once; the next one,
+    // with the server back, succeeds.
+    write(&src.join("big.bin"), &noise(12 << 20, 6));
+    start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !names(&job_dir).iter().any(|n| n.starts_with(".partial-")) {
+        assert!(Instant::now() < deadline, "the run never started writing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    smb.kill();
+    let killed = Instant::now();
+    let reset = wait_run(&d, &id, 30, |r| {
+        r["run"]["state"] == "error" && r["id"] != failed["id"]
+    });
+    assert!(
+        killed.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert_ne!(reset["run"]["error"], "-", "{reset:#}");
+    smb.run();
+    start();
+    let done = wait_run(&d, &id, 90, |r| {
+        r["run"]["state"] == "complete" && r["id"] != first["id"] && r["id"] != done["id"]
+    });
+
     // A rename moves the job's restore points on the share.
     let r = d.put("/api/backups/onshare", json!({"changeName": "renamed"}));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -568,7 +595,7 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
     smb.kill();
     start();
     let gone = wait_run(&d, &id, 30, |r| {
-        r["run"]["state"] == "error" && r["id"] != failed["id"]
+        r["run"]["state"] == "error" && r["id"] != failed["id"] && r["id"] != reset["id"]
     });
     assert!(
         gone["run"]["error"]
