@@ -6,26 +6,19 @@
 
 mod common;
 
+use common::run::{cli, done, free_port, names, ok, wait_partial, wait_run};
 use common::tree::{assert_same, have_tools, is_root, noise, snapshot, write};
-use common::{Daemon, BIN};
-use serde_json::{json, Value};
+use common::Daemon;
+use serde_json::json;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 struct Ganesha {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Ganesha {
@@ -142,62 +135,6 @@ impl Drop for Ganesha {
     }
 }
 
-fn cli(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("ZDM_BACKUPD_CONFIG")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn done(o: &Output) -> Value {
-    ok(o)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["event"] == "done")
-        .expect("a done event")
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn wait_run(d: &Daemon, id: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let r = d.get(&format!("/api/backups/histories?jobId={id}&sort=asc"));
-        if let Some(row) = r.body["data"].as_array().unwrap().iter().find(|r| pred(r)) {
-            return row.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out; history {:#}\nlog:\n{}",
-            r.body["data"],
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn nfs_exports_round_trip_and_fail_cleanly() {
     let Some(mut g) = Ganesha::start() else {
@@ -311,11 +248,7 @@ fn nfs_exports_round_trip_and_fail_cleanly() {
     );
     start();
     let job_dir = g.export().join("srv/onnfs");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !names(&job_dir).iter().any(|n| n.starts_with(".partial-")) {
-        assert!(Instant::now() < deadline, "the run never started writing");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_partial(&job_dir);
     std::thread::sleep(Duration::from_secs(2));
     g.kill();
     let killed = Instant::now();

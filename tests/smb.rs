@@ -4,12 +4,13 @@
 
 mod common;
 
+use common::run::{cli, done, free_port, names, ok, wait_partial, wait_run};
 use common::tree::{assert_same, have_tools, is_root, noise, snapshot, write};
 use common::{Daemon, BIN};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const USER: &str = "nobody";
@@ -144,46 +145,6 @@ impl Drop for Samba {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn cli(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("ZDM_BACKUPD_CONFIG")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The `done` event of a `--json` backup.
-fn done(o: &Output) -> Value {
-    ok(o)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["event"] == "done")
-        .expect("a done event")
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 #[test]
@@ -375,32 +336,6 @@ fn cli_backs_up_rotates_restores_and_recovers_on_a_share() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("mode 0600"));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits for a history row of job `id` that satisfies `pred`.
-fn wait_run(d: &Daemon, id: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let r = d.get(&format!("/api/backups/histories?jobId={id}&sort=asc"));
-        if let Some(row) = r.body["data"].as_array().unwrap().iter().find(|r| pred(r)) {
-            return row.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out; history {:#}\nlog:\n{}",
-            r.body["data"],
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
     let Some(mut smb) = Samba::start() else {
@@ -483,11 +418,7 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
     assert_eq!(r.status, 200, "{}", r.body);
     start();
     let job_dir = smb.share().join("srv/onshare");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !names(&job_dir).iter().any(|n| n.starts_with(".partial-")) {
-        assert!(Instant::now() < deadline, "the run never started writing");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_partial(&job_dir);
     std::thread::sleep(Duration::from_secs(2));
     smb.signal(nix::sys::signal::Signal::SIGSTOP);
     let frozen = Instant::now();
@@ -557,11 +488,7 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
     // with the server back, succeeds.
     write(&src.join("big.bin"), &noise(12 << 20, 6));
     start();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !names(&job_dir).iter().any(|n| n.starts_with(".partial-")) {
-        assert!(Instant::now() < deadline, "the run never started writing");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_partial(&job_dir);
     std::thread::sleep(Duration::from_secs(1));
     smb.kill();
     let killed = Instant::now();

@@ -285,4 +285,5 @@ pub fn assert_envelope(r: &Resp) {
         "timestamp {ts}"
     );
 }
+pub mod run;
 pub mod tree;

@@ -85,6 +85,10 @@ impl Target for LocalTarget {
         std::fs::remove_file(self.at(path))
     }
 
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir(self.at(path))
+    }
+
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_dir_all(self.at(path))
     }

@@ -62,8 +62,8 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     fn is_dir(&self, path: &Path) -> io::Result<bool>;
     /// Creates one directory; fails if it exists.
     fn create_dir(&self, path: &Path) -> io::Result<()>;
-    /// Creates a directory and its missing parents.
-    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Removes an empty directory.
+    fn remove_dir(&self, path: &Path) -> io::Result<()>;
     /// The names in a directory (without `.` and `..`), in no particular order.
     fn list(&self, path: &Path) -> io::Result<Vec<DirEntry>>;
     /// Creates (or truncates) a file for writing.
@@ -75,8 +75,6 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     /// Renames a file or directory; fails if `to` exists as a non-empty directory.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
-    /// Removes a directory and everything below it.
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Makes a directory's entries (creates, renames, removals) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// Size and free space of the file system the repository is on.
@@ -84,6 +82,34 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     /// Takes the job lock file at `path`, recording `holder`.
     fn lock(&self, path: &Path, holder: &str) -> Result<Box<dyn LockGuard>, LockError>;
 
+    /// Creates a directory and its missing parents.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        let mut cur = std::path::PathBuf::new();
+        for c in path.components() {
+            cur.push(c);
+            if !self.is_dir(&cur)? {
+                match self.create_dir(&cur) {
+                    Ok(()) => {}
+                    // Another run created it meanwhile.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+    /// Removes a directory and everything below it.
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        for e in self.list(path)? {
+            let child = path.join(&e.name);
+            if e.is_dir {
+                self.remove_dir_all(&child)?;
+            } else {
+                self.remove_file(&child)?;
+            }
+        }
+        self.remove_dir(path)
+    }
     /// A whole (small) file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();

@@ -355,17 +355,6 @@ impl NfsTarget {
             verf: None,
         }))
     }
-
-    fn remove_dir(&self, rel: &Path) -> io::Result<()> {
-        let (dir, n) = self.parent(rel)?;
-        let args = nfs3::RMDIR3args {
-            object: nfs3::diropargs3 {
-                dir,
-                name: name(&n),
-            },
-        };
-        call!(self.inner, c => c.rmdir(&args)).map(|_| ())
-    }
 }
 
 fn file_attrs(mode: u32) -> nfs3::sattr3 {
@@ -405,21 +394,6 @@ impl Target for NfsTarget {
             },
         };
         call!(self.inner, c => c.mkdir(&args)).map(|_| ())
-    }
-
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        let mut cur = std::path::PathBuf::new();
-        for c in path.components() {
-            cur.push(c);
-            if !self.is_dir(&cur)? {
-                match self.create_dir(&cur) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(())
     }
 
     fn list(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
@@ -487,6 +461,17 @@ impl Target for NfsTarget {
         call!(self.inner, c => c.rename(&args)).map(|_| ())
     }
 
+    fn remove_dir(&self, rel: &Path) -> io::Result<()> {
+        let (dir, n) = self.parent(rel)?;
+        let args = nfs3::RMDIR3args {
+            object: nfs3::diropargs3 {
+                dir,
+                name: name(&n),
+            },
+        };
+        call!(self.inner, c => c.rmdir(&args)).map(|_| ())
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let (dir, n) = self.parent(path)?;
         let args = nfs3::REMOVE3args {
@@ -496,18 +481,6 @@ impl Target for NfsTarget {
             },
         };
         call!(self.inner, c => c.remove(&args)).map(|_| ())
-    }
-
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        for e in self.list(path)? {
-            let child = path.join(&e.name);
-            if e.is_dir {
-                self.remove_dir_all(&child)?;
-            } else {
-                self.remove_file(&child)?;
-            }
-        }
-        self.remove_dir(path)
     }
 
     /// NFSv3 directory operations are synchronous: the server has them on disk when it answers.

@@ -362,22 +362,6 @@ impl Target for SmbTarget {
             .call(|c| c.mkdir(self.remote(path), SmbMode::from(0o755)))
     }
 
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        let mut cur = std::path::PathBuf::new();
-        for c in path.components() {
-            cur.push(c);
-            if !self.is_dir(&cur)? {
-                match self.create_dir(&cur) {
-                    Ok(()) => {}
-                    // Another run created it meanwhile.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn list(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
         match self.conn.call(|c| c.list_dir(self.remote(path))) {
             Ok(entries) => Ok(entries
@@ -474,15 +458,7 @@ impl Target for SmbTarget {
         self.conn.call(|c| c.unlink(self.remote(path)))
     }
 
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        for e in self.list(path)? {
-            let child = path.join(&e.name);
-            if e.is_dir {
-                self.remove_dir_all(&child)?;
-            } else {
-                self.remove_file(&child)?;
-            }
-        }
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
         self.conn.call(|c| c.rmdir(self.remote(path)))
     }
 
