@@ -6,6 +6,7 @@
 pub mod local;
 pub mod lockfile;
 pub mod nfs;
+pub mod pipe;
 pub mod smb;
 
 use std::io::{self, Read, Write};

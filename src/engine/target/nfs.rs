@@ -16,15 +16,15 @@ use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
 use nfs3_client::tokio::{TokioConnector, TokioIo};
 use nfs3_client::{ConnectError, MountError, Nfs3Client, Nfs3ConnectionBuilder, RpcError};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Client = Nfs3Client<TokioIo<tokio::net::TcpStream>>;
 
-/// Bytes per WRITE and READ request.
-const CHUNK: usize = 1024 * 1024;
+/// Bytes per READ request (WRITEs are the pipe's chunks).
+const CHUNK: usize = super::pipe::CHUNK;
 
 /// `host[:port]:/export[/subdir]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,13 +347,19 @@ impl NfsTarget {
             Nfs3Option::Some(fh) => fh,
             Nfs3Option::None => self.lookup(&dir, &n)?,
         };
-        Ok(Box::new(NfsWriter {
+        let mut w = NfsWriter {
             inner: self.inner.clone(),
             fh,
-            buf: Vec::with_capacity(CHUNK),
             offset: 0,
             verf: None,
-        }))
+        };
+        super::pipe::spawn("zdm-nfs-write", move |chunks, ready| {
+            let _ = ready.send(Ok(()));
+            for chunk in chunks {
+                w.send(&chunk)?;
+            }
+            w.commit()
+        })
     }
 }
 
@@ -508,25 +514,24 @@ impl Target for NfsTarget {
     }
 }
 
-/// UNSTABLE writes of 1 MiB; `commit` sends COMMIT and checks the write verifier never changed.
+/// UNSTABLE writes; `commit` sends COMMIT and checks the write verifier never changed.
 struct NfsWriter {
     inner: Arc<Inner>,
     fh: nfs_fh3,
-    buf: Vec<u8>,
     offset: u64,
     verf: Option<nfs3::writeverf3>,
 }
 
 impl NfsWriter {
-    fn send(&mut self) -> io::Result<()> {
+    fn send(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut done = 0;
-        while done < self.buf.len() {
+        while done < buf.len() {
             let args = nfs3::WRITE3args {
                 file: self.fh.clone(),
                 offset: self.offset,
-                count: (self.buf.len() - done) as u32,
+                count: (buf.len() - done) as u32,
                 stable: nfs3::stable_how::UNSTABLE,
-                data: Opaque::borrowed(&self.buf[done..]),
+                data: Opaque::borrowed(&buf[done..]),
             };
             let res = call!(self.inner, c => c.write(&args))?;
             if res.count == 0 {
@@ -539,8 +544,17 @@ impl NfsWriter {
             done += res.count as usize;
             self.offset += u64::from(res.count);
         }
-        self.buf.clear();
         Ok(())
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        let args = nfs3::COMMIT3args {
+            file: self.fh.clone(),
+            offset: 0,
+            count: 0,
+        };
+        let res = call!(self.inner, c => c.commit(&args))?;
+        self.check_verf(res.verf)
     }
 
     fn check_verf(&mut self, v: nfs3::writeverf3) -> io::Result<()> {
@@ -554,33 +568,6 @@ impl NfsWriter {
                 "the NFS server restarted while the file was written; unstable data may be lost",
             )),
         }
-    }
-}
-
-impl Write for NfsWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl RepoFile for NfsWriter {
-    fn commit(mut self: Box<Self>) -> io::Result<()> {
-        self.send()?;
-        let args = nfs3::COMMIT3args {
-            file: self.fh.clone(),
-            offset: 0,
-            count: 0,
-        };
-        let res = call!(self.inner, c => c.commit(&args))?;
-        self.check_verf(res.verf)
     }
 }
 

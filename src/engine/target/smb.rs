@@ -10,13 +10,12 @@ use super::{DirEntry, LockError, LockGuard, RepoFile, Space, Target};
 use pavao::{SmbClient, SmbCredentials, SmbError, SmbMode, SmbOpenOptions, SmbOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Writes are handed to the network thread in chunks of this size.
-const CHUNK: usize = 1024 * 1024;
-/// Chunks queued ahead of (or behind) the network thread.
+use super::pipe::CHUNK;
+/// Chunks read ahead of the caller.
 const QUEUE: usize = 8;
 
 /// `//host[:port]/share[/subdir]` (or with backslashes).
@@ -287,55 +286,34 @@ impl SmbTarget {
     }
 
     fn open_file(&self, rel: &Path, opts: SmbOpenOptions) -> io::Result<Box<dyn RepoFile>> {
-        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
-        let failed: Arc<Mutex<Option<io::Error>>> = Arc::default();
-        let (ready_tx, ready_rx) = sync_channel::<io::Result<()>>(1);
         self.conn.check()?;
-        let conn = self.conn.clone();
-        let remote = self.remote(rel);
-        let seen = failed.clone();
-        let handle = std::thread::Builder::new()
-            .name("zdm-smb-write".into())
-            .spawn(move || -> io::Result<u64> {
-                let mut file = match conn.client.open_with(&remote, opts) {
-                    Ok(f) => {
-                        let _ = ready_tx.send(Ok(()));
-                        f
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(conn.note(io_of(e))));
-                        return Ok(0);
-                    }
-                };
-                let mut written = 0u64;
-                for chunk in rx {
-                    if let Err(e) = file.write_all(&chunk).map_err(|e| conn.note(e)) {
-                        let msg = e.to_string();
-                        *seen.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(io::Error::new(e.kind(), msg));
-                        return Err(e);
-                    }
-                    written += chunk.len() as u64;
+        let (conn, remote) = (self.conn.clone(), self.remote(rel));
+        super::pipe::spawn("zdm-smb-write", move |chunks, ready| {
+            let mut file = match conn.client.open_with(&remote, opts) {
+                Ok(f) => {
+                    let _ = ready.send(Ok(()));
+                    f
                 }
-                drop(file);
-                // The handle is closed; ask the server what it holds.
-                let size = conn.call(|c| c.stat(&remote))?.size;
-                if size != written {
-                    return Err(io::Error::other(format!(
-                        "the share holds {size} bytes of {remote}, {written} were written"
-                    )));
+                Err(e) => {
+                    let _ = ready.send(Err(conn.note(io_of(e))));
+                    return Ok(());
                 }
-                Ok(written)
-            })?;
-        ready_rx
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("SMB writer thread ended")))?;
-        Ok(Box::new(SmbWriter {
-            tx: Some(tx),
-            buf: Vec::with_capacity(CHUNK),
-            failed,
-            handle: Some(handle),
-        }))
+            };
+            let mut written = 0u64;
+            for chunk in chunks {
+                file.write_all(&chunk).map_err(|e| conn.note(e))?;
+                written += chunk.len() as u64;
+            }
+            drop(file);
+            // The handle is closed; ask the server what it holds.
+            let size = conn.call(|c| c.stat(&remote))?.size;
+            if size != written {
+                return Err(io::Error::other(format!(
+                    "the share holds {size} bytes of {remote}, {written} were written"
+                )));
+            }
+            Ok(())
+        })
     }
 }
 
@@ -483,76 +461,6 @@ impl Target for SmbTarget {
         super::lockfile::take(self, path, holder, move || {
             let _ = conn.call(|c| c.unlink(&remote));
         })
-    }
-}
-
-struct SmbWriter {
-    tx: Option<SyncSender<Vec<u8>>>,
-    buf: Vec<u8>,
-    failed: Arc<Mutex<Option<io::Error>>>,
-    handle: Option<std::thread::JoinHandle<io::Result<u64>>>,
-}
-
-impl SmbWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        let tx = self.tx.as_ref().ok_or_else(|| io::Error::other("closed"))?;
-        if tx.send(chunk).is_err() {
-            return Err(self.failure());
-        }
-        Ok(())
-    }
-
-    /// The network thread's error (it stopped taking chunks).
-    fn failure(&mut self) -> io::Error {
-        if let Some(e) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            return e;
-        }
-        match self.handle.take().map(|h| h.join()) {
-            Some(Ok(Err(e))) => e,
-            _ => io::Error::other("the SMB connection failed"),
-        }
-    }
-}
-
-impl Write for SmbWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl RepoFile for SmbWriter {
-    /// Every chunk is sent and acknowledged by the server, the handle closed and the size the
-    /// server reports checked. (libsmbclient has no flush call: durability on the server's
-    /// disks is the share's setting, e.g. Samba's `strict sync`.)
-    fn commit(mut self: Box<Self>) -> io::Result<()> {
-        self.send()?;
-        self.tx.take();
-        match self.handle.take().map(|h| h.join()) {
-            Some(Ok(Ok(_))) => Ok(()),
-            Some(Ok(Err(e))) => Err(e),
-            _ => Err(io::Error::other("the SMB writer thread panicked")),
-        }
-    }
-}
-
-impl Drop for SmbWriter {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
     }
 }
 
