@@ -241,13 +241,22 @@ impl NfsTarget {
                 gid,
                 gids: vec![gid],
             });
-            let mut b = Nfs3ConnectionBuilder::new(TokioConnector, ip.to_string(), &export)
-                .credential(cred)
-                .connect_from_privileged_port(nix::unistd::geteuid().is_root());
-            if let Some(p) = path.port {
-                b = b.nfs3_port(p);
+            let mount = |privileged: bool| {
+                let mut b = Nfs3ConnectionBuilder::new(TokioConnector, ip.to_string(), &export)
+                    .credential(cred.clone())
+                    .connect_from_privileged_port(privileged);
+                if let Some(p) = path.port {
+                    b = b.nfs3_port(p);
+                }
+                rt.block_on(async { tokio::time::timeout(timeout, b.mount()).await })
+            };
+            // Servers want a privileged source port unless the export says `insecure`; root
+            // without CAP_NET_BIND_SERVICE tries an ordinary one.
+            let mut mounted = mount(nix::unistd::geteuid().is_root());
+            if matches!(&mounted, Ok(Err(ConnectError::Io(e))) if e.kind() == io::ErrorKind::PermissionDenied)
+            {
+                mounted = mount(false);
             }
-            let mounted = rt.block_on(async { tokio::time::timeout(timeout, b.mount()).await });
             let err = match mounted {
                 Ok(Ok(conn)) => {
                     let root = conn.root_nfs_fh3();
