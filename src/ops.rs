@@ -67,8 +67,9 @@ fn location(j: &JobArgs) -> Result<JobLocation, EngineError> {
                 .map_err(failed)?,
                 nfs_ids: (j.nfs_uid, j.nfs_gid),
             };
-            crate::repocheck::connect(&access, crate::engine::target::SHARE_TIMEOUT)
-                .map_err(failed)?
+            // The daemon's default timeout: the command line reads no configuration for it.
+            let timeout = crate::config::RunnerConfig::default().share_timeout();
+            crate::repocheck::connect(&access, timeout).map_err(failed)?
         }
         None => std::sync::Arc::new(crate::engine::target::LocalTarget::new(&j.repository)),
     };

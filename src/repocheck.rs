@@ -1,6 +1,8 @@
 //! Proving a repository is usable before anything is written to it: reachable, authenticated,
 //! writable, atomic rename, fsync, free space. Each failure names the step and the reason.
 
+use crate::config::RunnerConfig;
+use crate::db::repositories::RepoRow;
 use crate::domain::job::RepoKind;
 use crate::engine::target::smb::{SmbLogin, SmbPath, SmbTarget};
 use crate::engine::target::{LocalTarget, SharedTarget, Target};
@@ -48,17 +50,35 @@ pub fn login_from_file(file: Option<&str>) -> Result<Option<SmbLogin>, Failure> 
     .transpose()
 }
 
+/// A repository path naming a directory on this host (not `//host/share` or `host:/export`).
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//")
+}
+
+/// Opens a registered repository as the daemon reaches it (its credentials file, the
+/// configured NFS identity and share timeout).
+pub fn open(r: &RepoRow, runner: &RunnerConfig) -> Result<SharedTarget, Failure> {
+    let access = RepoAccess {
+        kind: r.kind,
+        path: &r.path,
+        local_path: r.local_path.as_deref(),
+        login: login_from_file(r.credentials_file.as_deref())?,
+        nfs_ids: (runner.nfs_uid, runner.nfs_gid),
+    };
+    connect(&access, runner.share_timeout())
+}
+
 /// Opens the repository: a share path (`//host/share`) is connected to directly; a local
 /// directory (the path itself, or the registered mount point) is used as it is.
 pub fn connect(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failure> {
     let local = [Some(r.path), r.local_path]
         .into_iter()
         .flatten()
-        .find(|p| p.starts_with('/') && !p.starts_with("//") && Path::new(p).is_dir());
+        .find(|p| is_local_path(p) && Path::new(p).is_dir());
     if let Some(dir) = local {
         return Ok(Arc::new(LocalTarget::new(dir)));
     }
-    if r.path.starts_with('/') && !r.path.starts_with("//") {
+    if is_local_path(r.path) {
         return Err(fail(
             "exists",
             format!("{} does not exist on this host", r.path),
@@ -100,7 +120,7 @@ fn connect_smb(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failur
     } else {
         format!("as '{}'", login.user)
     };
-    SmbTarget::connect(&share, &login, timeout).map_err(|e| match e.raw_os_error() {
+    let share_root = SmbTarget::connect(&share, &login, timeout).map_err(|e| match e.raw_os_error() {
         Some(nix::libc::EACCES) | Some(nix::libc::EPERM) => fail(
             "authenticate",
             format!("access denied to //{host}:{port}/{} {who}: wrong user name or password, or the user may not use this share", path.share),
@@ -113,8 +133,13 @@ fn connect_smb(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failur
         Some(nix::libc::ETIMEDOUT) => fail("connect", format!("no answer from {host}:{port} within {} s", timeout.as_secs())),
         _ => fail("connect", format!("{path}: {e}")),
     })?;
-    let target = SmbTarget::connect(&path, &login, timeout)
-        .map_err(|e| fail("exists", format!("{path}: {e}")))?;
+    let target = if path.subdir.is_empty() {
+        share_root
+    } else {
+        drop(share_root);
+        SmbTarget::connect(&path, &login, timeout)
+            .map_err(|e| fail("exists", format!("{path}: {e}")))?
+    };
     match target.is_dir(Path::new("")) {
         Ok(true) => Ok(Arc::new(target)),
         Ok(false) => Err(fail(
@@ -195,31 +220,6 @@ pub fn check(t: &dyn Target) -> Result<Report, Failure> {
     result
 }
 
-/// `host[:port]` of a remote share spec and the protocol's default port.
-pub fn remote_endpoint(kind: RepoKind, path: &str) -> Option<(String, u16)> {
-    match kind {
-        RepoKind::Smb => {
-            let rest = path.strip_prefix("//")?;
-            let host = rest.split('/').next()?;
-            Some(split_port(host, 445))
-        }
-        RepoKind::Nfs => {
-            let (left, _) = path.split_once(":/")?;
-            Some(split_port(left, 2049))
-        }
-    }
-}
-
-fn split_port(s: &str, default: u16) -> (String, u16) {
-    match s.rsplit_once(':') {
-        Some((h, p)) if p.parse::<u16>().is_ok() && !h.is_empty() => (
-            h.trim_matches(['[', ']']).to_string(),
-            p.parse().unwrap_or(default),
-        ),
-        _ => (s.trim_matches(['[', ']']).to_string(), default),
-    }
-}
-
 /// Tries a TCP connection to a remote share's server, to tell "not reachable" from "reachable but
 /// not mounted" in messages.
 pub fn probe_tcp(host: &str, port: u16) -> Result<(), String> {
@@ -260,26 +260,5 @@ mod tests {
             verify_local(&d.path().join("missing")).unwrap_err().step,
             "exists"
         );
-    }
-
-    #[test]
-    fn endpoints() {
-        assert_eq!(
-            remote_endpoint(RepoKind::Smb, "//10.0.0.5/backup"),
-            Some(("10.0.0.5".into(), 445))
-        );
-        assert_eq!(
-            remote_endpoint(RepoKind::Smb, "//127.0.0.1:1445/b"),
-            Some(("127.0.0.1".into(), 1445))
-        );
-        assert_eq!(
-            remote_endpoint(RepoKind::Nfs, "nas:/export"),
-            Some(("nas".into(), 2049))
-        );
-        assert_eq!(
-            remote_endpoint(RepoKind::Nfs, "127.0.0.1:2050:/export"),
-            Some(("127.0.0.1".into(), 2050))
-        );
-        assert_eq!(remote_endpoint(RepoKind::Nfs, "/local"), None);
     }
 }

@@ -335,20 +335,12 @@ pub fn job_dir(state: &AppState, repo: Option<&RepoRow>, job: &str) -> Option<Pa
 /// repository directory that does not exist yet holds nothing to move; a share that cannot be
 /// reached refuses the rename, so no restore points are left behind under the old name.
 fn move_points(state: &AppState, r: &RepoRow, from: &str, to: &str) -> Result<(), ApiError> {
-    let login = crate::repocheck::login_from_file(r.credentials_file.as_deref())
-        .map_err(|f| ApiError::conflict(format!("{}: {}", f.step, f.reason)))?;
-    let access = crate::repocheck::RepoAccess {
-        kind: r.kind,
-        path: &r.path,
-        local_path: r.local_path.as_deref(),
-        login,
-        nfs_ids: (state.settings.runner.nfs_uid, state.settings.runner.nfs_gid),
-    };
-    let t = match crate::repocheck::connect(&access, state.settings.runner.share_timeout()) {
+    let t = match crate::repocheck::open(r, &state.settings.runner) {
         Ok(t) => t,
-        Err(f) if f.step == "exists" && r.path.starts_with('/') && !r.path.starts_with("//") => {
-            return Ok(())
+        Err(f) if f.step == "credentials" => {
+            return Err(ApiError::conflict(format!("{}: {}", f.step, f.reason)))
         }
+        Err(f) if f.step == "exists" && crate::repocheck::is_local_path(&r.path) => return Ok(()),
         Err(f) => {
             return Err(ApiError::conflict(format!(
                 "repository {} cannot be reached to move the job's restore points ({}: {}); \
@@ -379,26 +371,15 @@ fn move_points(state: &AppState, r: &RepoRow, from: &str, to: &str) -> Result<()
     t.sync_dir(server).map_err(io)
 }
 
-/// The restore points of a job on an SMB share; none when the share cannot be reached (the
-/// job's runs say why).
+/// The restore points of a job on an SMB share or NFS export; none when it cannot be reached
+/// (the job's runs say why).
 fn share_points(
     r: &RepoRow,
     server: &str,
     job: &str,
-    timeout: std::time::Duration,
-    nfs_ids: (u32, u32),
+    runner: &crate::config::RunnerConfig,
 ) -> Vec<repo::Point> {
-    let Ok(login) = crate::repocheck::login_from_file(r.credentials_file.as_deref()) else {
-        return Vec::new();
-    };
-    let access = crate::repocheck::RepoAccess {
-        kind: r.kind,
-        path: &r.path,
-        local_path: r.local_path.as_deref(),
-        login,
-        nfs_ids,
-    };
-    match crate::repocheck::connect(&access, timeout) {
+    match crate::repocheck::open(r, runner) {
         Ok(t) => repo::points(&*t, &std::path::Path::new(server).join(job)),
         Err(_) => Vec::new(),
     }
@@ -434,16 +415,15 @@ pub async fn get(
     }
     let mut v = item(&state, &snap, job, true);
     let points = match snap.repos.get(&job.repository_id) {
-        Some(r) if !r.path.starts_with('/') || r.path.starts_with("//") => {
+        Some(r) if !crate::repocheck::is_local_path(&r.path) => {
             // A share the daemon reaches itself: list the points over SMB or NFS.
             let (r, name, server) = (
                 r.clone(),
                 job.name.clone(),
                 state.settings.server_name.clone(),
             );
-            let timeout = state.settings.runner.share_timeout();
-            let ids = (state.settings.runner.nfs_uid, state.settings.runner.nfs_gid);
-            web::block(move || share_points(&r, &server, &name, timeout, ids))
+            let runner = state.settings.runner.clone();
+            web::block(move || share_points(&r, &server, &name, &runner))
                 .await
                 .map_err(ApiError::internal)?
         }

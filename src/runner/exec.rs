@@ -211,16 +211,7 @@ fn prepare(
         .map_err(|e| format!("reading the job: {e}"))?;
     let repo = repo.ok_or_else(|| format!("repository {} no longer exists", job.repository_id))?;
     // Preflight: the share answers, lets us in, takes a file, a rename and a read, and has room.
-    let access = crate::repocheck::RepoAccess {
-        kind: repo.kind,
-        path: &repo.path,
-        local_path: repo.local_path.as_deref(),
-        login: crate::repocheck::login_from_file(repo.credentials_file.as_deref())
-            .map_err(preflight_error)?,
-        nfs_ids: (settings.runner.nfs_uid, settings.runner.nfs_gid),
-    };
-    let target = crate::repocheck::connect(&access, settings.runner.share_timeout())
-        .map_err(preflight_error)?;
+    let target = crate::repocheck::open(&repo, &settings.runner).map_err(preflight_error)?;
     crate::repocheck::check(&*target).map_err(preflight_error)?;
     let location = JobLocation {
         target,

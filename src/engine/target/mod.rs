@@ -1,7 +1,8 @@
 //! Where a repository's files live. The engine reads and writes restore points only through
 //! [`Target`], with paths relative to the repository root, so the same publication protocol
 //! (write into `.partial-*`, commit every file, write the manifest last, rename) runs on a local
-//! directory (an already-mounted share) and on an SMB share reached by the daemon itself.
+//! directory (an already-mounted share), an SMB share and an NFS export reached by the daemon
+//! itself.
 
 pub mod local;
 pub mod lockfile;
@@ -133,6 +134,3 @@ pub trait Target: Send + Sync + std::fmt::Debug {
 
 /// Shared handle to a target.
 pub type SharedTarget = Arc<dyn Target>;
-
-/// How long one request to a share may take before the run fails.
-pub const SHARE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
