@@ -108,6 +108,10 @@ pub struct JobArgs {
     /// Job name.
     #[arg(long)]
     pub job: String,
+    /// State directory whose authentication key (repo-auth.key) signs and checks restore
+    /// points and which records the repositories used (default: the configuration's).
+    #[arg(long, env = "ZDM_BACKUPD_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Print one JSON object per line instead of text and a progress bar.
     #[arg(long)]
     pub json: bool,
@@ -175,6 +179,10 @@ pub struct RestoreArgs {
     /// Allow restoring into a non-empty target, replacing what is there.
     #[arg(long)]
     pub overwrite: bool,
+    /// DANGER: restore a point that fails authentication (modified, forged, or written before
+    /// points were authenticated). For disaster recovery only, when you know where it came from.
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
     /// age identity file, for encrypted points.
     #[arg(long)]
     pub key_file: Option<PathBuf>,

@@ -4,6 +4,7 @@
 use crate::cli::{BackupArgs, CliMode, JobArgs, PointsArgs, RestoreArgs, UseOption, VerifyArgs};
 use crate::engine::backup::{backup, BackupPlan};
 use crate::engine::restore::{restore, RestoreRequest};
+use crate::engine::trust::Trust;
 use crate::engine::{
     keys, repo, verify, CancelToken, EngineError, JobLocation, Progress, ProgressState,
 };
@@ -30,20 +31,54 @@ fn share_kind(repository: &str) -> Option<crate::domain::job::RepoKind> {
 /// Exit codes: 0 success, 1 failure, 3 success with warnings (2 is a usage error from clap).
 pub const EXIT_WARNINGS: u8 = 3;
 
+/// The daemon's configuration as the operator commands see it: `ZDM_BACKUPD_CONFIG`, else the
+/// installed `/etc/zdm-backupd/config.toml` when it exists, else the built-in defaults.
+fn daemon_config() -> crate::config::Config {
+    let cfg = std::env::var_os("ZDM_BACKUPD_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let installed = std::path::Path::new("/etc/zdm-backupd/config.toml");
+            installed.exists().then(|| installed.to_path_buf())
+        });
+    crate::config::Config::load(cfg.as_deref()).unwrap_or_default()
+}
+
 /// The server name the daemon would use: the configured one, else the host name.
 fn server_name(arg: &Option<String>) -> String {
     if let Some(s) = arg {
         return s.clone();
     }
-    let cfg = std::env::var_os("ZDM_BACKUPD_CONFIG").map(std::path::PathBuf::from);
-    crate::config::Config::load(cfg.as_deref())
-        .ok()
-        .map(|c| c.server_name)
+    Some(daemon_config().server_name)
         .filter(|s| !s.is_empty())
         .unwrap_or_else(crate::host::hostname)
 }
 
-fn location(j: &JobArgs) -> Result<JobLocation, EngineError> {
+/// How a command authenticates points: the state directory's key. A backup creates the key
+/// the first time; reading commands need it, except an explicitly unauthenticated restore.
+fn trust(j: &JobArgs, create: bool, unauthenticated_ok: bool) -> Result<Trust, EngineError> {
+    let dir = j
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| daemon_config().state_dir);
+    if create {
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| {
+                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            })
+            .map_err(|e| EngineError::io(format!("state directory {}", dir.display()), e))?;
+    }
+    match Trust::from_state_dir(&dir, create) {
+        Err(EngineError::NotFound(_)) if unauthenticated_ok => Ok(Trust {
+            // Nothing authenticates with a fresh random key: every point is restored as
+            // unauthenticated, which the caller asked for.
+            key: crate::engine::trust::AuthKey::from_bytes(rand::random()),
+            registry: None,
+        }),
+        other => other,
+    }
+}
+
+fn location(j: &JobArgs, trust: Trust) -> Result<JobLocation, EngineError> {
     let target: crate::engine::target::SharedTarget = match share_kind(&j.repository) {
         Some(kind) => {
             let normalized = j.repository.replace('\\', "/");
@@ -77,6 +112,7 @@ fn location(j: &JobArgs) -> Result<JobLocation, EngineError> {
         target,
         server: server_name(&j.server),
         job: j.job.clone(),
+        trust,
     })
 }
 
@@ -214,7 +250,7 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
         (UseOption::NotUse, _) => None,
     };
     let plan = BackupPlan {
-        location: match location(&a.job) {
+        location: match trust(&a.job, true, false).and_then(|t| location(&a.job, t)) {
             Ok(l) => l,
             Err(e) => return fail(json, &e),
         },
@@ -259,13 +295,14 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
 }
 
 pub fn run_points(a: PointsArgs) -> ExitCode {
-    let loc = match location(&a.job) {
+    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t)) {
         Ok(l) => l,
         Err(e) => return fail(a.job.json, &e),
     };
-    let points = repo::points(&*loc.target, &loc.dir());
+    let listing = repo::scan(&*loc.target, &loc.dir(), &loc.trust.key);
+    let points = &listing.points;
     if a.job.json {
-        for p in &points {
+        for p in points {
             let m = &p.manifest;
             println!(
                 "{}",
@@ -278,7 +315,7 @@ pub fn run_points(a: PointsArgs) -> ExitCode {
             "{:<26} {:<5} {:<26} {:>12} {:>10}  parent",
             "id", "kind", "time", "size", "entries"
         );
-        for p in &points {
+        for p in points {
             let m = &p.manifest;
             println!(
                 "{:<26} {:<5} {:<26} {:>12} {:>10}  {}",
@@ -291,7 +328,33 @@ pub fn run_points(a: PointsArgs) -> ExitCode {
             );
         }
     }
-    ExitCode::SUCCESS
+    // Nothing is hidden: what cannot be trusted is listed with the reason, and the exit code
+    // says something is wrong.
+    for r in &listing.rejected {
+        if a.job.json {
+            println!(
+                "{}",
+                json!({"id": r.name, "rejected": true, "reason": r.reason})
+            );
+        } else {
+            println!("{:<26} REJECTED: {}", r.name, r.reason);
+        }
+    }
+    if listing.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "zdm-backupd: {} director{} of job {} cannot be used as restore points",
+            listing.rejected.len(),
+            if listing.rejected.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            loc.job
+        );
+        ExitCode::from(EXIT_WARNINGS)
+    }
 }
 
 pub fn run_restore(a: RestoreArgs) -> ExitCode {
@@ -301,7 +364,9 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
         Err(e) => return fail(json, &e),
     };
     let req = RestoreRequest {
-        location: match location(&a.job) {
+        location: match trust(&a.job, false, a.allow_unauthenticated)
+            .and_then(|t| location(&a.job, t))
+        {
             Ok(l) => l,
             Err(e) => return fail(json, &e),
         },
@@ -320,6 +385,7 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
             .collect(),
         overwrite: a.overwrite,
         identity: id.as_ref(),
+        allow_unauthenticated: a.allow_unauthenticated,
     };
     let display = Display::new(json);
     let r = restore(&req, &display, &cancel_on_signal());
@@ -352,16 +418,22 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(json, &e),
     };
-    let loc = match location(&a.job) {
+    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t)) {
         Ok(l) => l,
         Err(e) => return fail(json, &e),
     };
-    let points = repo::points(&*loc.target, &loc.dir());
-    let chosen: Vec<_> = points
+    let listing = repo::scan(&*loc.target, &loc.dir(), &loc.trust.key);
+    let chosen: Vec<_> = listing
+        .points
         .iter()
         .filter(|p| a.point == "all" || p.manifest.id == a.point)
         .collect();
-    if chosen.is_empty() {
+    let refused: Vec<_> = listing
+        .rejected
+        .iter()
+        .filter(|r| a.point == "all" || r.name == a.point)
+        .collect();
+    if chosen.is_empty() && refused.is_empty() {
         return fail(
             json,
             &EngineError::NotFound(format!("job {} has no restore point {}", loc.job, a.point)),
@@ -369,6 +441,18 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
     }
     let cancel = cancel_on_signal();
     let mut bad = 0;
+    // A point that cannot be authenticated (or whose manifest is damaged) fails verification.
+    for r in refused {
+        bad += 1;
+        if json {
+            println!(
+                "{}",
+                json!({"event": "verified", "point": r.name, "ok": false, "error": r.reason})
+            );
+        } else {
+            println!("{} FAILED: {}", r.name, r.reason);
+        }
+    }
     for p in chosen {
         match verify::verify_point(&*loc.target, p, id.as_ref(), &cancel) {
             Ok(n) => {

@@ -85,6 +85,18 @@ fn ensure_backup_key(state_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The host secret that authenticates restore points, created at first start beside the
+/// encryption key; both must be copied away for a replacement host to restore.
+fn ensure_auth_key(state_dir: &Path) -> anyhow::Result<()> {
+    let path = state_dir.join(crate::engine::trust::AUTH_KEY_FILE);
+    let (_, created) =
+        crate::engine::trust::AuthKey::load_or_create(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if created {
+        tracing::warn!(key_file = %path.display(), "created the key that authenticates restore points; keep a copy of this file away from this host together with backup-key.txt");
+    }
+    Ok(())
+}
+
 fn register_host(db: &Db, s: &Settings) -> anyhow::Result<()> {
     let (sys, release) = host::kernel();
     let facts = db::hosts::HostFacts {
@@ -108,6 +120,7 @@ pub fn prepare(settings: Settings) -> anyhow::Result<(AppState, nix::fcntl::Floc
         .context("cannot load the token signing secret")?;
     ensure_admin(&db, &settings)?;
     ensure_backup_key(&settings.state_dir)?;
+    ensure_auth_key(&settings.state_dir)?;
     register_host(&db, &settings)?;
     let keys = TokenKeys::new(&secret, settings.token_lifetime_minutes);
     Ok((AppState::new(db, settings, keys), lock))

@@ -21,6 +21,7 @@ fn run<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Out {
     let o = Command::new(BIN)
         .args(args)
         .env_remove("ZDM_BACKUPD_CONFIG")
+        .env("ZDM_BACKUPD_STATE_DIR", common::cli_state())
         .output()
         .unwrap();
     Out {
@@ -291,6 +292,7 @@ fn crash_safety_under_kill_9() {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         let delay = std::time::Duration::from_millis((seed >> 33) % 300);
         let mut child = Command::new(BIN)
+            .env("ZDM_BACKUPD_STATE_DIR", common::cli_state())
             .args(backup_args(
                 &src,
                 &repo,

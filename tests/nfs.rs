@@ -292,6 +292,8 @@ fn nfs_exports_round_trip_and_fail_cleanly() {
         "srv",
         "--job",
         "onnfs",
+        "--state-dir",
+        d.state.to_str().unwrap(),
     ];
     let mut a = vec!["verify"];
     a.extend(common);

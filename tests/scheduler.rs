@@ -150,6 +150,7 @@ impl Env {
         Command::new(BIN)
             .args(args)
             .env_remove("ZDM_BACKUPD_CONFIG")
+            .env("ZDM_BACKUPD_STATE_DIR", &self.d.state)
             .output()
             .unwrap()
     }

@@ -252,6 +252,7 @@ fn cli_backs_up_rotates_restores_and_recovers_on_a_share() {
     let mut slow = Command::new(BIN)
         .args(&a)
         .env_remove("ZDM_BACKUPD_CONFIG")
+        .env("ZDM_BACKUPD_STATE_DIR", common::cli_state())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -464,11 +465,15 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
         "srv",
         "--job",
         "onshare",
+        "--state-dir",
+        d.state.to_str().unwrap(),
     ]);
     ok(&o);
     let target = tmp.path().join("restored");
     ok(&cli(&[
         "restore",
+        "--state-dir",
+        d.state.to_str().unwrap(),
         "--repository",
         &url,
         "--credentials",

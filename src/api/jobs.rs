@@ -371,6 +371,17 @@ fn move_points(state: &AppState, r: &RepoRow, from: &str, to: &str) -> Result<()
     t.sync_dir(server).map_err(io)
 }
 
+/// The host key that authenticates restore points (created at start-up).
+fn auth_key(state: &AppState) -> Result<crate::engine::trust::AuthKey, ApiError> {
+    crate::engine::trust::AuthKey::load(
+        &state
+            .settings
+            .state_dir
+            .join(crate::engine::trust::AUTH_KEY_FILE),
+    )
+    .map_err(ApiError::internal)
+}
+
 /// The restore points of a job on an SMB share or NFS export; none when it cannot be reached
 /// (the job's runs say why).
 fn share_points(
@@ -378,9 +389,10 @@ fn share_points(
     server: &str,
     job: &str,
     runner: &crate::config::RunnerConfig,
+    key: &crate::engine::trust::AuthKey,
 ) -> Vec<repo::Point> {
     match crate::repocheck::open(r, runner) {
-        Ok(t) => repo::points(&*t, &std::path::Path::new(server).join(job)),
+        Ok(t) => repo::points(&*t, &std::path::Path::new(server).join(job), key),
         Err(_) => Vec::new(),
     }
 }
@@ -423,13 +435,15 @@ pub async fn get(
                 state.settings.server_name.clone(),
             );
             let runner = state.settings.runner.clone();
-            web::block(move || share_points(&r, &server, &name, &runner))
+            let key = auth_key(&state)?;
+            web::block(move || share_points(&r, &server, &name, &runner, &key))
                 .await
                 .map_err(ApiError::internal)?
         }
         r => {
             let dir = job_dir(&state, r, &job.name);
-            web::block(move || dir.map(|d| repo::points_in(&d)).unwrap_or_default())
+            let key = auth_key(&state)?;
+            web::block(move || dir.map(|d| repo::points_in(&d, &key)).unwrap_or_default())
                 .await
                 .map_err(ApiError::internal)?
         }

@@ -36,25 +36,80 @@ pub struct BackupReport {
     pub notes: Vec<String>,
 }
 
-/// Catalog lines of a point, in walk order.
+/// A private copy of one of a point's files, checked against the manifest's size and BLAKE3
+/// before anything reads it: whoever can write to the repository cannot change it between the
+/// check and its use. Held in an unnamed temporary file.
+pub fn checked_copy(t: &dyn Target, point: &repo::Point, name: &str) -> Result<File, EngineError> {
+    let m = &point.manifest;
+    let want = m.files.get(name).ok_or_else(|| {
+        EngineError::Corrupt(format!("{}: the manifest does not list {name}", m.id))
+    })?;
+    let mut src = t
+        .open(&point.dir.join(name))
+        .map_err(|e| EngineError::io(format!("{name} of {}", m.id), e))?;
+    let mut copy =
+        tempfile::tempfile().map_err(|e| EngineError::io("cannot create a temporary file", e))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(EngineError::Corrupt(format!("{}: {name}: {e}", m.id))),
+        };
+        hasher.update(&buf[..n]);
+        io::Write::write_all(&mut copy, &buf[..n])
+            .map_err(|e| EngineError::io("temporary copy of a catalog", e))?;
+        size += n as u64;
+    }
+    if size != want.size || hasher.finalize().to_hex().as_str() != want.blake3 {
+        return Err(EngineError::Corrupt(format!(
+            "{}: {name} does not match its size and BLAKE3 hash in the manifest",
+            m.id
+        )));
+    }
+    io::Seek::rewind(&mut copy).map_err(|e| EngineError::io("temporary copy", e))?;
+    Ok(copy)
+}
+
+/// Catalog lines of a point, in walk order, from a copy checked against the manifest. Paths
+/// must be safe and strictly increasing in walk order: a duplicate or out-of-order path means
+/// the catalog was not written by us.
 pub fn catalog_reader(
     t: &dyn Target,
     point: &repo::Point,
     identity: Option<&age::x25519::Identity>,
 ) -> Result<impl Iterator<Item = Result<Entry, EngineError>>, EngineError> {
     let m = &point.manifest;
-    let f = t
-        .open(&point.dir.join(m.catalog_file()))
-        .map_err(|e| EngineError::io(format!("catalog of {}", m.id), e))?;
-    let r = stream::reader(f, m.compression, identity, m.encryption, None)
+    let f = checked_copy(t, point, &m.catalog_file())?;
+    let r = stream::reader(Box::new(f), m.compression, identity, m.encryption, None)
         .map_err(|e| key_named(e, m))?;
     let id = m.id.clone();
+    let mut prev: Option<Vec<u8>> = None;
     Ok(BufReader::with_capacity(256 * 1024, r)
         .lines()
         .map(move |l| {
             let l = l.map_err(|e| EngineError::Corrupt(format!("catalog of {id}: {e}")))?;
-            serde_json::from_str::<Entry>(&l)
-                .map_err(|e| EngineError::Corrupt(format!("catalog of {id}: {e}")))
+            let e = serde_json::from_str::<Entry>(&l)
+                .map_err(|e| EngineError::Corrupt(format!("catalog of {id}: {e}")))?;
+            if !super::restore::safe_rel(e.path()) {
+                return Err(EngineError::Corrupt(format!(
+                    "catalog of {id}: unsafe path {:?}",
+                    String::from_utf8_lossy(e.path())
+                )));
+            }
+            if let Some(p) = &prev {
+                if walk_cmp(p, e.path()) != std::cmp::Ordering::Less {
+                    return Err(EngineError::Corrupt(format!(
+                        "catalog of {id}: {:?} is a duplicate or out of order",
+                        String::from_utf8_lossy(e.path())
+                    )));
+                }
+            }
+            prev = Some(e.path().to_vec());
+            Ok(e)
         }))
 }
 
@@ -82,7 +137,8 @@ pub fn backup(
     cancel: &CancelToken,
 ) -> Result<BackupReport, EngineError> {
     let t = &*plan.location.target;
-    repo::ensure_repository(t)?;
+    let key = &plan.location.trust.key;
+    repo::ensure_repository(t, &plan.location.trust)?;
     let source_meta = std::fs::metadata(&plan.source)
         .map_err(|e| EngineError::io(format!("source {}", plan.source.display()), e))?;
     if !source_meta.is_dir() {
@@ -94,7 +150,17 @@ pub fn backup(
     let job_dir = plan.location.dir();
     let _lock = repo::lock(t, &job_dir, &plan.location.job)?;
     let mut notes = repo::recover(t, &job_dir);
-    let points = repo::points(t, &job_dir);
+    let job_id = repo::job_identity(t, &job_dir, key, true)?;
+    let listing = repo::scan(t, &job_dir, key);
+    for r in &listing.rejected {
+        notes.push(format!(
+            "{} in {} is not used: {}",
+            r.name,
+            plan.location.describe(),
+            r.reason
+        ));
+    }
+    let points = listing.points;
     let newest = points.last();
     let parent = if plan.full {
         None
@@ -124,6 +190,8 @@ pub fn backup(
     };
     manifest.started = started.to_rfc3339();
     manifest.finished = chrono::Utc::now().to_rfc3339();
+    manifest.job_id = job_id;
+    manifest.sign(key);
     if let Err(e) = repo::publish(t, &partial, &job_dir, &manifest) {
         let _ = t.remove_dir_all(&partial);
         return Err(e);
@@ -134,7 +202,14 @@ pub fn backup(
     });
     // The new point is published: a rotation problem keeps extra points and is reported, but
     // does not turn the run into a failure.
-    match rotate::apply(t, &job_dir, plan.rotation, plan.identity.as_ref(), cancel) {
+    match rotate::apply(
+        t,
+        &job_dir,
+        plan.rotation,
+        plan.identity.as_ref(),
+        key,
+        cancel,
+    ) {
         Ok(n) => notes.extend(n),
         Err(e) => warnings.push(format!(
             "rotation did not finish ({e}); older points are kept"
@@ -171,6 +246,8 @@ struct Exact<R> {
     inner: R,
     left: u64,
     short: bool,
+    /// BLAKE3 of exactly what went into the archive.
+    hasher: blake3::Hasher,
 }
 
 impl<R: Read> Read for Exact<R> {
@@ -192,6 +269,7 @@ impl<R: Read> Read for Exact<R> {
             n
         };
         self.left -= n as u64;
+        self.hasher.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -202,6 +280,8 @@ enum Appended {
     Skipped,
     Written {
         content: bool,
+        /// BLAKE3 of a regular file's content as archived.
+        hash: Option<String>,
     },
 }
 
@@ -214,7 +294,10 @@ fn append(
     let write = |e: io::Error| EngineError::io("writing the archive", e);
     if e.k != Kind::File {
         archive::append_entry(tar, e, None, warnings).map_err(write)?;
-        return Ok(Appended::Written { content: false });
+        return Ok(Appended::Written {
+            content: false,
+            hash: None,
+        });
     }
     let path = abs(root, e.path());
     // Open before writing any header, so an unreadable file leaves no trace in the archive.
@@ -232,6 +315,7 @@ fn append(
         inner: f,
         left: e.size,
         short: false,
+        hasher: blake3::Hasher::new(),
     };
     // Large reads: the copy into the archive asks for 8 KiB at a time.
     let mut buffered = BufReader::with_capacity(512 * 1024, &mut r);
@@ -250,24 +334,30 @@ fn append(
             path.display()
         ));
     }
-    Ok(Appended::Written { content: true })
+    Ok(Appended::Written {
+        content: true,
+        hash: Some(r.hasher.finalize().to_hex().to_string()),
+    })
 }
 
 type Parent = Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
 
-/// Advances the parent catalog to `path` and tells whether `e` is unchanged there.
-fn unchanged(parent: &mut Option<Parent>, e: &Entry) -> Result<bool, EngineError> {
-    let Some(it) = parent else { return Ok(false) };
+/// Advances the parent catalog to `path`; when `e` is unchanged there, returns the parent's
+/// entry (whose content hash still holds).
+fn unchanged(parent: &mut Option<Parent>, e: &Entry) -> Result<Option<Entry>, EngineError> {
+    let Some(it) = parent else { return Ok(None) };
     loop {
         match it.peek() {
-            None => return Ok(false),
+            None => return Ok(None),
             Some(Err(_)) => return Err(it.next().expect("peeked").expect_err("peeked an error")),
             Some(Ok(p)) => match walk_cmp(p.path(), e.path()) {
                 std::cmp::Ordering::Less => {
                     it.next();
                 }
-                std::cmp::Ordering::Equal => return Ok(e.same_as(p) && e.xattrs == p.xattrs),
-                std::cmp::Ordering::Greater => return Ok(false),
+                std::cmp::Ordering::Equal => {
+                    return Ok((e.same_as(p) && e.xattrs == p.xattrs).then(|| p.clone()))
+                }
+                std::cmp::Ordering::Greater => return Ok(None),
             },
         }
     }
@@ -316,14 +406,21 @@ fn write_point(
     let mut last_report = std::time::Instant::now();
     for mut e in walker.by_ref() {
         cancel.check()?;
-        e.w = !unchanged(&mut parent, &e)?;
-        if e.w {
-            match append(&mut out.tar, &plan.source, &e, &mut warnings)? {
-                Appended::Skipped => continue,
-                Appended::Written { content } => {
-                    archived += 1;
-                    if content {
-                        archived_bytes += e.size;
+        match unchanged(&mut parent, &e)? {
+            Some(old) => {
+                e.w = false;
+                e.h = old.h;
+            }
+            None => {
+                e.w = true;
+                match append(&mut out.tar, &plan.source, &e, &mut warnings)? {
+                    Appended::Skipped => continue,
+                    Appended::Written { content, hash } => {
+                        archived += 1;
+                        e.h = hash;
+                        if content {
+                            archived_bytes += e.size;
+                        }
                     }
                 }
             }
@@ -344,7 +441,7 @@ fn write_point(
     state.phase = "publish";
     progress.update(&state);
     let manifest = Manifest {
-        format: 1,
+        format: repo::FORMAT,
         id: id.to_string(),
         job: plan.location.job.clone(),
         server: plan.location.server.clone(),
@@ -366,6 +463,8 @@ fn write_point(
         recipient: recipient.map(|r| r.to_string()),
         files,
         warnings: warnings.clone(),
+        job_id: None,
+        auth: None,
     };
     Ok((manifest, warnings))
 }

@@ -70,6 +70,10 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub xattrs: Vec<(Bytes, Bytes)>,
     pub w: bool,
+    /// Regular files: BLAKE3 of the content (hex), so a restore checks each file before it
+    /// takes its final name. Absent in points written before format 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h: Option<String>,
 }
 
 impl Entry {
@@ -133,6 +137,7 @@ mod tests {
             link: Some(Bytes(b"b64:looks-encoded".to_vec())),
             xattrs: vec![(Bytes(b"user.k".to_vec()), Bytes(vec![0, 1, 2]))],
             w: true,
+            h: Some("00".repeat(32)),
         };
         let j = serde_json::to_string(&e).unwrap();
         assert!(!j.contains('\n'));

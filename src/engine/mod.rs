@@ -12,8 +12,10 @@ pub mod keys;
 pub mod repo;
 pub mod restore;
 pub mod rotate;
+pub mod safe_fs;
 pub mod stream;
 pub mod target;
+pub mod trust;
 pub mod verify;
 pub mod walk;
 
@@ -106,6 +108,8 @@ pub struct JobLocation {
     pub target: target::SharedTarget,
     pub server: String,
     pub job: String,
+    /// The host key that authenticates points, and where repositories are recorded.
+    pub trust: trust::Trust,
 }
 
 impl JobLocation {

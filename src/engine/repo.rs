@@ -3,6 +3,7 @@
 //! directories of runs in progress.
 
 use super::target::{LockError, LockGuard, Target};
+use super::trust::{AuthKey, Trust};
 use super::EngineError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,6 +14,10 @@ pub const MARKER: &str = "zdm-backup.json";
 pub const MANIFEST: &str = "MANIFEST.json";
 pub const DATA: &str = "data.tar";
 pub const CATALOG: &str = "catalog.jsonl";
+/// The job directory's identity: which job wrote the points in it (authenticated).
+pub const JOB_ID_FILE: &str = "JOB.json";
+/// Manifests written since points are authenticated and files carry their own hashes.
+pub const FORMAT: u32 = 2;
 const PARTIAL: &str = ".partial-";
 const RETIRED: &str = ".retired-";
 
@@ -47,9 +52,32 @@ pub struct Manifest {
     pub files: BTreeMap<String, FileInfo>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The id of the job directory the point belongs to (its `JOB.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// Keyed BLAKE3 MAC over everything above, made with this host's authentication key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
 }
 
 impl Manifest {
+    fn signed_bytes(&self) -> Vec<u8> {
+        let unsigned = Manifest {
+            auth: None,
+            ..self.clone()
+        };
+        serde_json::to_vec(&unsigned).expect("a manifest serializes")
+    }
+    /// Adds the MAC over the manifest's content.
+    pub fn sign(&mut self, key: &AuthKey) {
+        self.auth = Some(key.mac("manifest", &self.signed_bytes()));
+    }
+    /// Whether the manifest carries a valid MAC made with `key`.
+    pub fn authentic(&self, key: &AuthKey) -> bool {
+        self.auth
+            .as_deref()
+            .is_some_and(|mac| key.check("manifest", &self.signed_bytes(), mac))
+    }
     pub fn is_full(&self) -> bool {
         self.kind == "full"
     }
@@ -82,8 +110,92 @@ fn io_err(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Eng
     move |e| EngineError::io(context, e)
 }
 
-/// Checks the repository exists and carries (or now gets) the format marker.
-pub fn ensure_repository(t: &dyn Target) -> Result<(), EngineError> {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Marker {
+    format: u32,
+    writer: String,
+    /// Random repository id (absent in markers written before repositories had identities).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    /// Key id -> MAC over the repository id, one per host that uses the repository.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    auth: BTreeMap<String, String>,
+}
+
+/// The name under which the registry remembers a repository: the canonical directory for local
+/// repositories, the share spec otherwise.
+pub fn location_key(t: &dyn Target) -> String {
+    match t.local_root() {
+        Some(root) => std::fs::canonicalize(root)
+            .unwrap_or_else(|_| root.to_path_buf())
+            .display()
+            .to_string(),
+        None => t.describe(),
+    }
+}
+
+fn read_marker(t: &dyn Target) -> Result<Option<Marker>, EngineError> {
+    let marker = Path::new(MARKER);
+    if !t
+        .exists(marker)
+        .map_err(io_err(format!("repository {}", t.describe())))?
+    {
+        return Ok(None);
+    }
+    let text = t
+        .read(marker)
+        .map_err(io_err(format!("repository marker of {}", t.describe())))?;
+    serde_json::from_slice(&text).map(Some).map_err(|e| {
+        EngineError::Corrupt(format!(
+            "the repository marker {} of {} is damaged ({e}); it is never rewritten silently: \
+             check the share, and move the file away only if this is the right repository",
+            MARKER,
+            t.describe()
+        ))
+    })
+}
+
+/// Writes the marker through a unique temporary name and a rename.
+fn write_marker(t: &dyn Target, m: &Marker) -> Result<(), EngineError> {
+    let tmp = PathBuf::from(format!(
+        "{MARKER}.tmp-{}-{:x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let mut f = t.create_new(&tmp).map_err(io_err(format!(
+        "cannot write to repository {}",
+        t.describe()
+    )))?;
+    let text = serde_json::to_vec_pretty(m).map_err(|e| EngineError::Io(e.into()))?;
+    f.write_all(&text).map_err(io_err("repository marker"))?;
+    f.commit().map_err(io_err("repository marker"))?;
+    if let Err(e) = t.rename(&tmp, Path::new(MARKER)) {
+        let _ = t.remove_file(&tmp);
+        return Err(EngineError::io("repository marker", e));
+    }
+    let _ = t.sync_dir(Path::new(""));
+    Ok(())
+}
+
+/// Whether any job directory of the repository holds something that looks like a point.
+fn holds_points(t: &dyn Target) -> bool {
+    let root = Path::new("");
+    t.list(root).unwrap_or_default().iter().any(|s| {
+        s.is_dir
+            && !s.name.starts_with('.')
+            && t.list(&root.join(&s.name))
+                .unwrap_or_default()
+                .iter()
+                .any(|j| j.is_dir && point_count(t, &root.join(&s.name).join(&j.name)) > 0)
+    })
+}
+
+/// Checks the repository exists and is the one this host knows at this location, and returns
+/// its id. An unknown empty directory is initialised (marker with a new random id, authenticated
+/// with this host's key); a known location whose marker is missing or different is refused
+/// before anything is written (an unmounted share leaves an empty mount point behind); a
+/// directory holding points without a marker is never initialised silently.
+pub fn ensure_repository(t: &dyn Target, trust: &Trust) -> Result<String, EngineError> {
     let root = Path::new("");
     match t.is_dir(root) {
         Ok(true) => {}
@@ -95,32 +207,128 @@ pub fn ensure_repository(t: &dyn Target) -> Result<(), EngineError> {
         }
         Err(e) => return Err(EngineError::io(format!("repository {}", t.describe()), e)),
     }
-    let marker = Path::new(MARKER);
-    if !t
-        .exists(marker)
-        .map_err(io_err(format!("repository {}", t.describe())))?
-    {
-        // Unique per writer: two runs may create the marker of a new repository at once.
-        let tmp = PathBuf::from(format!(
-            "{MARKER}.tmp-{}-{:x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        let mut f = t.create_new(&tmp).map_err(io_err(format!(
-            "cannot write to repository {}",
-            t.describe()
-        )))?;
-        f.write_all(b"{\"format\": 1, \"writer\": \"zdm-backupd\"}\n")
-            .map_err(io_err("repository marker"))?;
-        f.commit().map_err(io_err("repository marker"))?;
-        if let Err(e) = t.rename(&tmp, marker) {
-            let _ = t.remove_file(&tmp);
-            if !t.exists(marker).unwrap_or(false) {
-                return Err(EngineError::io("repository marker", e));
+    let location = location_key(t);
+    let known = trust.known_id(&location)?;
+    let key = &trust.key;
+    let mut marker = match read_marker(t)? {
+        Some(m) => m,
+        None => {
+            if let Some(id) = known {
+                return Err(EngineError::NotFound(format!(
+                    "repository {location} is not the repository this host registered there \
+                     (id {id}): its marker {MARKER} is missing. Is the share mounted?"
+                )));
             }
+            if holds_points(t) {
+                return Err(EngineError::Usage(format!(
+                    "{location} holds restore points but no repository marker {MARKER}; it is \
+                     not initialised as a new repository. Is the right share mounted?"
+                )));
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let m = Marker {
+                format: 1,
+                writer: "zdm-backupd".into(),
+                id: Some(id.clone()),
+                auth: BTreeMap::from([(key.key_id(), key.mac("repository", id.as_bytes()))]),
+            };
+            write_marker(t, &m)?;
+            // Two first runs may initialise at once: the marker that stayed wins.
+            read_marker(t)?.unwrap_or(m)
+        }
+    };
+    let id = match &marker.id {
+        Some(id) => id.clone(),
+        None => {
+            // A marker from before repositories had ids: give it one, once.
+            let id = uuid::Uuid::new_v4().to_string();
+            marker.id = Some(id.clone());
+            id
+        }
+    };
+    if let Some(k) = &known {
+        if *k != id {
+            return Err(EngineError::NotFound(format!(
+                "repository {location} is not the repository this host registered there (id \
+                 {k}; its marker says {id}). Is the right share mounted?"
+            )));
         }
     }
-    Ok(())
+    match marker.auth.get(&key.key_id()) {
+        Some(mac) if key.check("repository", id.as_bytes(), mac) => {}
+        Some(_) => {
+            return Err(EngineError::Corrupt(format!(
+                "the repository marker of {location} carries an entry for this host's key that \
+                 does not authenticate: someone else wrote it"
+            )))
+        }
+        None => {
+            marker
+                .auth
+                .insert(key.key_id(), key.mac("repository", id.as_bytes()));
+            write_marker(t, &marker)?;
+        }
+    }
+    trust.remember(&location, &id)?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct JobIdentity {
+    id: String,
+    /// The job's name when the directory was created (informational: renames keep the id).
+    job: String,
+    created: String,
+    auth: String,
+}
+
+/// The id of a job directory from its `JOB.json`, checked against this host's key; with
+/// `create`, a directory without one gets a new identity (call with the job lock held).
+pub fn job_identity(
+    t: &dyn Target,
+    job_dir: &Path,
+    key: &AuthKey,
+    create: bool,
+) -> Result<Option<String>, EngineError> {
+    let path = job_dir.join(JOB_ID_FILE);
+    let where_ = describe(t, &path);
+    match t.read(&path) {
+        Ok(text) => {
+            let j: JobIdentity = serde_json::from_slice(&text)
+                .map_err(|e| EngineError::Corrupt(format!("{where_} is damaged: {e}")))?;
+            if !key.check("job", j.id.as_bytes(), &j.auth) {
+                return Err(EngineError::Corrupt(format!(
+                    "{where_} is not authenticated by this host's key: the job directory was \
+                     not created by this host (or its key file was replaced)"
+                )));
+            }
+            Ok(Some(j.id))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !create {
+                return Ok(None);
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let j = JobIdentity {
+                id: id.clone(),
+                job: job_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                created: chrono::Utc::now().to_rfc3339(),
+                auth: key.mac("job", id.as_bytes()),
+            };
+            let tmp = job_dir.join(format!("{JOB_ID_FILE}.tmp-{}", uuid::Uuid::new_v4()));
+            let mut f = t.create_new(&tmp).map_err(io_err(&where_))?;
+            let text = serde_json::to_vec_pretty(&j).map_err(|e| EngineError::Io(e.into()))?;
+            f.write_all(&text).map_err(io_err(&where_))?;
+            f.commit().map_err(io_err(&where_))?;
+            t.rename(&tmp, &path).map_err(io_err(&where_))?;
+            t.sync_dir(job_dir).map_err(io_err("job directory"))?;
+            Ok(Some(id))
+        }
+        Err(e) => Err(EngineError::io(where_, e)),
+    }
 }
 
 /// An advisory lock on a job directory, held for a run, merge or prune.
@@ -166,12 +374,94 @@ pub fn read_manifest(t: &dyn Target, dir: &Path) -> Option<Manifest> {
     serde_json::from_slice(&text).ok()
 }
 
-/// Published restore points, oldest first. Partial and retired directories are never points.
-pub fn points(t: &dyn Target, job_dir: &Path) -> Vec<Point> {
-    let Ok(entries) = t.list(job_dir) else {
-        return Vec::new();
+/// A directory of a job that is not a usable restore point, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Everything in a job directory: the authenticated points (oldest first) and the directories
+/// that look like points but cannot be trusted or read. Nothing is hidden: a damaged manifest
+/// shows up as rejected.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub job_id: Option<String>,
+    pub points: Vec<Point>,
+    pub rejected: Vec<Rejected>,
+}
+
+fn check_point(
+    t: &dyn Target,
+    dir: &Path,
+    name: &str,
+    key: &AuthKey,
+    job_id: &Result<Option<String>, String>,
+) -> Result<Manifest, String> {
+    let text = match t.read(&dir.join(MANIFEST)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("no {MANIFEST}: not a restore point"))
+        }
+        Err(e) => return Err(format!("{MANIFEST} cannot be read: {e}")),
     };
-    let mut out: Vec<Point> = entries
+    let m: Manifest =
+        serde_json::from_slice(&text).map_err(|e| format!("{MANIFEST} is damaged: {e}"))?;
+    if m.id != name {
+        return Err(format!("its manifest names point {}", m.id));
+    }
+    if !m.authentic(key) {
+        return Err(if m.auth.is_none() {
+            "not authenticated: the manifest carries no MAC (written before points were \
+             authenticated, or forged)"
+                .into()
+        } else {
+            "not authenticated: the manifest's MAC does not match this host's key (modified, \
+             or written by another host)"
+                .into()
+        });
+    }
+    match job_id {
+        Err(e) => Err(e.clone()),
+        Ok(id) if m.job_id.is_some() && m.job_id == *id => Ok(m),
+        Ok(_) => Err("it belongs to another job directory".into()),
+    }
+}
+
+/// Lists a job directory, authenticating every point with `key`.
+pub fn scan(t: &dyn Target, job_dir: &Path, key: &AuthKey) -> Listing {
+    let Ok(entries) = t.list(job_dir) else {
+        return Listing::default();
+    };
+    let job_id = job_identity(t, job_dir, key, false).map_err(|e| e.to_string());
+    let mut out = Listing {
+        job_id: job_id.clone().ok().flatten(),
+        ..Default::default()
+    };
+    for e in entries
+        .into_iter()
+        .filter(|e| e.is_dir && !e.name.starts_with('.'))
+    {
+        let dir = job_dir.join(&e.name);
+        match check_point(t, &dir, &e.name, key, &job_id) {
+            Ok(m) => out.points.push(Point { dir, manifest: m }),
+            Err(reason) => out.rejected.push(Rejected {
+                name: e.name,
+                reason,
+            }),
+        }
+    }
+    out.points.sort_by(|a, b| a.manifest.id.cmp(&b.manifest.id));
+    out.rejected.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Every point whose manifest can be read, authenticated or not (for an explicit
+/// `--allow-unauthenticated` restore only).
+pub fn unverified_points(t: &dyn Target, job_dir: &Path) -> Vec<Point> {
+    let mut out: Vec<Point> = t
+        .list(job_dir)
+        .unwrap_or_default()
         .into_iter()
         .filter(|e| e.is_dir && !e.name.starts_with('.'))
         .filter_map(|e| {
@@ -183,6 +473,11 @@ pub fn points(t: &dyn Target, job_dir: &Path) -> Vec<Point> {
         .collect();
     out.sort_by(|a, b| a.manifest.id.cmp(&b.manifest.id));
     out
+}
+
+/// Authenticated restore points, oldest first. Partial and retired directories are never points.
+pub fn points(t: &dyn Target, job_dir: &Path, key: &AuthKey) -> Vec<Point> {
+    scan(t, job_dir, key).points
 }
 
 /// How many published points a job directory holds, from directory names alone (point ids
@@ -202,8 +497,12 @@ pub fn point_count(t: &dyn Target, job_dir: &Path) -> usize {
 }
 
 /// The points of a job directory on this host.
-pub fn points_in(job_dir: &Path) -> Vec<Point> {
-    points(&super::target::LocalTarget::new(job_dir), Path::new(""))
+pub fn points_in(job_dir: &Path, key: &AuthKey) -> Vec<Point> {
+    points(
+        &super::target::LocalTarget::new(job_dir),
+        Path::new(""),
+        key,
+    )
 }
 
 /// The point count of a job directory on this host.

@@ -6,18 +6,15 @@ use super::archive::seek;
 use super::backup::catalog_reader;
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Point};
+use super::safe_fs;
 use super::stream::Shared;
-use super::walk::abs;
 use super::{CancelToken, EngineError, JobLocation, Progress, ProgressState};
-use nix::sys::stat::{Mode, SFlag};
-use nix::sys::time::TimeSpec;
-use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
+use std::collections::HashSet;
+use std::fs::File;
 use std::io::{self, Read};
 use std::iter::Peekable;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
 
 pub struct RestoreRequest<'a> {
     pub location: JobLocation,
@@ -28,6 +25,8 @@ pub struct RestoreRequest<'a> {
     pub paths: Vec<Vec<u8>>,
     pub overwrite: bool,
     pub identity: Option<&'a age::x25519::Identity>,
+    /// Restore a point that fails authentication (disaster recovery only; loudly reported).
+    pub allow_unauthenticated: bool,
 }
 
 #[derive(Debug, Default)]
@@ -82,113 +81,216 @@ fn source_of(catalogs: &mut [Catalog], e: &Entry) -> Result<Option<usize>, Engin
     Ok(None)
 }
 
-/// Makes sure every directory above `rel` exists inside `target` as a real directory (never a
-/// symlink that could lead outside).
-fn ensure_parents(target: &Path, rel: &[u8], verified: &mut Vec<u8>) -> Result<(), EngineError> {
-    let Some(pos) = rel.iter().rposition(|c| *c == b'/') else {
-        return Ok(());
-    };
-    let parent = &rel[..pos];
-    if parent == verified.as_slice() {
-        return Ok(());
+/// One open directory of the restore: the target root or a directory below it, held by a
+/// descriptor from the moment it was opened (never resolved again), with the catalog entry
+/// whose metadata it gets once everything below it is written.
+struct Frame {
+    path: Vec<u8>,
+    fd: OwnedFd,
+    entry: Option<Entry>,
+}
+
+/// Whether `dir` is `p` itself or a directory above it.
+fn is_ancestor(dir: &[u8], p: &[u8]) -> bool {
+    dir == b"." || below(p, dir)
+}
+
+fn split(p: &[u8]) -> (&[u8], &[u8]) {
+    match p.iter().rposition(|c| *c == b'/') {
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (b".", p),
     }
-    let mut cur = target.to_path_buf();
-    for comp in parent.split(|c| *c == b'/') {
-        cur.push(OsStr::from_bytes(comp));
-        match std::fs::symlink_metadata(&cur) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(EngineError::Corrupt(format!(
-                    "refusing to restore through {}: it is not a directory",
-                    cur.display()
+}
+
+fn show(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+/// The restore's directory descriptors, kept in step with the catalog's walk order.
+struct Dirs {
+    stack: Vec<Frame>,
+    as_root: bool,
+    overwrite: bool,
+}
+
+impl Dirs {
+    fn top(&self) -> BorrowedFd<'_> {
+        self.stack.last().expect("the root stays").fd.as_fd()
+    }
+
+    /// Closes directories the walk has left, giving each its metadata now that nothing more
+    /// will be written below it.
+    fn leave_until(&mut self, p: &[u8], warnings: &mut Vec<String>) {
+        while self.stack.len() > 1 && !is_ancestor(&self.stack.last().expect("len > 1").path, p) {
+            let f = self.stack.pop().expect("len > 1");
+            if let Some(e) = &f.entry {
+                safe_fs::meta_fd(f.fd.as_fd(), e, self.as_root, &show(&f.path), warnings);
+            }
+        }
+    }
+
+    /// Makes the top of the stack the directory `dir` (which lies below the current top),
+    /// opening or creating each missing level without following symlinks.
+    fn descend_to(&mut self, dir: &[u8]) -> Result<(), EngineError> {
+        loop {
+            let top = &self.stack.last().expect("the root stays").path;
+            if top.as_slice() == dir {
+                return Ok(());
+            }
+            let rest = if top.as_slice() == b"." {
+                dir
+            } else {
+                &dir[top.len() + 1..]
+            };
+            let comp = rest.split(|c| *c == b'/').next().expect("non-empty");
+            let path = if top.as_slice() == b"." {
+                comp.to_vec()
+            } else {
+                [top.as_slice(), b"/", comp].concat()
+            };
+            let fd = self.open_or_make(comp, &path)?;
+            self.stack.push(Frame {
+                path,
+                fd,
+                entry: None,
+            });
+        }
+    }
+
+    /// Opens directory `n` of the top directory, creating it (0700 until its metadata is set)
+    /// when missing; something else in its place is replaced only with `overwrite`.
+    fn open_or_make(&self, n: &[u8], path: &[u8]) -> Result<OwnedFd, EngineError> {
+        let parent = self.top();
+        let io = |e: io::Error| EngineError::io(format!("restoring {}", show(path)), e);
+        match safe_fs::lstat(parent, n).map_err(io)? {
+            Some(rustix::fs::FileType::Directory) => {}
+            None => safe_fs::mkdir(parent, n).map_err(io)?,
+            Some(_) if self.overwrite => {
+                safe_fs::remove(parent, n).map_err(io)?;
+                safe_fs::mkdir(parent, n).map_err(io)?;
+            }
+            Some(_) => {
+                return Err(EngineError::Usage(format!(
+                    "{} exists and is not a directory; use --overwrite",
+                    show(path)
                 )))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                std::fs::create_dir(&cur)
-                    .map_err(|e| EngineError::io(format!("cannot create {}", cur.display()), e))?;
-            }
-            Err(e) => return Err(EngineError::io(cur.display(), e)),
         }
+        // Opened without following: a directory swapped for a symlink in between fails here.
+        safe_fs::open_dir(parent, n).map_err(|e| {
+            EngineError::Usage(format!(
+                "refusing to restore through {}: it is not a directory ({e})",
+                show(path)
+            ))
+        })
     }
-    *verified = parent.to_vec();
-    Ok(())
-}
 
-fn remove_existing(path: &Path, overwrite: bool, keep_dir: bool) -> Result<(), EngineError> {
-    match std::fs::symlink_metadata(path) {
-        Err(_) => Ok(()),
-        Ok(m) if m.is_dir() && keep_dir => Ok(()),
-        Ok(_) if !overwrite => Err(EngineError::Usage(format!(
-            "{} exists; use --overwrite",
-            path.display()
-        ))),
-        Ok(m) if m.is_dir() => {
-            std::fs::remove_dir_all(path).map_err(|e| EngineError::io(path.display(), e))
+    /// Clears the way for a non-directory entry `n` in the top directory.
+    fn clear(&self, n: &[u8], path: &[u8]) -> Result<(), EngineError> {
+        let parent = self.top();
+        let io = |e: io::Error| EngineError::io(format!("restoring {}", show(path)), e);
+        match safe_fs::lstat(parent, n).map_err(io)? {
+            None => Ok(()),
+            Some(_) if !self.overwrite => Err(EngineError::Usage(format!(
+                "{} exists; use --overwrite",
+                show(path)
+            ))),
+            Some(_) => safe_fs::remove(parent, n).map_err(io),
         }
-        Ok(_) => std::fs::remove_file(path).map_err(|e| EngineError::io(path.display(), e)),
-    }
-}
-
-/// Owner, mode, extended attributes and times, in that order (chown clears set-id bits).
-fn apply_meta(path: &Path, e: &Entry, as_root: bool, warnings: &mut Vec<String>) {
-    if as_root {
-        if let Err(err) = nix::unistd::fchownat(
-            None,
-            path,
-            Some(e.uid.into()),
-            Some(e.gid.into()),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            warnings.push(format!("{}: chown: {err}", path.display()));
-        }
-    }
-    if e.k != Kind::Symlink {
-        if let Err(err) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode)) {
-            warnings.push(format!("{}: chmod: {err}", path.display()));
-        }
-    }
-    for (k, v) in &e.xattrs {
-        if let Err(err) = xattr::set(path, OsStr::from_bytes(&k.0), &v.0) {
-            warnings.push(format!(
-                "{}: xattr {}: {err}",
-                path.display(),
-                String::from_utf8_lossy(&k.0)
-            ));
-        }
-    }
-    let t = TimeSpec::new(e.mtime.0, e.mtime.1 as i64);
-    if let Err(err) = nix::sys::stat::utimensat(
-        None,
-        path,
-        &t,
-        &t,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    ) {
-        warnings.push(format!("{}: times: {err}", path.display()));
     }
 }
 
-/// Copies a file's content out of an archive: read errors mean a damaged point, write errors
-/// a problem with the target.
+/// Copies a file's content out of an archive into `to`, hashing it: read errors mean a damaged
+/// point, write errors a problem with the target.
 fn copy_content(
     from: &mut dyn Read,
     to: &mut File,
     buf: &mut [u8],
     id: &str,
-    path: &Path,
-) -> Result<u64, EngineError> {
+    path: &[u8],
+) -> Result<(u64, blake3::Hash), EngineError> {
     let mut total = 0u64;
+    let mut hasher = blake3::Hasher::new();
     loop {
         let n = match from.read(buf) {
-            Ok(0) => return Ok(total),
+            Ok(0) => return Ok((total, hasher.finalize())),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(EngineError::Corrupt(format!("{id}: archive: {e}"))),
         };
+        hasher.update(&buf[..n]);
         io::Write::write_all(to, &buf[..n])
-            .map_err(|e| EngineError::io(format!("restoring {}", path.display()), e))?;
+            .map_err(|e| EngineError::io(format!("restoring {}", show(path)), e))?;
         total += n as u64;
     }
+}
+
+/// The point to restore and its chain. Only authenticated points are candidates unless the
+/// request explicitly allows unauthenticated ones; a rejected point asked for by id is named
+/// with the reason.
+fn select(req: &RestoreRequest, warnings: &mut Vec<String>) -> Result<Vec<Point>, EngineError> {
+    let t = &*req.location.target;
+    let job_dir = req.location.dir();
+    let listing = repo::scan(t, &job_dir, &req.location.trust.key);
+    let candidates = if req.allow_unauthenticated {
+        repo::unverified_points(t, &job_dir)
+    } else {
+        listing.points.clone()
+    };
+    let point = match &req.point {
+        None => {
+            let p = candidates.last().cloned().ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "job {} has no authenticated restore point in {}{}",
+                    req.location.job,
+                    req.location.describe(),
+                    if listing.rejected.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} rejected: see `points`)", listing.rejected.len())
+                    }
+                ))
+            })?;
+            for r in listing.rejected.iter().filter(|r| r.name > p.manifest.id) {
+                warnings.push(format!("{} is newer but not used: {}", r.name, r.reason));
+            }
+            p
+        }
+        Some(id) => match candidates.iter().find(|p| &p.manifest.id == id) {
+            Some(p) => p.clone(),
+            None => {
+                return Err(match listing.rejected.iter().find(|r| &r.name == id) {
+                    Some(r) => EngineError::Corrupt(format!(
+                        "restore point {id} is refused: {}. Restoring it anyway needs \
+                         --allow-unauthenticated (only for disaster recovery, when you know \
+                         where it came from)",
+                        r.reason
+                    )),
+                    None => EngineError::NotFound(format!(
+                        "job {} has no restore point {id}",
+                        req.location.job
+                    )),
+                })
+            }
+        },
+    };
+    let chain = repo::chain(&candidates, &point.manifest.id)?;
+    if req.allow_unauthenticated {
+        for p in &chain {
+            if !listing
+                .points
+                .iter()
+                .any(|a| a.manifest.id == p.manifest.id)
+            {
+                warnings.push(format!(
+                    "{} is NOT authenticated and was restored only because \
+                     --allow-unauthenticated was given",
+                    p.manifest.id
+                ));
+            }
+        }
+    }
+    Ok(chain)
 }
 
 pub fn restore(
@@ -197,27 +299,6 @@ pub fn restore(
     cancel: &CancelToken,
 ) -> Result<RestoreReport, EngineError> {
     let t = &*req.location.target;
-    let job_dir = req.location.dir();
-    let points = repo::points(t, &job_dir);
-    let point = match &req.point {
-        None => points.last().cloned().ok_or_else(|| {
-            EngineError::NotFound(format!(
-                "job {} has no restore point in {}",
-                req.location.job,
-                req.location.describe()
-            ))
-        })?,
-        Some(id) => points
-            .iter()
-            .find(|p| &p.manifest.id == id)
-            .cloned()
-            .ok_or_else(|| {
-                EngineError::NotFound(format!(
-                    "job {} has no restore point {id}",
-                    req.location.job
-                ))
-            })?,
-    };
     for f in &req.paths {
         if !safe_rel(f) {
             return Err(EngineError::Usage(format!(
@@ -226,25 +307,28 @@ pub fn restore(
             )));
         }
     }
-    let chain = repo::chain(&points, &point.manifest.id)?;
+    let mut warnings = Vec::new();
+    let chain = select(req, &mut warnings)?;
+    let point = chain.last().expect("a chain is never empty").clone();
     std::fs::create_dir_all(&req.target).map_err(|e| {
         EngineError::io(format!("cannot create target {}", req.target.display()), e)
     })?;
-    let target =
-        std::fs::canonicalize(&req.target).map_err(|e| EngineError::io(req.target.display(), e))?;
-    let non_empty = std::fs::read_dir(&target)
-        .map_err(|e| EngineError::io(target.display(), e))?
+    let root = safe_fs::open_root(&req.target)
+        .map_err(|e| EngineError::io(format!("target {}", req.target.display()), e))?;
+    let non_empty = std::fs::read_dir(&req.target)
+        .map_err(|e| EngineError::io(req.target.display(), e))?
         .next()
         .is_some();
     if non_empty && !req.overwrite {
         return Err(EngineError::Usage(format!(
             "target {} is not empty; restore into an empty directory or pass --overwrite",
-            target.display()
+            req.target.display()
         )));
     }
     let as_root = nix::unistd::geteuid().is_root();
     let mut report = RestoreReport {
         point: point.manifest.id.clone(),
+        warnings,
         ..Default::default()
     };
     if !as_root {
@@ -283,40 +367,54 @@ pub fn restore(
         .collect::<io::Result<_>>()
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
     let last = chain.len() - 1;
-    let total = point.manifest.source_bytes;
     let mut state = ProgressState {
         phase: "restore",
         total_files: point.manifest.entries,
-        total_bytes: total,
+        total_bytes: point.manifest.source_bytes,
         ..Default::default()
     };
-    let mut verified = Vec::new();
+    let mut dirs = Dirs {
+        stack: vec![Frame {
+            path: b".".to_vec(),
+            fd: root,
+            entry: None,
+        }],
+        as_root,
+        overwrite: req.overwrite,
+    };
+    // Regular files written so far (a hash of each path): a hard link may only name one.
+    let mut files_written: HashSet<u64> = HashSet::new();
+    let path_key = |p: &[u8]| {
+        let h = blake3::hash(p);
+        u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+    };
     let mut copy_buf = vec![0u8; 1024 * 1024];
     let mut tick = std::time::Instant::now();
     for e in catalog_reader(t, &point, req.identity)? {
         cancel.check()?;
         let e = e?;
-        if !safe_rel(e.path()) {
-            return Err(EngineError::Corrupt(format!(
-                "{}: unsafe path {:?} in the catalog",
-                point.manifest.id,
-                String::from_utf8_lossy(e.path())
-            )));
-        }
         if !wanted(e.path(), &req.paths) {
             continue;
         }
-        let path = abs(&target, e.path());
-        ensure_parents(&target, e.path(), &mut verified)?;
+        let rel = e.path().to_vec();
+        let label = show(&rel);
+        dirs.leave_until(&rel, &mut report.warnings);
+        if rel == b"." {
+            dirs.stack[0].entry = Some(e);
+            report.entries += 1;
+            state.files += 1;
+            continue;
+        }
+        let (parent, n) = split(&rel);
+        dirs.descend_to(parent)?;
         match e.k {
             Kind::Dir => {
-                if e.path() != b"." {
-                    remove_existing(&path, req.overwrite, true)?;
-                    if !path.exists() {
-                        std::fs::create_dir(&path)
-                            .map_err(|err| EngineError::io(path.display(), err))?;
-                    }
-                }
+                let fd = dirs.open_or_make(n, &rel)?;
+                dirs.stack.push(Frame {
+                    path: rel.clone(),
+                    fd,
+                    entry: Some(e.clone()),
+                });
             }
             Kind::File => {
                 let src = if e.w {
@@ -325,88 +423,125 @@ pub fn restore(
                     source_of(&mut older_catalogs, &e)?
                 };
                 let src = src.ok_or_else(|| {
-                    EngineError::Corrupt(format!(
-                        "no archive of the chain holds {}",
-                        String::from_utf8_lossy(e.path())
-                    ))
+                    EngineError::Corrupt(format!("no archive of the chain holds {label}"))
                 })?;
                 let id = &chain[src].manifest.id;
                 let mut rec = seek(&mut entries[src], e.path(), id)?.ok_or_else(|| {
-                    EngineError::Corrupt(format!(
-                        "{id}: the archive lacks {}",
-                        String::from_utf8_lossy(e.path())
-                    ))
+                    EngineError::Corrupt(format!("{id}: the archive lacks {label}"))
                 })?;
-                remove_existing(&path, req.overwrite, false)?;
-                let mut out = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(nix::libc::O_NOFOLLOW)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(|err| {
-                        EngineError::io(format!("cannot create {}", path.display()), err)
-                    })?;
-                let n = copy_content(&mut rec, &mut out, &mut copy_buf, id, &path)?;
-                if n != e.size {
-                    return Err(EngineError::Corrupt(format!(
-                        "{id}: {} has {n} bytes, the catalog says {}",
-                        String::from_utf8_lossy(e.path()),
-                        e.size
+                if !req.overwrite && safe_fs::lstat(dirs.top(), n).ok().flatten().is_some() {
+                    return Err(EngineError::Usage(format!(
+                        "{label} exists; use --overwrite"
                     )));
                 }
-                report.bytes += n;
-                state.bytes += n;
+                // Written under a temporary name; it takes its own only once its size and
+                // hash match the catalog, so tampered content never sits under a final name.
+                let (mut out, tmp) = safe_fs::create_temp(dirs.top())
+                    .map_err(|err| EngineError::io(format!("cannot create {label}"), err))?;
+                let written = copy_content(&mut rec, &mut out, &mut copy_buf, id, &rel);
+                let checked = written.and_then(|(n_bytes, hash)| {
+                    if n_bytes != e.size {
+                        return Err(EngineError::Corrupt(format!(
+                            "{id}: {label} has {n_bytes} bytes, the catalog says {}",
+                            e.size
+                        )));
+                    }
+                    if e.h
+                        .as_ref()
+                        .is_some_and(|h| h.as_str() != hash.to_hex().as_str())
+                    {
+                        return Err(EngineError::Corrupt(format!(
+                            "{id}: the content of {label} does not match its hash in the catalog"
+                        )));
+                    }
+                    Ok(n_bytes)
+                });
+                let n_bytes = match checked {
+                    Ok(b) => b,
+                    Err(err) => {
+                        drop(out);
+                        let _ = safe_fs::unlink(dirs.top(), &tmp);
+                        return Err(err);
+                    }
+                };
+                safe_fs::meta_fd(out.as_fd(), &e, as_root, &label, &mut report.warnings);
+                drop(out);
+                let placed = match safe_fs::lstat(dirs.top(), n) {
+                    Ok(Some(rustix::fs::FileType::Directory)) => dirs.clear(n, &rel),
+                    _ => Ok(()),
+                }
+                .and_then(|()| {
+                    safe_fs::rename(dirs.top(), &tmp, n)
+                        .map_err(|err| EngineError::io(format!("restoring {label}"), err))
+                });
+                if let Err(err) = placed {
+                    let _ = safe_fs::unlink(dirs.top(), &tmp);
+                    return Err(err);
+                }
+                files_written.insert(path_key(&rel));
+                report.bytes += n_bytes;
+                state.bytes += n_bytes;
             }
             Kind::HardLink => {
-                let to = abs(
-                    &target,
-                    &e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default(),
-                );
-                remove_existing(&path, req.overwrite, false)?;
-                if let Err(err) = std::fs::hard_link(&to, &path) {
+                let to = e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default();
+                if !safe_rel(&to) || walk_cmp(&to, &rel) != std::cmp::Ordering::Less {
+                    return Err(EngineError::Corrupt(format!(
+                        "{}: hard link {label} names {:?}, which is not an earlier entry of the \
+                         point",
+                        point.manifest.id,
+                        show(&to)
+                    )));
+                }
+                if !files_written.contains(&path_key(&to)) {
+                    if wanted(&to, &req.paths) {
+                        return Err(EngineError::Corrupt(format!(
+                            "{}: hard link {label} names {:?}, which is not a file of the point",
+                            point.manifest.id,
+                            show(&to)
+                        )));
+                    }
                     report.warnings.push(format!(
-                        "{}: hard link to {}: {err}",
-                        path.display(),
-                        to.display()
+                        "{label}: not restored: its first name {} is outside the selected paths",
+                        show(&to)
                     ));
+                    continue;
+                }
+                dirs.clear(n, &rel)?;
+                let (to_dir, to_name) = split(&to);
+                let linked = safe_fs::open_beneath(dirs.stack[0].fd.as_fd(), to_dir)
+                    .and_then(|d| safe_fs::hard_link(d.as_fd(), to_name, dirs.top(), n));
+                if let Err(err) = linked {
+                    report
+                        .warnings
+                        .push(format!("{label}: hard link to {}: {err}", show(&to)));
                 }
                 report.entries += 1;
                 continue; // shares the inode (and its metadata) with its first name
             }
             Kind::Symlink => {
-                remove_existing(&path, req.overwrite, false)?;
-                let to =
-                    OsStr::from_bytes(&e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default())
-                        .to_owned();
-                std::os::unix::fs::symlink(&to, &path)
-                    .map_err(|err| EngineError::io(path.display(), err))?;
+                dirs.clear(n, &rel)?;
+                let to = e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default();
+                safe_fs::symlink(dirs.top(), n, &to)
+                    .map_err(|err| EngineError::io(format!("restoring {label}"), err))?;
+                safe_fs::meta_node(dirs.top(), n, &e, as_root, &label, &mut report.warnings);
             }
             Kind::Fifo | Kind::Char | Kind::Block => {
-                remove_existing(&path, req.overwrite, false)?;
-                let kind = match e.k {
-                    Kind::Fifo => SFlag::S_IFIFO,
-                    Kind::Char => SFlag::S_IFCHR,
-                    _ => SFlag::S_IFBLK,
-                };
+                dirs.clear(n, &rel)?;
                 if e.k != Kind::Fifo && !as_root {
-                    report.warnings.push(format!(
-                        "{}: device node not restored (needs root)",
-                        path.display()
-                    ));
+                    report
+                        .warnings
+                        .push(format!("{label}: device node not restored (needs root)"));
                     continue;
                 }
-                nix::sys::stat::mknod(&path, kind, Mode::from_bits_truncate(0o600), e.rdev)
-                    .map_err(|err| EngineError::io(path.display(), err.into()))?;
+                safe_fs::mknod(dirs.top(), n, e.k, e.rdev)
+                    .map_err(|err| EngineError::io(format!("restoring {label}"), err))?;
+                safe_fs::meta_node(dirs.top(), n, &e, as_root, &label, &mut report.warnings);
             }
-        }
-        if e.k != Kind::Dir {
-            apply_meta(&path, &e, as_root, &mut report.warnings);
         }
         report.entries += 1;
         state.files += 1;
         if tick.elapsed().as_millis() >= 200 {
-            state.current = String::from_utf8_lossy(e.path()).into_owned();
+            state.current = label;
             progress.update(&state);
             tick = std::time::Instant::now();
         }
@@ -424,12 +559,12 @@ pub fn restore(
             return Err(EngineError::Corrupt(format!("{}: {} does not match its BLAKE3 hash in the manifest; the restored files cannot be trusted", m.id, m.data_file())));
         }
     }
-    // Directories last: their times and modes would change while children are written.
-    for e in catalog_reader(t, &point, req.identity)? {
-        let e = e?;
-        if e.k == Kind::Dir && wanted(e.path(), &req.paths) {
-            apply_meta(&abs(&target, e.path()), &e, as_root, &mut report.warnings);
-        }
+    // Directories last (deepest first, the root at the very end): their times and modes would
+    // change while children are written.
+    dirs.leave_until(b"\0", &mut report.warnings);
+    let root = dirs.stack.pop().expect("the root stays");
+    if let Some(e) = &root.entry {
+        safe_fs::meta_fd(root.fd.as_fd(), e, as_root, ".", &mut report.warnings);
     }
     state.phase = "done";
     progress.update(&state);
@@ -456,19 +591,6 @@ mod tests {
         ] {
             assert!(!safe_rel(bad), "{:?}", String::from_utf8_lossy(bad));
         }
-    }
-
-    #[test]
-    fn never_writes_through_a_symlinked_parent() {
-        let d = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(outside.path(), d.path().join("a")).unwrap();
-        let mut verified = Vec::new();
-        let e = ensure_parents(d.path(), b"a/b/c", &mut verified).unwrap_err();
-        assert!(e.to_string().contains("refusing to restore through"), "{e}");
-        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
-        ensure_parents(d.path(), b"x/y/z", &mut verified).unwrap();
-        assert!(d.path().join("x/y").is_dir());
     }
 
     #[test]

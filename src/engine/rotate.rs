@@ -7,9 +7,24 @@ use super::backup::catalog_reader;
 use super::repo::{self, Manifest, Point};
 use super::stream::{self, WriteOptions};
 use super::target::Target;
+use super::trust::AuthKey;
 use super::verify::verify_point;
 use super::{CancelToken, EngineError};
 use std::path::Path;
+
+/// Hashes what a merge copies, to check it against the catalog's per-file hash.
+struct Hashing<'a> {
+    inner: &'a mut dyn std::io::Read,
+    hasher: blake3::Hasher,
+}
+
+impl std::io::Read for Hashing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -43,11 +58,14 @@ pub fn apply(
     job_dir: &Path,
     keep: u32,
     identity: Option<&age::x25519::Identity>,
+    key: &AuthKey,
     cancel: &CancelToken,
 ) -> Result<Vec<String>, EngineError> {
     let mut notes = Vec::new();
     loop {
-        let points = repo::points(t, job_dir);
+        // Only authenticated points count and are touched: what this job did not write is
+        // never merged or deleted.
+        let points = repo::points(t, job_dir, key);
         let summary: Vec<_> = points
             .iter()
             .map(|p| {
@@ -83,7 +101,7 @@ pub fn apply(
                         )));
                     }
                 }
-                merge(t, job_dir, &f, &i, identity)?;
+                merge(t, job_dir, &f, &i, identity, key)?;
                 repo::delete(t, &f, job_dir)?;
                 notes.push(format!(
                     "rotation merged {full} into {incr}, which is now a full point"
@@ -101,6 +119,7 @@ fn merge(
     full: &Point,
     incr: &Point,
     identity: Option<&age::x25519::Identity>,
+    key: &AuthKey,
 ) -> Result<(), EngineError> {
     let m = &incr.manifest;
     let partial = repo::new_partial(t, job_dir)?;
@@ -156,13 +175,25 @@ fn merge(
                     String::from_utf8_lossy(e.path())
                 ))
             })?;
-            let content: Option<&mut dyn std::io::Read> = if e.k == super::entry::Kind::File {
-                Some(&mut rec)
-            } else {
-                None
+            let mut hashed = Hashing {
+                inner: &mut rec,
+                hasher: blake3::Hasher::new(),
             };
+            let is_file = e.k == super::entry::Kind::File;
+            let content: Option<&mut dyn std::io::Read> =
+                if is_file { Some(&mut hashed) } else { None };
             append_entry(&mut out.tar, &e, content, &mut warnings)
                 .map_err(|err| EngineError::io("merge", err))?;
+            if is_file {
+                let got = hashed.hasher.finalize().to_hex().to_string();
+                if e.h.as_ref().is_some_and(|h| *h != got) {
+                    return Err(EngineError::Corrupt(format!(
+                        "{id}: {} does not match its hash in the catalog",
+                        String::from_utf8_lossy(e.path())
+                    )));
+                }
+                e.h = Some(got);
+            }
             e.w = true;
             entries += 1;
             bytes += e.size;
@@ -171,7 +202,8 @@ fn merge(
         drop(fe);
         drop(ie);
         let files = out.finish()?;
-        Ok(Manifest {
+        let mut merged = Manifest {
+            format: repo::FORMAT,
             kind: "full".into(),
             parent: None,
             entries,
@@ -180,7 +212,9 @@ fn merge(
             archived_bytes: bytes,
             files,
             ..m.clone()
-        })
+        };
+        merged.sign(key);
+        Ok(merged)
     })();
     match result {
         Ok(manifest) => repo::replace(t, &partial, job_dir, &manifest),

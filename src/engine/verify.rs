@@ -4,7 +4,7 @@
 
 use super::archive::normalize;
 use super::backup::key_named;
-use super::entry::{Entry, Kind};
+use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{Manifest, Point};
 use super::stream::{self, Shared};
 use super::target::Target;
@@ -75,6 +75,56 @@ fn check_digest(
     Ok(())
 }
 
+/// What restore demands of a catalog, checked line by line so verify never passes a point that
+/// restore would refuse: safe paths, strictly increasing walk order (no duplicates), hard links
+/// only to earlier regular files of the same point.
+#[derive(Default)]
+pub struct CatalogRules {
+    prev: Option<Vec<u8>>,
+    files: std::collections::HashSet<[u8; 16]>,
+}
+
+impl CatalogRules {
+    fn key(p: &[u8]) -> [u8; 16] {
+        blake3::hash(p).as_bytes()[..16]
+            .try_into()
+            .expect("16 bytes")
+    }
+
+    pub fn check(&mut self, e: &Entry) -> Result<(), String> {
+        let p = e.path();
+        if !super::restore::safe_rel(p) {
+            return Err(format!("unsafe path {:?}", String::from_utf8_lossy(p)));
+        }
+        if let Some(prev) = &self.prev {
+            if walk_cmp(prev, p) != std::cmp::Ordering::Less {
+                return Err(format!(
+                    "{:?} is a duplicate or out of order",
+                    String::from_utf8_lossy(p)
+                ));
+            }
+        }
+        self.prev = Some(p.to_vec());
+        match e.k {
+            Kind::File => {
+                self.files.insert(Self::key(p));
+            }
+            Kind::HardLink => {
+                let to = e.link.as_ref().map(|l| l.0.as_slice()).unwrap_or_default();
+                if !self.files.contains(&Self::key(to)) {
+                    return Err(format!(
+                        "hard link {:?} names {:?}, which is not an earlier file of the point",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(to)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// Checks one point completely. Returns the number of archive entries checked.
 pub fn verify_point(
     t: &dyn Target,
@@ -96,6 +146,7 @@ pub fn verify_point(
             .entries()
             .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
         let mut line = String::new();
+        let mut rules = CatalogRules::default();
         loop {
             cancel.check()?;
             // Next catalog entry that this point's archive holds.
@@ -109,6 +160,9 @@ pub fn verify_point(
                 }
                 let e: Entry = serde_json::from_str(&line)
                     .map_err(|e| EngineError::Corrupt(format!("{}: catalog: {e}", m.id)))?;
+                rules
+                    .check(&e)
+                    .map_err(|why| EngineError::Corrupt(format!("{}: catalog: {why}", m.id)))?;
                 entries += 1;
                 if e.w {
                     break Some(e);
@@ -145,8 +199,19 @@ pub fn verify_point(
                         )));
                     }
                     if w.k == Kind::File {
-                        let n = io::copy(&mut g, &mut io::sink())
+                        let mut hasher = blake3::Hasher::new();
+                        let n = io::copy(&mut g, &mut hasher)
                             .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
+                        if w.h
+                            .as_ref()
+                            .is_some_and(|h| h.as_str() != hasher.finalize().to_hex().as_str())
+                        {
+                            return Err(EngineError::Corrupt(format!(
+                                "{}: the content of {} does not match its hash in the catalog",
+                                m.id,
+                                String::from_utf8_lossy(&path)
+                            )));
+                        }
                         if n != w.size {
                             return Err(EngineError::Corrupt(format!(
                                 "{}: {} has {n} bytes in the archive, {} in the catalog",

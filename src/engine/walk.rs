@@ -163,6 +163,7 @@ impl Walker {
             link,
             xattrs,
             w: false,
+            h: None,
         })
     }
 }

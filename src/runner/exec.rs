@@ -213,10 +213,13 @@ fn prepare(
     // Preflight: the share answers, lets us in, takes a file, a rename and a read, and has room.
     let target = crate::repocheck::open(&repo, &settings.runner).map_err(preflight_error)?;
     crate::repocheck::check(&*target).map_err(preflight_error)?;
+    let trust = crate::engine::trust::Trust::from_state_dir(&settings.state_dir, false)
+        .map_err(|e| e.to_string())?;
     let location = JobLocation {
         target,
         server: settings.server_name.clone(),
         job: job.name.clone(),
+        trust,
     };
     let identity = if job.encryption {
         let key = settings.state_dir.join(crate::server::BACKUP_KEY_FILE);
@@ -254,7 +257,7 @@ fn preflight_error(f: crate::repocheck::Failure) -> String {
 }
 
 fn newest_full(location: &JobLocation) -> Option<DateTime<Utc>> {
-    repo::points(&*location.target, &location.dir())
+    repo::points(&*location.target, &location.dir(), &location.trust.key)
         .iter()
         .rev()
         .find(|p| p.manifest.is_full())

@@ -11,6 +11,14 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zdm-backupd");
 
+/// The state directory (authentication key, repository registry) of operator commands run by
+/// this test process: one per process, so tests never touch the checkout's `state/`.
+pub fn cli_state() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
+}
+
 pub struct Daemon {
     child: Child,
     pub base: String,

@@ -11,6 +11,7 @@ pub fn cli(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("ZDM_BACKUPD_CONFIG")
+        .env("ZDM_BACKUPD_STATE_DIR", super::cli_state())
         .output()
         .unwrap()
 }

@@ -3,6 +3,7 @@
 use super::{DirEntry, LockError, LockGuard, RepoFile, Space, Target};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -41,12 +42,16 @@ impl Target for LocalTarget {
         }
     }
 
+    // Restore points are private whatever the caller's umask: 0700 directories, 0600 files.
     fn create_dir(&self, path: &Path) -> io::Result<()> {
-        std::fs::create_dir(self.at(path))
+        std::fs::DirBuilder::new().mode(0o700).create(self.at(path))
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(self.at(path))
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.at(path))
     }
 
     fn list(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
@@ -62,13 +67,20 @@ impl Target for LocalTarget {
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
-        Ok(Box::new(LocalFile::new(File::create(self.at(path))?)))
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(self.at(path))?;
+        Ok(Box::new(LocalFile::new(f)))
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
         let f = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(self.at(path))?;
         Ok(Box::new(LocalFile::new(f)))
     }
@@ -113,6 +125,7 @@ impl Target for LocalTarget {
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(0o600)
             .open(&path)
             .map_err(LockError::Io)?;
         match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {

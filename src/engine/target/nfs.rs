@@ -404,7 +404,7 @@ impl Target for NfsTarget {
                 name: name(&n),
             },
             attributes: nfs3::sattr3 {
-                mode: Nfs3Option::Some(0o755),
+                mode: Nfs3Option::Some(0o700),
                 ..Default::default()
             },
         };
@@ -441,11 +441,11 @@ impl Target for NfsTarget {
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
-        self.make(path, nfs3::createhow3::UNCHECKED(file_attrs(0o644)))
+        self.make(path, nfs3::createhow3::UNCHECKED(file_attrs(0o600)))
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
-        self.make(path, nfs3::createhow3::GUARDED(file_attrs(0o644)))
+        self.make(path, nfs3::createhow3::GUARDED(file_attrs(0o600)))
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {

@@ -337,7 +337,7 @@ impl Target for SmbTarget {
 
     fn create_dir(&self, path: &Path) -> io::Result<()> {
         self.conn
-            .call(|c| c.mkdir(self.remote(path), SmbMode::from(0o755)))
+            .call(|c| c.mkdir(self.remote(path), SmbMode::from(0o700)))
     }
 
     fn list(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
