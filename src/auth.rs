@@ -90,6 +90,8 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The user's token generation when issued; a password change makes the token stale.
+    pub gen: i64,
 }
 
 #[derive(Clone)]
@@ -114,7 +116,12 @@ impl TokenKeys {
     }
 
     /// Returns the token and its expiry (UTC seconds).
-    pub fn issue(&self, user_id: i64, email: &str) -> Result<(String, i64), String> {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        email: &str,
+        generation: i64,
+    ) -> Result<(String, i64), String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -122,17 +129,18 @@ impl TokenKeys {
             iat: now,
             exp: now + self.lifetime_secs,
             jti: uuid::Uuid::new_v4().to_string(),
+            gen: generation,
         };
         jsonwebtoken::encode(&Header::default(), &claims, &self.encoding)
             .map(|t| (t, claims.exp))
             .map_err(|e| e.to_string())
     }
 
-    /// Checks signature and expiry; returns the user ID and e-mail.
-    pub fn verify_user(&self, token: &str) -> Result<(i64, String), TokenError> {
+    /// Checks signature and expiry; returns the user ID, e-mail and token generation.
+    pub fn verify_user(&self, token: &str) -> Result<(i64, String, i64), TokenError> {
         let c = self.verify(token)?;
         let id = c.sub.parse().map_err(|_| TokenError::Invalid)?;
-        Ok((id, c.email))
+        Ok((id, c.email, c.gen))
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -181,7 +189,7 @@ mod tests {
             b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             60,
         );
-        let (t, _) = k.issue(1, "admin@localhost").unwrap();
+        let (t, _) = k.issue(1, "admin@localhost", 0).unwrap();
         assert_eq!(k.verify(&t).ok().unwrap().sub, "1");
         let other = TokenKeys::new(
             b"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",

@@ -36,10 +36,10 @@ impl HttpCounters {
 }
 
 /// Who may scrape (config `metrics.access`).
-fn allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+async fn allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     match state.settings.metrics_access.as_str() {
         "off" => Err(ApiError::not_found("No route for GET /metrics")),
-        "token" => crate::api::auth::authenticate(req).map(|_| ()),
+        "token" => crate::api::auth::authenticate(req).await.map(|_| ()),
         _ => match req.peer_addr() {
             Some(a) if a.ip().is_loopback() => Ok(()),
             _ => Err(ApiError::forbidden(
@@ -75,7 +75,7 @@ pub async fn scrape(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    allowed(&state, &req)?;
+    allowed(&state, &req).await?;
     let snap = crate::api::jobs::snapshot(&state).await?;
     let (last_success, counts) = state
         .db

@@ -8,12 +8,14 @@ use crate::host;
 use crate::state::AppState;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::Path;
 
 pub const DB_FILE: &str = "zdm-backupd.db";
 
-/// Creates the state directory (mode 0700) when it does not exist.
+/// Creates the state directory (mode 0700) when it does not exist, and tightens one that
+/// exists: it must be a real directory owned by this user, and it and everything in it are made
+/// private (0700 directories, 0600 files), with a warning naming what was loose.
 pub fn ensure_state_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         std::fs::DirBuilder::new()
@@ -22,8 +24,52 @@ pub fn ensure_state_dir(dir: &Path) -> anyhow::Result<()> {
             .create(dir)
             .with_context(|| format!("cannot create state directory {}", dir.display()))?;
     }
-    if !dir.is_dir() {
-        bail!("state directory {} is not a directory", dir.display());
+    let meta = std::fs::symlink_metadata(dir)
+        .with_context(|| format!("state directory {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!(
+            "state directory {} is not a directory (a symlink is refused too)",
+            dir.display()
+        );
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!(
+            "state directory {} belongs to uid {}, not to this user (uid {me}); someone else \
+             could replace its files: fix its owner",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    tighten(dir, 0o700)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let m = std::fs::symlink_metadata(&path)?;
+        if m.is_dir() {
+            tighten(&path, 0o700)?;
+            for inner in std::fs::read_dir(&path)? {
+                let inner = inner?.path();
+                if std::fs::symlink_metadata(&inner)?.is_file() {
+                    tighten(&inner, 0o600)?;
+                }
+            }
+        } else if m.is_file() {
+            tighten(&path, 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes group and other permissions from `path`, warning when there were any.
+fn tighten(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::symlink_metadata(path)?;
+    let current = m.permissions().mode() & 0o7777;
+    if current & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot tighten {}", path.display()))?;
+        tracing::warn!(path = %path.display(), was = format!("{current:o}"), now = format!("{mode:o}"), "state file was readable or writable by others; tightened");
     }
     Ok(())
 }
@@ -46,17 +92,72 @@ fn lock_state_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>
     })
 }
 
+/// Opens the state database after checking it is not empty or damaged: either would otherwise
+/// start as a fresh install (all jobs gone, a new admin password) or run on broken data. The
+/// refusal names the newest automatic copy to restore from.
 pub fn open_db(state_dir: &Path) -> anyhow::Result<Db> {
     let path = state_dir.join(DB_FILE);
-    Db::open(&path).with_context(|| format!("cannot open state database {}", path.display()))
+    let copies = state_dir.join(db::backup::DIR);
+    let newest = || match db::backup::newest(&copies) {
+        Some(c) => format!(
+            "the newest automatic copy is {}: stop the daemon, copy it to {} (remove {}-wal and \
+             {}-shm) and start again",
+            c.display(),
+            path.display(),
+            path.display(),
+            path.display()
+        ),
+        None => format!("no automatic copy exists in {}", copies.display()),
+    };
+    match std::fs::metadata(&path) {
+        Ok(m) if m.len() == 0 => bail!(
+            "the state database {} is empty (0 bytes); refusing to start it as a new install, \
+             which would forget every job. {}",
+            path.display(),
+            newest()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if db::backup::newest(&copies).is_some() {
+                bail!(
+                    "the state database {} is missing although this state directory has been \
+                     used; refusing to start as a new install. {}",
+                    path.display(),
+                    newest()
+                );
+            }
+        }
+        _ => {}
+    }
+    if path.exists() {
+        if let Err(e) = db::backup::check(&path) {
+            bail!(
+                "the state database {} is damaged ({e}); refusing to use it. {}",
+                path.display(),
+                newest()
+            );
+        }
+    }
+    let db = Db::open_with_copies(&path, &copies)
+        .with_context(|| format!("cannot open state database {}", path.display()))?;
+    Ok(db)
 }
 
 /// Creates the admin user at first start. The password goes to a 0600 file; only its path is
 /// logged.
-fn ensure_admin(db: &Db, s: &Settings) -> anyhow::Result<()> {
+fn ensure_admin(db: &Db, s: &Settings, fresh: bool) -> anyhow::Result<()> {
     let users = db.read_blocking(|c| db::users::count(c).map_err(db::DbError::from))?;
     if users > 0 {
         return Ok(());
+    }
+    if !fresh {
+        // Only a first start writes the password file: an existing database without users was
+        // emptied by someone, and quietly replacing the password would hide that.
+        bail!(
+            "the state database {} has no users although it is not new; refusing to create a \
+             new admin password. Restore an automatic copy from {} (see the README)",
+            s.state_dir.join(DB_FILE).display(),
+            s.state_dir.join(db::backup::DIR).display()
+        );
     }
     let password = auth::random_password();
     let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
@@ -115,10 +216,11 @@ fn register_host(db: &Db, s: &Settings) -> anyhow::Result<()> {
 pub fn prepare(settings: Settings) -> anyhow::Result<(AppState, nix::fcntl::Flock<std::fs::File>)> {
     ensure_state_dir(&settings.state_dir)?;
     let lock = lock_state_dir(&settings.state_dir)?;
+    let fresh = !settings.state_dir.join(DB_FILE).exists();
     let db = open_db(&settings.state_dir)?;
     let secret = auth::load_or_create_secret(&settings.state_dir)
         .context("cannot load the token signing secret")?;
-    ensure_admin(&db, &settings)?;
+    ensure_admin(&db, &settings, fresh)?;
     ensure_backup_key(&settings.state_dir)?;
     ensure_auth_key(&settings.state_dir)?;
     register_host(&db, &settings)?;
@@ -155,6 +257,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .start()
         .await
         .context("cannot start the scheduler")?;
+    // The daily copy of the state database while the daemon runs.
+    {
+        let db = state.db.clone();
+        let copies = state.settings.state_dir.join(db::backup::DIR);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let (db, copies) = (db.clone(), copies.clone());
+                let _ = tokio::task::spawn_blocking(move || db.copy_if_due(&copies)).await;
+            }
+        });
+    }
     let listener = std::net::TcpListener::bind(state.settings.listen)
         .with_context(|| format!("cannot listen on {}", state.settings.listen))?;
     let addr = listener.local_addr()?;

@@ -9,7 +9,7 @@ fn forge(secret: &[u8], sub: &str, exp_offset: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &json!({"sub": sub, "email": "admin@localhost", "iat": now, "exp": now + exp_offset, "jti": "t"}),
+        &json!({"sub": sub, "email": "admin@localhost", "iat": now, "exp": now + exp_offset, "jti": "t", "gen": 0}),
         &jsonwebtoken::EncodingKey::from_secret(secret),
     )
     .unwrap()
@@ -393,4 +393,109 @@ fn every_documented_route_needs_a_token_and_the_document_matches_the_server() {
     );
     assert_error(&r, 405, "Method DELETE is not allowed on /api/backups");
     assert_eq!(r.header("allow"), Some("POST, GET"));
+}
+
+/// Tokens name a user and its token generation: a correctly signed token for a user that does
+/// not exist is refused, and a password reset ends every token issued before it.
+#[test]
+fn tokens_die_with_their_user_and_with_a_password_reset() {
+    let d = Daemon::start(&[]);
+    let secret = std::fs::read_to_string(d.state.join("jwt-secret")).unwrap();
+    let secret = secret.trim().as_bytes();
+    let ghost = format!("Bearer {}", forge(secret, "99", 3600));
+    assert_error(
+        &d.call("GET", "/api/backups", None, Some(&ghost)),
+        401,
+        "Invalid token.",
+    );
+    let own = format!("Bearer {}", forge(secret, "1", 3600));
+    assert_eq!(d.call("GET", "/api/backups", None, Some(&own)).status, 200);
+    let token = format!("Bearer {}", d.token());
+    assert_eq!(
+        d.call("GET", "/api/backups", None, Some(&token)).status,
+        200
+    );
+    let out = std::process::Command::new(common::BIN)
+        .args(["admin", "reset-password", "--state-dir"])
+        .arg(&d.state)
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for old in [&token, &own] {
+        assert_error(
+            &d.call("GET", "/api/backups", None, Some(old)),
+            401,
+            "Invalid token.",
+        );
+    }
+    // The new password works and its token is accepted.
+    let r = d.call(
+        "POST",
+        "/api/token/issue",
+        Some(json!({"email": "admin@localhost", "password": d.admin_password()})),
+        None,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let fresh = format!("Bearer {}", r.body["data"]["token"].as_str().unwrap());
+    assert_eq!(
+        d.call("GET", "/api/backups", None, Some(&fresh)).status,
+        200
+    );
+}
+
+/// `curl` from a chosen loopback source address.
+fn login_from(d: &Daemon, source: &str, password: &str) -> u16 {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--interface",
+            source,
+        ])
+        .args(["-H", "Content-Type: application/json", "-d"])
+        .arg(json!({"email": "admin@localhost", "password": password}).to_string())
+        .arg(format!("{}/api/token/issue", d.base))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+}
+
+/// Guesses from rotating addresses are throttled per account, a local user's failures do not
+/// lock the admin out of another address, and delays grow.
+#[test]
+fn login_throttling_is_per_account_and_per_address() {
+    if !common::tree::have_tools("login throttling", &["curl"]) {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let mut refused = 0;
+    for i in 0..40 {
+        match login_from(&d, &format!("127.0.1.{}", i + 1), "wrong") {
+            401 => {}
+            429 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        refused >= 20,
+        "rotating addresses: only {refused} of 40 guesses refused"
+    );
+    // A clean address with the right password still gets in (after the shared one-second slot).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(login_from(&d, "127.0.0.9", &d.admin_password()), 201);
+    // A local user's failures on one address hold back that address only.
+    let d = Daemon::start(&[]);
+    for _ in 0..5 {
+        assert_eq!(login_from(&d, "127.0.0.1", "wrong"), 401);
+    }
+    assert_eq!(login_from(&d, "127.0.0.1", "wrong"), 429);
+    assert_eq!(login_from(&d, "127.0.0.2", &d.admin_password()), 201);
 }

@@ -511,13 +511,18 @@ fn scripts_fail_runs_see_results_and_time_out() {
     let e = env_with("[runner]\nscript_timeout_seconds = 2\n", small_tree);
     let dir = e.tmp.path();
     let out = dir.join("after.env");
-    let fail = write_script(dir, "fail.sh", "echo preparing; echo broken >&2; exit 3");
+    let scripts = common::script_dir();
+    let fail = write_script(
+        scripts.path(),
+        "fail.sh",
+        "echo preparing; echo broken >&2; exit 3",
+    );
     let after = write_script(
-        dir,
+        scripts.path(),
         "after.sh",
         &format!("env | grep ^ZDM_ | sort > {}", out.display()),
     );
-    let hang = write_script(dir, "hang.sh", "sleep 30");
+    let hang = write_script(scripts.path(), "hang.sh", "sleep 30");
 
     let a = e.register(json!({ "jobName": "before-fails", "scriptPath": fail, "scriptRun": "before", "autoStart": "use" }));
     let r = e.wait_history(a, 30, "before-script failure", |r| {
@@ -687,7 +692,12 @@ fn missed_slots_are_recorded_caught_up_once_and_mailed() {
         "jobName": "nightly", "mailEvent": "ops@example.com",
         "schedule": {"type": 1, "basic": {"time": "00:00", "interval": {"minute": "1"}}},
     }));
-    let fail = write_script(e.tmp.path(), "no.sh", "exit 1");
+    let scripts = if common::tree::is_root() {
+        common::script_dir()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
+    let fail = write_script(scripts.path(), "no.sh", "exit 1");
     let failing = e.register(json!({ "jobName": "failing", "mailEvent": "ops@example.com", "scriptPath": fail, "scriptRun": "before", "autoStart": "use" }));
     e.wait_history(failing, 30, "the failing run", |r| {
         r["run"]["state"] == "error"

@@ -118,7 +118,8 @@ fn status_page_shows_jobs_progress_and_failures() {
         json!({ "networkLimit": 2, "compression": "not use",
                 "schedule": {"type": 3, "basic": {"time": "03:00"}} }),
     );
-    let script = tmp.path().join("fail.sh");
+    let scripts = common::script_dir();
+    let script = scripts.path().join("fail.sh");
     std::fs::write(&script, "#!/bin/sh\necho disk not ready >&2\nexit 7\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -10,7 +10,6 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde_json::{json, Value};
-use std::future::{ready, Ready};
 
 pub const MISSING: &str = "Authorization token is required.";
 pub const EXPIRED: &str = "Token has expired.";
@@ -25,15 +24,33 @@ pub struct Authed {
 
 impl FromRequest for Authed {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 
-/// Checks the request's token (also used by `/metrics` in token mode).
-pub fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
+/// Checks the request's token (also used by `/metrics` in token mode): signature, expiry, and
+/// that its user still exists with the same token generation (a password change or reset
+/// makes older tokens stale).
+pub async fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
+    let (state, claimed) = token_claims(req)?;
+    let (user_id, email, gen) = claimed;
+    let current = state
+        .db
+        .read(move |c| db::users::token_generation(c, user_id).map_err(ApiError::from))
+        .await?;
+    match current {
+        Some(g) if g == gen => Ok(Authed { user_id, email }),
+        _ => Err(ApiError::unauthorized(INVALID)),
+    }
+}
+
+type Claimed = (web::Data<AppState>, (i64, String, i64));
+
+fn token_claims(req: &HttpRequest) -> Result<Claimed, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
@@ -53,7 +70,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
         return Err(ApiError::unauthorized(MISSING));
     }
     match state.keys.verify_user(token) {
-        Ok((user_id, email)) => Ok(Authed { user_id, email }),
+        Ok(c) => Ok((state.clone(), c)),
         Err(TokenError::Expired) => Err(ApiError::unauthorized(EXPIRED)),
         Err(TokenError::Invalid) => Err(ApiError::unauthorized(INVALID)),
     }
@@ -82,15 +99,6 @@ pub async fn issue(
     body: web::Json<Value>,
 ) -> ApiResult {
     let peer = req.peer_addr().map(|a| a.ip());
-    if let Some(ip) = peer {
-        if let Err(wait) = state.logins.check(ip) {
-            tracing::warn!(%ip, "token issue refused: too many failed logins");
-            return Err(ApiError::too_many_requests(
-                format!("Too many failed logins from this address; try again in {wait} s."),
-                wait,
-            ));
-        }
-    }
     let mut errs = FieldErrors::new();
     let obj = object_body(body.into_inner(), FIELDS, &mut errs)?;
     let email = match obj.get("email") {
@@ -121,6 +129,15 @@ pub async fn issue(
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));
     }
+    if let Some(ip) = peer {
+        if let Err(wait) = state.logins.check(ip, &email.to_lowercase()) {
+            tracing::warn!(%ip, "token issue refused: too many failed logins");
+            return Err(ApiError::too_many_requests(
+                format!("Too many failed logins; try again in {wait} s."),
+                wait,
+            ));
+        }
+    }
     let lookup = email.clone();
     let user = state
         .db
@@ -138,15 +155,18 @@ pub async fn issue(
         Some(u) if ok => u,
         _ => {
             if let Some(ip) = peer {
-                state.logins.failed(ip);
+                state.logins.failed(ip, &email.to_lowercase());
             }
             tracing::warn!(email = %email, "token issue refused: wrong e-mail or password");
             return Err(ApiError::unauthorized(BAD_LOGIN));
         }
     };
+    if let Some(ip) = peer {
+        state.logins.succeeded(ip);
+    }
     let (token, exp) = state
         .keys
-        .issue(user.id, &user.email)
+        .issue(user.id, &user.email, user.token_generation)
         .map_err(ApiError::internal)?;
     let zone = state.settings.zone;
     Ok(success(

@@ -10,7 +10,6 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use serde_json::{json, Map, Value};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// The real file system behind the parser's checks.
@@ -30,36 +29,9 @@ impl HostProbe for FsProbe {
     }
 }
 
-/// Decision D11 and house rule 6: scripts run as root, so only root may be able to change them.
+/// Decision D11 and house rule 6, the same check the runner makes before each run.
 pub fn check_script(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') {
-        return Err(format!("scriptPath must be an absolute path, got '{path}'"));
-    }
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("scriptPath '{path}' does not exist"),
-        _ => format!("scriptPath '{path}' cannot be read: {e}"),
-    })?;
-    if !meta.is_file() {
-        return Err(format!("scriptPath '{path}' is not a regular file"));
-    }
-    if meta.uid() != 0 {
-        return Err(format!(
-            "scriptPath '{path}' must be owned by root (it is owned by uid {})",
-            meta.uid()
-        ));
-    }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(format!(
-            "scriptPath '{path}' must not be writable by group or others (mode {mode:04o}); run chmod go-w on it"
-        ));
-    }
-    if mode & 0o100 == 0 {
-        return Err(format!(
-            "scriptPath '{path}' is not executable by its owner (mode {mode:04o})"
-        ));
-    }
-    Ok(())
+    crate::runner::script::check_script(path)
 }
 
 /// Registers one backup job per partition (spec §2).

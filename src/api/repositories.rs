@@ -300,7 +300,8 @@ fn write_credentials(
     domain: Option<&str>,
 ) -> std::io::Result<PathBuf> {
     let dir = state_dir.join("credentials");
-    std::fs::create_dir_all(&dir)?;
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&dir)?;
     let path = dir.join(format!("repo-{}.cred", uuid::Uuid::new_v4()));
     let mut text = format!("username={account}\npassword={}\n", password.unwrap_or(""));
     if let Some(d) = domain {

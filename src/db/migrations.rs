@@ -7,6 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_runs", include_str!("../../sql/0002_runs.sql")),
+    ("0003_trust", include_str!("../../sql/0003_trust.sql")),
 ];
 
 /// The schema version this binary writes.

@@ -2,6 +2,7 @@
 //! `BEGIN IMMEDIATE` transaction), a pool of reader connections, and every call run on tokio's
 //! blocking pool so no async thread ever waits on SQLite.
 
+pub mod backup;
 pub mod hosts;
 pub mod jobs;
 pub mod migrations;
@@ -63,13 +64,45 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, DbError> {
         let mut writer = open_connection(path)?;
         migrations::apply(&mut writer)?;
-        Ok(Db {
+        Ok(Self::with_writer(path, writer))
+    }
+
+    /// Opens the database like `open`, and keeps copies in `copies`: before migrations change
+    /// an existing database, and at start when the newest copy is a day old.
+    pub fn open_with_copies(path: &Path, copies: &Path) -> Result<Db, DbError> {
+        let mut writer = open_connection(path)?;
+        let version: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > 0 && version < migrations::latest() {
+            backup::snapshot(&writer, copies, "before-migration").map_err(DbError::Schema)?;
+        }
+        migrations::apply(&mut writer)?;
+        if backup::due(copies) {
+            if let Err(e) = backup::snapshot(&writer, copies, "daily") {
+                tracing::warn!(error = %e, "could not copy the state database");
+            }
+        }
+        Ok(Self::with_writer(path, writer))
+    }
+
+    /// A daily copy while running (called periodically; cheap when none is due).
+    pub fn copy_if_due(&self, copies: &Path) {
+        if !backup::due(copies) {
+            return;
+        }
+        let conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = backup::snapshot(&conn, copies, "daily") {
+            tracing::warn!(error = %e, "could not copy the state database");
+        }
+    }
+
+    fn with_writer(path: &Path, writer: Connection) -> Db {
+        Db {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
             }),
-        })
+        }
     }
 
     fn take_reader(&self) -> Result<Connection, DbError> {

@@ -8,6 +8,7 @@ pub struct UserAuth {
     pub id: i64,
     pub email: String,
     pub password_hash: String,
+    pub token_generation: i64,
 }
 
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
@@ -25,13 +26,14 @@ pub fn insert(conn: &Connection, email: &str, password_hash: &str) -> rusqlite::
 
 pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<UserAuth>> {
     conn.query_row(
-        "SELECT id, email, password_hash FROM users WHERE email = ?1",
+        "SELECT id, email, password_hash, token_generation FROM users WHERE email = ?1",
         [email],
         |r| {
             Ok(UserAuth {
                 id: r.get(0)?,
                 email: r.get(1)?,
                 password_hash: r.get(2)?,
+                token_generation: r.get(3)?,
             })
         },
     )
@@ -52,11 +54,23 @@ pub fn find_id(conn: &Connection, r: &Ref) -> rusqlite::Result<Option<i64>> {
     }
 }
 
-/// Returns false when no user has that e-mail.
+/// Returns false when no user has that e-mail. Bumps the token generation: every token issued
+/// before stops working.
 pub fn set_password(conn: &Connection, email: &str, password_hash: &str) -> rusqlite::Result<bool> {
     let n = conn.execute(
-        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE email = ?1",
+        "UPDATE users SET password_hash = ?2, updated_at = ?3, \
+         token_generation = token_generation + 1 WHERE email = ?1",
         params![email, password_hash, now_secs()],
     )?;
     Ok(n == 1)
+}
+
+/// The token generation of a user; `None` when the user does not exist.
+pub fn token_generation(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT token_generation FROM users WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()
 }

@@ -6,6 +6,7 @@ use crate::engine::CancelToken;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -22,9 +23,93 @@ pub struct ScriptOutcome {
     pub output: String,
 }
 
-/// Decision D11 again at run time: the file may have changed since registration.
-pub fn check_trusted(path: &Path) -> Result<(), String> {
-    crate::api::backups::check_script(&path.to_string_lossy())
+/// Opens a script the way it will be run, and checks what was opened (decision D11 and house
+/// rule 6: scripts run as root, so only root may be able to change them or the way to them).
+/// Every directory from `/` down is opened without following symlinks and must be owned by
+/// root and not writable by group or others; the file itself must be a root-owned regular file,
+/// executable, not writable by group or others. The descriptor is what runs, so the file cannot
+/// be swapped between the check and the exec.
+pub fn open_trusted(path: &str) -> Result<OwnedFd, String> {
+    use rustix::fs::{fstat, openat, FileType, Mode, OFlags, CWD};
+    if !path.starts_with('/') {
+        return Err(format!("scriptPath must be an absolute path, got '{path}'"));
+    }
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    if comps.is_empty() || comps.iter().any(|c| *c == "." || *c == "..") {
+        return Err(format!(
+            "scriptPath '{path}' must name a file without '.' or '..' components"
+        ));
+    }
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = openat(CWD, "/", dir_flags, Mode::empty())
+        .map_err(|e| format!("scriptPath '{path}': /: {e}"))?;
+    let mut here = String::new();
+    let check_dir = |fd: &OwnedFd, at: &str| -> Result<(), String> {
+        let st = fstat(fd).map_err(|e| format!("scriptPath '{path}': {at}: {e}"))?;
+        if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
+            return Err(format!(
+                "scriptPath '{path}': the directory {at} must be owned by root and not writable \
+                 by group or others (owner uid {}, mode {:04o})",
+                st.st_uid,
+                st.st_mode & 0o7777
+            ));
+        }
+        Ok(())
+    };
+    check_dir(&dir, "/")?;
+    let (file, parents) = comps.split_last().expect("non-empty");
+    for c in parents {
+        here.push('/');
+        here.push_str(c);
+        dir = openat(&dir, *c, dir_flags, Mode::empty()).map_err(|e| match e {
+            rustix::io::Errno::NOENT => format!("scriptPath '{path}' does not exist"),
+            rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => format!(
+                "scriptPath '{path}': {here} is a symlink or not a directory; give the real path"
+            ),
+            e => format!("scriptPath '{path}': {here}: {e}"),
+        })?;
+        check_dir(&dir, &here)?;
+    }
+    let fd = openat(
+        &dir,
+        *file,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NOENT => format!("scriptPath '{path}' does not exist"),
+        rustix::io::Errno::LOOP => {
+            format!("scriptPath '{path}' is a symlink; give the real path")
+        }
+        e => format!("scriptPath '{path}' cannot be read: {e}"),
+    })?;
+    let st = fstat(&fd).map_err(|e| format!("scriptPath '{path}': {e}"))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(format!("scriptPath '{path}' is not a regular file"));
+    }
+    if st.st_uid != 0 {
+        return Err(format!(
+            "scriptPath '{path}' must be owned by root (it is owned by uid {})",
+            st.st_uid
+        ));
+    }
+    let mode = st.st_mode & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "scriptPath '{path}' must not be writable by group or others (mode {mode:04o}); run chmod go-w on it"
+        ));
+    }
+    if mode & 0o100 == 0 {
+        return Err(format!(
+            "scriptPath '{path}' is not executable by its owner (mode {mode:04o})"
+        ));
+    }
+    Ok(fd)
+}
+
+/// The registration-time check: the same as at run time.
+pub fn check_script(path: &str) -> Result<(), String> {
+    open_trusted(path).map(drop)
 }
 
 pub fn run(
@@ -33,14 +118,31 @@ pub fn run(
     timeout: Duration,
     cancel: &CancelToken,
 ) -> ScriptOutcome {
-    if let Err(why) = check_trusted(path) {
-        return ScriptOutcome {
-            ok: false,
-            summary: format!("not run: {why}"),
-            output: String::new(),
-        };
-    }
-    let mut cmd = Command::new(path);
+    let checked = match open_trusted(&path.to_string_lossy()) {
+        Ok(fd) => fd,
+        Err(why) => {
+            return ScriptOutcome {
+                ok: false,
+                summary: format!("not run: {why}"),
+                output: String::new(),
+            }
+        }
+    };
+    // The checked file runs through its descriptor. A duplicate without close-on-exec stays
+    // open in the child so that an interpreter (`#!`) can read the script through the same
+    // /proc path; it is closed here right after the spawn.
+    let inherited = match rustix::io::dup(&checked) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return ScriptOutcome {
+                ok: false,
+                summary: format!("could not start: {e}"),
+                output: String::new(),
+            }
+        }
+    };
+    let mut cmd = Command::new(format!("/proc/self/fd/{}", inherited.as_raw_fd()));
+    cmd.arg0(path);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,7 +151,10 @@ pub fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = match cmd.spawn() {
+    let spawned = cmd.spawn();
+    drop(inherited);
+    drop(checked);
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             return ScriptOutcome {
@@ -132,5 +237,90 @@ pub fn run(
         ok,
         summary,
         output,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(path: &Path, body: &str) {
+        std::fs::write(path, body).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn paths_through_symlinks_or_open_directories_are_refused() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: needs root");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let good = d.path().join("good.sh");
+        script(&good, "#!/bin/sh\necho original\n");
+        // tempdir lives in /tmp (world-writable): refused for that alone.
+        let e = check_script(good.to_str().unwrap()).unwrap_err();
+        assert!(e.contains("/tmp") && e.contains("not writable"), "{e}");
+        // A root-owned chain: accepted; a symlink to the same script, or a group-writable
+        // directory on the way, is refused.
+        let safe =
+            Path::new("/var/lib/zdm-backupd-tests").join(format!("unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&safe);
+        std::fs::create_dir_all(&safe).unwrap();
+        std::fs::set_permissions(&safe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ok = safe.join("ok.sh");
+        script(&ok, "#!/bin/sh\necho original\n");
+        check_script(ok.to_str().unwrap()).unwrap();
+        let link = safe.join("link.sh");
+        std::os::unix::fs::symlink(&ok, &link).unwrap();
+        let e = check_script(link.to_str().unwrap()).unwrap_err();
+        assert!(e.contains("symlink"), "{e}");
+        let sub = safe.join("open");
+        std::fs::create_dir(&sub).unwrap();
+        script(&sub.join("s.sh"), "#!/bin/sh\n");
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let e = check_script(sub.join("s.sh").to_str().unwrap()).unwrap_err();
+        assert!(e.contains("not writable"), "{e}");
+        let dirlink = safe.join("dirlink");
+        std::os::unix::fs::symlink(&safe, &dirlink).unwrap();
+        let e = check_script(dirlink.join("ok.sh").to_str().unwrap()).unwrap_err();
+        assert!(e.contains("symlink"), "{e}");
+        let _ = std::fs::remove_dir_all(&safe);
+    }
+
+    #[test]
+    fn the_checked_file_is_the_one_that_runs() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: needs root");
+            return;
+        }
+        let base =
+            &Path::new("/var/lib/zdm-backupd-tests").join(format!("run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(base);
+        std::fs::create_dir_all(base).unwrap();
+        std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = base.join("s.sh");
+        script(&p, "#!/bin/sh\necho original\n");
+        let fd = open_trusted(p.to_str().unwrap()).unwrap();
+        // Swap the file after the check: the descriptor still names the original.
+        let other = base.join("other.sh");
+        script(&other, "#!/bin/sh\necho swapped\n");
+        std::fs::rename(&other, &p).unwrap();
+        let dup = rustix::io::dup(&fd).unwrap();
+        let out = Command::new(format!("/proc/self/fd/{}", dup.as_raw_fd()))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "original\n");
+        let r = run(
+            p.as_path(),
+            &[],
+            Duration::from_secs(5),
+            &CancelToken::new(),
+        );
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.output, "swapped\n");
+        let _ = std::fs::remove_dir_all(base);
     }
 }

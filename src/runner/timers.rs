@@ -27,6 +27,9 @@ const CHANNEL_SIZE: usize = 16 * 1024;
 /// A timer still armed this long after its slot lost its activation: the sweeper fires it.
 const SWEEP_GRACE_SECS: i64 = 2;
 
+/// How often jobs without a timer are looked for (see `rearm_sweep`).
+const REARM_EVERY_SECS: u64 = 20;
+
 #[derive(Default)]
 pub(super) struct Timers {
     sched: OnceLock<JobScheduler>,
@@ -80,12 +83,60 @@ impl Runner {
         let runner = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            let mut n = 0u64;
             loop {
                 tick.tick().await;
                 runner.sweep().await;
+                n += 1;
+                if n % REARM_EVERY_SECS == 0 {
+                    runner.rearm_sweep().await;
+                }
             }
         });
         Ok(())
+    }
+
+    /// Re-arms every enabled, scheduled job that has no timer although it has a next slot: a
+    /// fire that failed (a database error, the state disk full) never disarms a schedule for
+    /// good.
+    pub(super) async fn rearm_sweep(&self) {
+        let armed: std::collections::HashSet<i64> =
+            self.inner.timers.armed().keys().copied().collect();
+        let loaded = self
+            .inner
+            .db
+            .read(move |c| {
+                let mut out = Vec::new();
+                for job in db::jobs::list(c)? {
+                    if !job.stopped && job.has_schedule() && !armed.contains(&job.id) {
+                        let s = load_schedules(c, &job)?;
+                        out.push((job, s));
+                    }
+                }
+                Ok::<_, DbError>(out)
+            })
+            .await;
+        let jobs = match loaded {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!("cannot check the schedules for unarmed jobs: {e}");
+                return;
+            }
+        };
+        let now = Utc::now();
+        let zone = self.inner.settings.zone;
+        for (job, s) in jobs {
+            let next = next_for_job(
+                s.basic.as_ref().map(|b| &b.1),
+                s.advanced.as_ref().map(|a| &a.1),
+                now,
+                &zone,
+            );
+            if next.is_some() && self.armed_at(job.id).is_none() {
+                tracing::warn!(job = %job.name, "schedule had no timer; re-armed");
+                self.arm_loaded(&job, &s, now).await;
+            }
+        }
     }
 
     /// Fires timers whose activation was lost (see `CHANNEL_SIZE`). `fire` takes the armed
@@ -246,7 +297,12 @@ impl Runner {
             Ok(Some(v)) => v,
             Ok(None) => return,
             Err(e) => {
+                // The slot is lost, not the schedule: record it as missed if the database
+                // lets us, and re-arm for the next slot (the re-arm sweep retries if this fails).
                 tracing::error!(job = job_id, "timer fired but the job cannot be read: {e}");
+                self.record_failed_fire(job_id, at, roles[0], &e.to_string())
+                    .await;
+                self.arm(job_id).await;
                 return;
             }
         };
@@ -287,6 +343,34 @@ impl Runner {
             tracing::error!(job = %job.name, "cannot queue the scheduled run: {e}");
         }
         self.arm_loaded(&job, &s, now.max(at)).await;
+    }
+}
+
+impl Runner {
+    /// Best effort: a `missed` history row for a slot whose fire failed.
+    async fn record_failed_fire(&self, job_id: i64, at: DateTime<Utc>, role: Role, why: &str) {
+        let Ok(Some(job)) = self
+            .inner
+            .db
+            .read(move |c| db::jobs::get(c, job_id).map_err(DbError::from))
+            .await
+        else {
+            return;
+        };
+        let zone = self.inner.settings.zone;
+        let row = missed_row(
+            &job,
+            "",
+            role,
+            1,
+            at,
+            Utc::now(),
+            &zone,
+            &format!("the state database failed at the slot: {why}"),
+        );
+        let (db, settings) = (self.inner.db.clone(), self.inner.settings.clone());
+        let _ = tokio::task::spawn_blocking(move || exec::record_missed(&db, &settings, &job, row))
+            .await;
     }
 }
 

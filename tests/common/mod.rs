@@ -11,6 +11,16 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zdm-backupd");
 
+/// A directory for test scripts that the daemon will run: scripts are refused unless every
+/// directory above them is root-owned and not writable by others, which rules out /tmp.
+pub fn script_dir() -> tempfile::TempDir {
+    let base = Path::new("/var/lib/zdm-backupd-tests");
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(base)
+        .expect("create /var/lib/zdm-backupd-tests (tests that run scripts need root)");
+    tempfile::tempdir_in(base).expect("tempdir")
+}
+
 /// The state directory (authentication key, repository registry) of operator commands run by
 /// this test process: one per process, so tests never touch the checkout's `state/`.
 pub fn cli_state() -> &'static Path {
