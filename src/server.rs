@@ -116,15 +116,16 @@ pub fn open_db(state_dir: &Path) -> anyhow::Result<Db> {
             path.display(),
             newest()
         ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if db::backup::newest(&copies).is_some() {
-                bail!(
-                    "the state database {} is missing although this state directory has been \
-                     used; refusing to start as a new install. {}",
-                    path.display(),
-                    newest()
-                );
-            }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && db::backup::newest(&copies).is_some() =>
+        {
+            bail!(
+                "the state database {} is missing although this state directory has been \
+                 used; refusing to start as a new install. {}",
+                path.display(),
+                newest()
+            );
         }
         _ => {}
     }
