@@ -250,6 +250,33 @@ fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
         .context("the certificate and key do not form a usable pair")
 }
 
+/// Raises the soft open-file limit to the hard one (the unit sets `LimitNOFILE`); returns it.
+fn raise_open_files() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Err(_) => 1024,
+    }
+}
+
+/// Connections per worker: the open-file limit less a reserve for the database, repositories,
+/// scripts and logs, shared by the workers.
+fn connection_cap(open_files: u64, workers: usize) -> usize {
+    let workers = if workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        workers
+    } as u64;
+    let usable = open_files.saturating_sub(256).clamp(64, 1 << 20);
+    (usable / workers).max(16) as usize
+}
+
 /// Runs the daemon until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (state, _lock) = prepare(settings)?;
@@ -277,6 +304,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let max_body = state.settings.max_body_bytes;
     let workers = state.settings.workers;
     let state_tls = state.settings.tls.clone();
+    let max_connections = connection_cap(raise_open_files(), workers);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -294,7 +322,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if workers > 0 {
         server = server.workers(workers);
     }
-    let server = server.shutdown_timeout(10).run();
+    // Slow clients cannot hold the listener: headers must arrive within 5 s (bodies within
+    // `api::BODY_TIMEOUT`, see the request middleware), and connections are capped below the
+    // open-file limit so there is always a descriptor for the next client and for runs.
+    let server = server
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(2))
+        .max_connections(max_connections)
+        .shutdown_timeout(10)
+        .run();
     tracing::info!(address = %addr, "listening on {scheme}://{addr}");
     // systemd `Type=notify`: ready only now that the socket is bound and the schedules armed.
     // Outside systemd (no NOTIFY_SOCKET) this does nothing.

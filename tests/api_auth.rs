@@ -499,3 +499,56 @@ fn login_throttling_is_per_account_and_per_address() {
     assert_eq!(login_from(&d, "127.0.0.1", "wrong"), 429);
     assert_eq!(login_from(&d, "127.0.0.2", &d.admin_password()), 201);
 }
+
+/// 1,100 clients that send headers and the first byte of a body, then stall, neither exhaust
+/// the daemon's descriptors nor delay a normal client; the server drops them after its body
+/// timeout.
+#[test]
+fn slow_clients_cannot_starve_the_api() {
+    use std::io::{Read, Write};
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if hard < 4096 {
+        eprintln!("SKIPPED slow_clients_cannot_starve_the_api: open-file hard limit {hard}");
+        return;
+    }
+    // The daemon starts with the usual soft limit of 1024 and must raise it itself.
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, soft.min(1024), hard).unwrap();
+    let d = Daemon::start(&[]);
+    setrlimit(Resource::RLIMIT_NOFILE, hard.min(65536), hard).unwrap();
+    let token = d.token();
+    let addr = d.base.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for _ in 0..1100 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "POST /api/backups HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+        )
+        .unwrap();
+        slow.push(s);
+    }
+    let started = std::time::Instant::now();
+    let r = d.get("/api/backups");
+    let took = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert!(took < std::time::Duration::from_secs(1), "a normal client waited {took:?}");
+    // The stalled clients are answered and dropped after the body timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut closed = 0;
+    for s in &mut slow {
+        s.set_read_timeout(Some(
+            deadline.saturating_duration_since(std::time::Instant::now())
+                + std::time::Duration::from_millis(10),
+        ))
+        .unwrap();
+        let mut buf = Vec::new();
+        if s.read_to_end(&mut buf).is_ok() {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, slow.len(), "stalled connections still open after 30 s");
+    assert_eq!(d.get("/api/backups").status, 200);
+}

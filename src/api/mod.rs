@@ -235,8 +235,45 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
 }
 
 /// Gives each request an ID (body `requestID` and `X-Request-ID` header) and logs the answer.
+/// A request body must arrive completely within this time from the request's start; a client
+/// that sends headers and then trickles (or stops) gets 400 and its connection is closed.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The request payload with a deadline (see `BODY_TIMEOUT`).
+struct Deadline {
+    inner: actix_web::dev::Payload,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl futures_core::Stream for Deadline {
+    type Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::future::Future;
+        use std::task::Poll;
+        if let Poll::Ready(item) = std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(actix_web::error::PayloadError::Io(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        BODY_TIMEOUT.as_secs()
+                    ),
+                ),
+            ))));
+        }
+        Poll::Pending
+    }
+}
+
 pub fn request_middleware<S, B>(
-    req: actix_web::dev::ServiceRequest,
+    mut req: actix_web::dev::ServiceRequest,
     srv: &S,
 ) -> impl std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
 where
@@ -254,6 +291,13 @@ where
     let method = req.method().clone();
     let path = req.path().to_string();
     let started = std::time::Instant::now();
+    let payload = actix_web::HttpMessage::take_payload(&mut req);
+    req.set_payload(actix_web::dev::Payload::Stream {
+        payload: Box::pin(Deadline {
+            inner: payload,
+            sleep: Box::pin(tokio::time::sleep(BODY_TIMEOUT)),
+        }),
+    });
     let ctx = RequestCtx {
         id: id.clone(),
         zone,
