@@ -262,6 +262,7 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
         identity: id,
         exclude: a.exclude_dir.clone(),
         network_limit_mib: a.network_limit,
+        owner: crate::engine::backup::Owner::Any,
     };
     let display = Display::new(json);
     let r = backup(&plan, &display, &cancel_on_signal());

@@ -505,8 +505,8 @@ fn login_throttling_is_per_account_and_per_address() {
 /// timeout.
 #[test]
 fn slow_clients_cannot_starve_the_api() {
-    use std::io::{Read, Write};
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    use std::io::{Read, Write};
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     if hard < 4096 {
         eprintln!("SKIPPED slow_clients_cannot_starve_the_api: open-file hard limit {hard}");
@@ -534,7 +534,10 @@ fn slow_clients_cannot_starve_the_api() {
     let r = d.get("/api/backups");
     let took = started.elapsed();
     assert_eq!(r.status, 200);
-    assert!(took < std::time::Duration::from_secs(1), "a normal client waited {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "a normal client waited {took:?}"
+    );
     // The stalled clients are answered and dropped after the body timeout.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut closed = 0;
@@ -549,6 +552,10 @@ fn slow_clients_cannot_starve_the_api() {
             closed += 1;
         }
     }
-    assert_eq!(closed, slow.len(), "stalled connections still open after 30 s");
+    assert_eq!(
+        closed,
+        slow.len(),
+        "stalled connections still open after 30 s"
+    );
     assert_eq!(d.get("/api/backups").status, 200);
 }

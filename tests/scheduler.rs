@@ -1026,3 +1026,47 @@ fn metrics_access_can_require_a_token_or_be_off() {
     let off = env_with("[metrics]\naccess = \"off\"\n", small_tree);
     assert_eq!(off.d.call("GET", "/metrics", None, None).status, 404);
 }
+
+/// Issue 11, item 14: a deleted job's kept restore points are never consumed by a new job with
+/// the same name: its first run refuses the directory instead of chaining onto, merging or
+/// rotating the old points.
+#[test]
+fn a_new_job_never_consumes_a_deleted_jobs_points() {
+    let e = env_with("", small_tree);
+    let id = e.register(
+        json!({ "jobName": "keep", "type": "increment", "rotation": 1, "autoStart": "use" }),
+    );
+    let first = e.wait_history(id, 60, "the first run", |r| r["run"]["state"] == "complete");
+    let point = first["run"]["restorePoint"].as_str().unwrap().to_string();
+    let job_dir = e.repo.join("srv/keep");
+    assert!(job_dir.join(&point).join("MANIFEST.json").exists());
+    let del = e.d.delete(&format!("/api/backups/{id}"));
+    assert_eq!(del.status, 200, "{}", del.body);
+    let id2 = e.register(
+        json!({ "jobName": "keep", "type": "increment", "rotation": 1, "autoStart": "use" }),
+    );
+    let refused = e.wait_history(id2, 60, "the new job's run", |r| {
+        r["run"]["state"] == "error"
+    });
+    let err = refused["run"]["error"].as_str().unwrap_or_default();
+    assert!(err.contains("another job with this name"), "{refused:#}");
+    // The old point is untouched and still restorable.
+    assert!(job_dir.join(&point).join("MANIFEST.json").exists());
+    assert_eq!(
+        common::run::names(&job_dir)
+            .iter()
+            .filter(|n| n.starts_with("20"))
+            .count(),
+        1
+    );
+    e.restore_matches("keep", &point);
+    // Moved away as the message says, the new job starts its own chain.
+    std::fs::rename(&job_dir, e.repo.join("srv/keep.old")).unwrap();
+    let r =
+        e.d.put(&format!("/api/backups/{id2}"), json!({ "status": "start" }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ok = e.wait_history(id2, 60, "the new job's own run", |r| {
+        r["run"]["state"] == "complete"
+    });
+    assert_eq!(ok["run"]["kind"], "full", "{ok:#}");
+}

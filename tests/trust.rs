@@ -635,3 +635,154 @@ fn a_local_user_racing_a_restore_cannot_redirect_it() {
         assert_eq!(m.uid(), 0);
     }
 }
+
+/// `zdm-backupd serve` on a state directory that must be refused: exits 1 quickly.
+fn serve_refused(state: &Path) -> String {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir", s(state)])
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert_eq!(st.code(), Some(1), "{err}");
+            return err;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started on a state directory it must refuse");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Issue 11, item 8: an empty or damaged database never starts as a fresh install; the refusal
+/// names the newest automatic copy, and restoring that copy as documented works.
+#[test]
+fn an_empty_or_damaged_database_refuses_to_start() {
+    let d = common::Daemon::start(&["--server-name", "srv"]);
+    let r = d.post(
+        "/api/backups",
+        json!({"center": 1, "server": 1, "type": "full", "partition": ["/"],
+               "repository": {"type": "nfs", "path": "/srv/nowhere"}, "jobName": "precious"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let password = d.admin_password();
+    let state = d.state.clone();
+    let _keep = d.stop();
+    let db = state.join("zdm-backupd.db");
+    let copies = state.join("db-copies");
+    assert!(
+        std::fs::read_dir(&copies).unwrap().count() >= 1,
+        "a copy is made at first start"
+    );
+    // The job lives in the WAL until a checkpoint; the copy the test restores later is made
+    // from the database as it is now.
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        c.execute(
+            "VACUUM INTO ?1",
+            [s(&copies.join("zdm-backupd-29990101T000000.000Z-test.db"))],
+        )
+        .unwrap();
+    }
+    let good = std::fs::read(&db).unwrap();
+    // Empty.
+    std::fs::write(&db, b"").unwrap();
+    let err = serve_refused(&state);
+    assert!(err.contains("is empty") && err.contains(s(&db)), "{err}");
+    assert!(
+        err.contains("zdm-backupd-29990101T000000.000Z-test.db"),
+        "names the newest copy: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(state.join("admin-password"))
+            .unwrap()
+            .trim(),
+        password
+    );
+    // Missing.
+    std::fs::remove_file(&db).unwrap();
+    let err = serve_refused(&state);
+    assert!(err.contains("is missing"), "{err}");
+    // Damaged: a page of garbage in the middle.
+    let mut bad = good.clone();
+    let page = 4096;
+    assert!(bad.len() > 3 * page);
+    for b in &mut bad[page..2 * page] {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, &bad).unwrap();
+    let err = serve_refused(&state);
+    assert!(err.contains("damaged"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(state.join("admin-password"))
+            .unwrap()
+            .trim(),
+        password
+    );
+    // The documented way back: copy the newest copy over the database.
+    std::fs::copy(copies.join("zdm-backupd-29990101T000000.000Z-test.db"), &db).unwrap();
+    let _ = std::fs::remove_file(state.join("zdm-backupd.db-wal"));
+    let _ = std::fs::remove_file(state.join("zdm-backupd.db-shm"));
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir", s(&state)])
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the restored copy starts"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT count(*) FROM jobs WHERE name = 'precious_ROOT'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+/// Issue 11, item 6: a state directory with loose modes is tightened at start, with a warning.
+#[test]
+fn a_loose_state_directory_is_tightened_at_start() {
+    let d = common::Daemon::start(&[]);
+    let state = d.state.clone();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        state.join("zdm-backupd.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::create_dir(state.join("credentials")).unwrap();
+    std::fs::set_permissions(
+        state.join("credentials"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let d = d.restart();
+    assert_eq!(d.get("/api/backups").status, 200);
+    for (p, want) in [
+        (state.clone(), 0o700),
+        (state.join("zdm-backupd.db"), 0o600),
+        (state.join("credentials"), 0o700),
+        (state.join("repo-auth.key"), 0o600),
+        (state.join("backup-key.txt"), 0o600),
+    ] {
+        let mode = std::fs::metadata(&p).unwrap().mode() & 0o777;
+        assert_eq!(mode, want, "{p:?}");
+    }
+    assert!(d.log_text().contains("tightened"), "{}", d.log_text());
+}

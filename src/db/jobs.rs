@@ -207,6 +207,9 @@ pub struct JobRow {
     pub stopped: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The id of the job directory (its `JOB.json`) this job owns in the repository; `None`
+    /// until its first run.
+    pub dir_id: Option<String>,
 }
 
 impl JobRow {
@@ -218,7 +221,7 @@ impl JobRow {
 const COLS: &str =
     "id, name, partition, mode, repository_id, schedule_basic_id, schedule_advanced_id,
     rotation, compression, encryption, exclude_dir, mail_event, network_limit, auto_start,
-    script_path, script_run, user_id, stopped, created_at, updated_at";
+    script_path, script_run, user_id, stopped, created_at, updated_at, dir_id";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<JobRow> {
     let exclude: String = r.get(10)?;
@@ -243,7 +246,18 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<JobRow> {
         stopped: r.get(17)?,
         created_at: r.get(18)?,
         updated_at: r.get(19)?,
+        dir_id: r.get(20)?,
     })
+}
+
+/// Records the job directory a run created (the first run, or one after the directory was
+/// removed by hand).
+pub fn set_dir_id(conn: &Connection, id: i64, dir_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET dir_id = ?2 WHERE id = ?1",
+        rusqlite::params![id, dir_id],
+    )?;
+    Ok(())
 }
 
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<JobRow>> {

@@ -27,6 +27,19 @@ pub struct BackupPlan {
     pub exclude: Vec<PathBuf>,
     /// MiB/s written to the repository; 0 = unlimited.
     pub network_limit_mib: u32,
+    /// Which job directory the run may write into.
+    pub owner: Owner,
+}
+
+/// Whose job directory a run writes into. The daemon knows which directory each job created;
+/// the operator's command line writes into whatever directory it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// Continue whatever job directory is there (or create one).
+    Any,
+    /// The directory with this id (`None`: the job has not run yet, so the directory must not
+    /// belong to another job).
+    Job(Option<String>),
 }
 
 #[derive(Debug)]
@@ -150,6 +163,18 @@ pub fn backup(
     let job_dir = plan.location.dir();
     let _lock = repo::lock(t, &job_dir, &plan.location.job)?;
     let mut notes = repo::recover(t, &job_dir);
+    let existing = repo::job_identity(t, &job_dir, key, false)?;
+    if let Owner::Job(expected) = &plan.owner {
+        if existing.is_some() && existing != *expected {
+            return Err(EngineError::Usage(format!(
+                "{} holds restore points of another job with this name (for example one that was \
+                 deleted and whose points were kept); this job never writes into, chains onto \
+                 or rotates them. Move that directory away (its points stay restorable under \
+                 the new name with `zdm-backupd restore --job NEWNAME`), or rename this job",
+                plan.location.describe()
+            )));
+        }
+    }
     let job_id = repo::job_identity(t, &job_dir, key, true)?;
     let listing = repo::scan(t, &job_dir, key);
     for r in &listing.rejected {

@@ -114,6 +114,18 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
             ));
             // The history says `incremental` where the manifest says `incr`.
             row.kind = Some(if m.is_full() { "full" } else { "incremental" }.into());
+            if let Some(dir_id) = m
+                .job_id
+                .as_ref()
+                .filter(|d| job.dir_id.as_ref() != Some(*d))
+            {
+                let (id, dir_id) = (job.id, dir_id.clone());
+                if let Err(e) = db.write_blocking(|tx| {
+                    db::jobs::set_dir_id(tx, id, &dir_id).map_err(DbError::from)
+                }) {
+                    live.log(format!("warning: cannot record the job directory: {e}"));
+                }
+            }
             row.point_id = Some(m.id.clone());
             row.bytes = Some(m.source_bytes as i64);
             row.stored_bytes = Some(m.archived_bytes as i64);
@@ -247,6 +259,7 @@ fn prepare(
             identity,
             exclude: job.exclude_dir.iter().map(PathBuf::from).collect(),
             network_limit_mib: job.network_limit.max(0) as u32,
+            owner: crate::engine::backup::Owner::Job(job.dir_id.clone()),
         },
         why.to_string(),
     ))
