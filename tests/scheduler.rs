@@ -1070,3 +1070,42 @@ fn a_new_job_never_consumes_a_deleted_jobs_points() {
     });
     assert_eq!(ok["run"]["kind"], "full", "{ok:#}");
 }
+
+/// Issue 11, item 9: a database error at a timer slot (here another process holds the write
+/// lock past the busy timeout) loses that slot, not the schedule: it is recorded as missed and
+/// the next slot runs.
+#[test]
+fn a_database_error_at_a_slot_does_not_disarm_the_schedule() {
+    let e = env_with("", small_tree);
+    let id = e.register(json!({
+        "jobName": "busy",
+        "schedule": {"type": 1, "basic": {"time": "00:00", "interval": {"minute": "1"}}},
+    }));
+    let at = next_minute(12);
+    let until = |t: chrono::DateTime<chrono::Local>| {
+        if let Ok(d) = (t - local_now()).to_std() {
+            std::thread::sleep(d);
+        }
+    };
+    until(at - chrono::Duration::seconds(3));
+    let lock = rusqlite::Connection::open(e.d.state.join("zdm-backupd.db")).unwrap();
+    lock.busy_timeout(Duration::from_secs(10)).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    until(at + chrono::Duration::seconds(8));
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    let missed = e.wait_history(id, 30, "the failed slot recorded as missed", |r| {
+        r["run"]["state"] == "missed"
+    });
+    assert!(
+        missed["run"]["error"].as_str().unwrap_or_default().contains("database"),
+        "{missed:#}"
+    );
+    // The next slot fires and completes.
+    let run = e.wait_history(id, 90, "the next slot's run", |r| {
+        r["run"]["state"] == "complete"
+    });
+    assert_eq!(run["run"]["trigger"], "basic", "{run:#}");
+    let next = e.job(id)["job"]["info"]["nextRun"].clone();
+    assert_ne!(next, json!("-"), "the schedule is still armed");
+}
