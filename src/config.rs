@@ -283,6 +283,11 @@ impl Config {
                     "{key}: '{v}' must not contain '/' or control characters"
                 ));
             }
+            if v == "." || v == ".." || v.len() > 255 {
+                errs.push(format!(
+                    "{key}: '{v}' cannot name a directory (not '.', '..' or over 255 bytes)"
+                ));
+            }
         }
         let mut extra = Vec::new();
         for p in &self.extra_partitions {

@@ -108,12 +108,14 @@ fn location(j: &JobArgs, trust: Trust) -> Result<JobLocation, EngineError> {
         }
         None => std::sync::Arc::new(crate::engine::target::LocalTarget::new(&j.repository)),
     };
-    Ok(JobLocation {
+    let loc = JobLocation {
         target,
         server: server_name(&j.server),
         job: j.job.clone(),
         trust,
-    })
+    };
+    loc.check()?;
+    Ok(loc)
 }
 
 /// A progress bar on a terminal, JSON lines with `--json`, nothing otherwise.

@@ -1098,7 +1098,10 @@ fn a_database_error_at_a_slot_does_not_disarm_the_schedule() {
         r["run"]["state"] == "missed"
     });
     assert!(
-        missed["run"]["error"].as_str().unwrap_or_default().contains("database"),
+        missed["run"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("database"),
         "{missed:#}"
     );
     // The next slot fires and completes.
@@ -1108,4 +1111,41 @@ fn a_database_error_at_a_slot_does_not_disarm_the_schedule() {
     assert_eq!(run["run"]["trigger"], "basic", "{run:#}");
     let next = e.job(id)["job"]["info"]["nextRun"].clone();
     assert_ne!(next, json!("-"), "the schedule is still armed");
+}
+
+/// Issue 11, item 15: a kill during the rotation that follows a published point records the
+/// point, not "interrupted, no point".
+#[test]
+fn a_kill_during_rotation_keeps_the_published_point_in_history() {
+    let mut e = env_with("", big_tree(48, 4 * 1024 * 1024));
+    let id = e.register(json!({
+        "jobName": "merging", "type": "increment", "rotation": 1, "compression": "not use",
+        "autoStart": "use",
+    }));
+    e.wait_history(id, 60, "the full run", |r| r["run"]["state"] == "complete");
+    write(&e.src.join("f0000.bin"), &noise(4 * 1024 * 1024, 99));
+    let r =
+        e.d.put(&format!("/api/backups/{id}"), json!({ "status": "start" }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The incremental is published, then rotation merges it with the full (a few seconds).
+    let published = e.wait_history(id, 60, "the published incremental", |r| {
+        r["run"]["state"] == "running"
+            && r["run"]["restorePoint"].as_str().is_some_and(|p| p != "-")
+    });
+    e.d.restart_after(Duration::ZERO);
+    let run = e.wait_history(id, 10, "the interrupted run", |r| {
+        r["id"] == published["id"] && r["run"]["state"] == "interrupted"
+    });
+    assert_eq!(
+        run["run"]["restorePoint"], published["run"]["restorePoint"],
+        "{run:#}"
+    );
+    assert!(
+        run["run"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("was published"),
+        "{run:#}"
+    );
+    e.restore_matches("merging", run["run"]["restorePoint"].as_str().unwrap());
 }

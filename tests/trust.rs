@@ -786,3 +786,118 @@ fn a_loose_state_directory_is_tightened_at_start() {
     }
     assert!(d.log_text().contains("tightened"), "{}", d.log_text());
 }
+
+/// Issue 11, item 15: names that are not one directory, repositories in forbidden places, and a
+/// repository inside its own source.
+#[test]
+fn names_and_repository_places_that_would_escape_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
+    std::fs::create_dir(&repo).unwrap();
+    tree(&src);
+    for server in ["..", ".", ""] {
+        let o = run(&[
+            "backup",
+            "--server",
+            server,
+            "--source",
+            s(&src),
+            "--repository",
+            s(&repo),
+            "--job",
+            "j",
+            "--mode",
+            "full",
+        ]);
+        assert_eq!(o.code, 1, "server {server:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("cannot be a directory name"),
+            "{}",
+            o.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        2,
+        "nothing written beside"
+    );
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "server_name = \"..\"\n").unwrap();
+    let o = run(&["check-config", "--config", s(&cfg)]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("server_name"), "{}", o.stderr);
+    // The source inside the repository, and the repository inside the source.
+    let o = run(&[
+        "backup",
+        "--server",
+        "srv",
+        "--source",
+        s(&repo),
+        "--repository",
+        s(&repo),
+        "--job",
+        "j",
+        "--mode",
+        "full",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("read its own restore points"),
+        "{}",
+        o.stderr
+    );
+    let inner = src.join("backups");
+    std::fs::create_dir(&inner).unwrap();
+    backup(&src, &inner, "full", &[]);
+    let id = backup(&src, &inner, "full", &[]);
+    let target = tmp.path().join("t");
+    let o = run(&[
+        "restore",
+        "--server",
+        "srv",
+        "--repository",
+        s(&inner),
+        "--job",
+        "j",
+        "--point",
+        &id,
+        "--target",
+        s(&target),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        !target.join("backups/srv").exists(),
+        "the repository was backed up into itself"
+    );
+
+    // Through the API.
+    let d = common::Daemon::start(&[]);
+    let state = d.state.display().to_string();
+    let cases = [
+        ("한".repeat(86), "/srv/backup".to_string(), "255 bytes"),
+        (
+            "ok".to_string(),
+            "/proc/backup".to_string(),
+            "kernel file system",
+        ),
+        ("ok".to_string(), format!("{state}/repo"), "state directory"),
+        ("ok".to_string(), "/".to_string(), "root directory"),
+    ];
+    for (name, path, want) in cases {
+        let before = d.counts();
+        let r = d.post(
+            "/api/backups",
+            json!({"center": 1, "server": 1, "type": "full", "partition": ["/"],
+                   "repository": {"type": "nfs", "path": path},
+                   "individual": [{"partition": "/", "jobName": name}]}),
+        );
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.to_string().contains(want), "{want}: {}", r.body);
+        assert_eq!(d.counts(), before, "no rows left behind");
+    }
+    let r = d.post(
+        "/api/zdms/repositories",
+        json!({"center": 1, "type": "nfs", "remotePath": format!("{state}/x")}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+}

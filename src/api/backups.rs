@@ -13,7 +13,22 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// The real file system behind the parser's checks.
-pub struct FsProbe;
+pub struct FsProbe {
+    /// The daemon's state directory, canonical when it exists.
+    state_dir: String,
+}
+
+impl FsProbe {
+    pub fn new(settings: &crate::config::Settings) -> FsProbe {
+        let s = &settings.state_dir;
+        FsProbe {
+            state_dir: std::fs::canonicalize(s)
+                .unwrap_or_else(|_| s.clone())
+                .display()
+                .to_string(),
+        }
+    }
+}
 
 pub fn is_local_dir(path: &str) -> bool {
     Path::new(path).is_dir()
@@ -26,6 +41,15 @@ impl HostProbe for FsProbe {
 
     fn check_script(&self, path: &str) -> Result<(), String> {
         check_script(path)
+    }
+
+    fn repository_problem(&self, path: &str) -> Option<String> {
+        // Symlinks in the path must not hide that it leads somewhere forbidden.
+        let real = std::fs::canonicalize(path)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.to_string());
+        crate::domain::job::forbidden_repo_path(path, Some(&self.state_dir))
+            .or_else(|| crate::domain::job::forbidden_repo_path(&real, Some(&self.state_dir)))
     }
 }
 
@@ -55,10 +79,11 @@ pub async fn register(
     let body = body.into_inner();
     let host = state.registration_host().await;
     let db = state.db.clone();
+    let probe = FsProbe::new(&state.settings);
     // Parsing stats script and repository paths, so it runs on the blocking pool too, in the
     // same hop as the transaction (outside its lock).
     let outcomes = web::block(move || {
-        let req = parse_registration(&body, &FsProbe, now)
+        let req = parse_registration(&body, &probe, now)
             .map_err(|e| RegisterError::Rejected(Rejection::Validation(e)))?;
         jobs::register_blocking(&db, &req, &host, auth.user_id, now, is_local_dir)
     })
@@ -66,7 +91,7 @@ pub async fn register(
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
         RegisterError::Rejected(r) => rejection(r),
-        RegisterError::Db(e) => ApiError::internal(e),
+        RegisterError::Db(e) => ApiError::from(e),
     })?;
     let results: Vec<Value> = outcomes.iter().map(result_entry).collect();
     let ok = outcomes

@@ -89,6 +89,10 @@ impl ApiError {
             retry_after: None,
         }
     }
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
     pub fn too_many_requests(m: impl Into<String>, retry_after: u64) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, m);
         e.retry_after = Some(retry_after);

@@ -524,7 +524,8 @@ fn apply_update(
     running: &dyn Fn(i64) -> bool,
 ) -> Result<Applied, ApiError> {
     let now = state.settings.zone.now_local();
-    let up = parse_update(body, &FsProbe, now).map_err(ApiError::validation)?;
+    let up =
+        parse_update(body, &FsProbe::new(&state.settings), now).map_err(ApiError::validation)?;
     let old = db::jobs::find(tx, ident)?.ok_or_else(|| not_found(ident))?;
     let mut job = old.clone();
     let mut fields = Vec::new();

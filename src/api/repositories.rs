@@ -263,20 +263,22 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
         );
     }
     let path = match (kind, raw_path) {
-        (Some(k), Some(p)) => match normalize_repo_path(k, &p, &super::backups::FsProbe) {
-            Ok(p) => Some(p),
-            Err(m) => {
-                errs.add(
-                    if obj.contains_key("path") {
-                        "path"
-                    } else {
-                        "remotePath"
-                    },
-                    m,
-                );
-                None
+        (Some(k), Some(p)) => {
+            match normalize_repo_path(k, &p, &super::backups::FsProbe::new(&state.settings)) {
+                Ok(p) => Some(p),
+                Err(m) => {
+                    errs.add(
+                        if obj.contains_key("path") {
+                            "path"
+                        } else {
+                            "remotePath"
+                        },
+                        m,
+                    );
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
     Some(Spec {
@@ -457,6 +459,7 @@ pub async fn update(
         return Err(ApiError::bad_request("No fields provided for update"));
     }
     let state_dir = state.settings.state_dir.clone();
+    let probe = super::backups::FsProbe::new(&state.settings);
     let (row_id, changes) = state
         .db
         .write(move |tx| {
@@ -473,7 +476,7 @@ pub async fn update(
             };
             if let Some(p) = obj.get("path").or_else(|| obj.get("remotePath")) {
                 if let Some(p) = string(p, "path", &mut errs) {
-                    match normalize_repo_path(row.kind, &p, &super::backups::FsProbe) {
+                    match normalize_repo_path(row.kind, &p, &probe) {
                         Ok(p) => {
                             if let Some(other) =
                                 db::repositories::by_path(tx, row.kind, &p)?.filter(|o| *o != id)

@@ -101,6 +101,16 @@ pub fn insert(conn: &Connection, r: &RunRow) -> rusqlite::Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Records a run's restore point as soon as it is published, so a crash during the rotation
+/// that follows still shows the point in history.
+pub fn set_published(conn: &Connection, id: i64, point: &str, kind: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE runs SET point_id = ?2, kind = ?3 WHERE id = ?1",
+        params![id, point, kind],
+    )?;
+    Ok(())
+}
+
 pub fn set_running(conn: &Connection, id: i64, started_at: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE runs SET state = 'running', started_at = ?2 WHERE id = ?1",
@@ -147,7 +157,10 @@ pub fn set_mail(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Result<(
 pub fn mark_interrupted(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE runs SET state = 'interrupted', ended_at = ?1,
-                error = 'interrupted: the daemon stopped during this run; the next run removes its partial output'
+                error = CASE WHEN point_id IS NULL
+                  THEN 'interrupted: the daemon stopped during this run; the next run removes its partial output'
+                  ELSE 'interrupted after restore point ' || point_id || ' was published (during rotation); the point is complete and the next run finishes the rotation'
+                END
          WHERE state IN ('queued', 'running', 'canceling')",
         [now],
     )

@@ -264,6 +264,38 @@ pub trait HostProbe {
     /// Decision D11: absolute, a regular executable file, owned by root, not writable by
     /// group or others.
     fn check_script(&self, path: &str) -> Result<(), String>;
+    /// Why a local directory (normalized, absolute) cannot hold a repository, if it cannot.
+    fn repository_problem(&self, path: &str) -> Option<String> {
+        forbidden_repo_path(path, None)
+    }
+}
+
+/// Places that must never hold a repository: kernel file systems (`/proc`, `/sys`, `/dev`),
+/// the root directory, and the daemon's own state directory (or anything containing it): the
+/// state's secrets would then sit on a share that others can write to.
+pub fn forbidden_repo_path(path: &str, state_dir: Option<&str>) -> Option<String> {
+    let under = |p: &str, dir: &str| {
+        p == dir || (p.starts_with(dir) && p.as_bytes().get(dir.len()) == Some(&b'/'))
+    };
+    if path == "/" {
+        return Some("repository path must not be / (the root directory)".into());
+    }
+    for sys in ["/proc", "/sys", "/dev"] {
+        if under(path, sys) {
+            return Some(format!(
+                "repository path '{path}' is inside {sys}, a kernel file system"
+            ));
+        }
+    }
+    if let Some(s) = state_dir.map(|s| s.trim_end_matches('/')) {
+        if !s.is_empty() && (under(path, s) || under(s, path)) {
+            return Some(format!(
+                "repository path '{path}' overlaps the daemon's state directory {s}; keep \
+                 repositories and state apart"
+            ));
+        }
+    }
+    None
 }
 
 pub const TOP_FIELDS: &[&str] = &[
@@ -337,6 +369,13 @@ pub fn check_job_name(name: &str) -> Result<(), String> {
         return Err(format!(
             "job name must be 1 to 128 characters, got {} characters",
             name.chars().count()
+        ));
+    }
+    // A directory name holds at most 255 bytes; 128 characters of UTF-8 can be more.
+    if name.len() > 255 {
+        return Err(format!(
+            "job name must be at most 255 bytes in UTF-8 (it names a directory), got {} bytes",
+            name.len()
         ));
     }
     if name == "." || name == ".." || name.starts_with(".partial") {
@@ -432,6 +471,9 @@ pub fn normalize_repo_path(
         let n = normalize_abs_path(p).ok_or_else(|| {
             format!("repository path '{p}' must not contain '.' or '..' components")
         })?;
+        if let Some(m) = probe.repository_problem(&n) {
+            return Err(m);
+        }
         if kind == RepoKind::Smb && !probe.is_local_dir(&n) {
             return Err(format!(
                 "SMB path format is invalid. Expected UNC path (e.g., \\\\server\\share) or an existing local directory, got '{p}'"
@@ -1101,6 +1143,9 @@ mod tests {
         assert!(check_job_name("123").is_err());
         assert!(check_job_name("..").is_err());
         assert!(check_job_name(&"x".repeat(129)).is_err());
+        assert!(check_job_name(&"한".repeat(85)).is_ok());
+        let e = check_job_name(&"한".repeat(86)).unwrap_err();
+        assert!(e.contains("255 bytes"), "{e}");
     }
 
     #[test]

@@ -137,8 +137,8 @@ pub fn key_named(e: EngineError, m: &Manifest) -> EngineError {
 }
 
 /// Counts files and bytes first so progress can show a percentage and an ETA.
-fn prescan(plan: &BackupPlan) -> (u64, u64) {
-    match Walker::new(&plan.source, &plan.exclude, false) {
+fn prescan(plan: &BackupPlan, exclude: &[PathBuf]) -> (u64, u64) {
+    match Walker::new(&plan.source, exclude, false) {
         Ok(w) => w.fold((0, 0), |(n, b), e| (n + 1, b + e.size)),
         Err(_) => (0, 0),
     }
@@ -149,6 +149,7 @@ pub fn backup(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<BackupReport, EngineError> {
+    plan.location.check()?;
     let t = &*plan.location.target;
     let key = &plan.location.trust.key;
     repo::ensure_repository(t, &plan.location.trust)?;
@@ -159,6 +160,25 @@ pub fn backup(
             "source {} is not a directory",
             plan.source.display()
         )));
+    }
+    let mut exclude = plan.exclude.clone();
+    if let Some(root) = t.local_root() {
+        let (repo_real, source_real) = (
+            std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            std::fs::canonicalize(&plan.source).unwrap_or_else(|_| plan.source.clone()),
+        );
+        if source_real.starts_with(&repo_real) {
+            return Err(EngineError::Usage(format!(
+                "the source {} is (inside) the repository {}: a backup would read its own \
+                 restore points",
+                plan.source.display(),
+                root.display()
+            )));
+        }
+        // A repository on the source's file system is never backed up into itself.
+        if let Ok(rel) = repo_real.strip_prefix(&source_real) {
+            exclude.push(plan.source.join(rel));
+        }
     }
     let job_dir = plan.location.dir();
     let _lock = repo::lock(t, &job_dir, &plan.location.job)?;
@@ -204,7 +224,15 @@ pub fn backup(
     let id = repo::new_id(newest.map(|p| p.manifest.id.as_str()));
     let partial = repo::new_partial(t, &job_dir)?;
     let started = chrono::Utc::now();
-    let result = write_point(plan, parent.as_ref(), &partial, &id, progress, cancel);
+    let result = write_point(
+        plan,
+        &exclude,
+        parent.as_ref(),
+        &partial,
+        &id,
+        progress,
+        cancel,
+    );
     let (mut manifest, mut warnings) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -223,6 +251,7 @@ pub fn backup(
     }
     progress.update(&ProgressState {
         phase: "rotate",
+        point: Some((manifest.id.clone(), manifest.is_full())),
         ..Default::default()
     });
     // The new point is published: a rotation problem keeps extra points and is reported, but
@@ -390,6 +419,7 @@ fn unchanged(parent: &mut Option<Parent>, e: &Entry) -> Result<Option<Entry>, En
 
 fn write_point(
     plan: &BackupPlan,
+    exclude: &[PathBuf],
     parent: Option<&repo::Point>,
     partial: &Path,
     id: &str,
@@ -397,7 +427,7 @@ fn write_point(
     cancel: &CancelToken,
 ) -> Result<(Manifest, Vec<String>), EngineError> {
     let parent_id = parent.map(|p| p.manifest.id.clone());
-    let (total_files, total_bytes) = prescan(plan);
+    let (total_files, total_bytes) = prescan(plan, exclude);
     let recipient = plan.identity.as_ref().map(|i| i.to_public());
     let opts = WriteOptions {
         compression: plan.compression,
@@ -417,7 +447,7 @@ fn write_point(
         ),
         None => None,
     };
-    let mut walker = Walker::new(&plan.source, &plan.exclude, true)
+    let mut walker = Walker::new(&plan.source, exclude, true)
         .map_err(|e| EngineError::io(format!("source {}", plan.source.display()), e))?;
     let mut warnings = Vec::new();
     let mut state = ProgressState {

@@ -89,6 +89,9 @@ pub struct ProgressState {
     pub total_files: u64,
     pub total_bytes: u64,
     pub current: String,
+    /// Set once the run's restore point is published (the rotation that follows may still be
+    /// interrupted; the point is complete).
+    pub point: Option<(String, bool)>,
 }
 
 pub trait Progress: Send + Sync {
@@ -112,7 +115,31 @@ pub struct JobLocation {
     pub trust: trust::Trust,
 }
 
+/// Whether `name` can be one directory name inside a repository: not empty, not `.` or `..`,
+/// no `/` or NUL, at most 255 bytes.
+pub fn is_component(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 255
+        && !name.contains(['/', '\0'])
+}
+
 impl JobLocation {
+    /// Refuses server and job names that would not be exactly one directory each: `..` or an
+    /// empty server name would put points outside the job's place in the repository.
+    pub fn check(&self) -> Result<(), EngineError> {
+        for (what, v) in [("server", &self.server), ("job", &self.job)] {
+            if !is_component(v) {
+                return Err(EngineError::Usage(format!(
+                    "{what} name {v:?} cannot be a directory name in the repository (it must \
+                     not be empty, '.' or '..', contain '/' or be over 255 bytes)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The job directory, relative to the repository root.
     pub fn dir(&self) -> std::path::PathBuf {
         std::path::Path::new(&self.server).join(&self.job)

@@ -229,6 +229,7 @@ fn copy_content(
 /// request explicitly allows unauthenticated ones; a rejected point asked for by id is named
 /// with the reason.
 fn select(req: &RestoreRequest, warnings: &mut Vec<String>) -> Result<Vec<Point>, EngineError> {
+    req.location.check()?;
     let t = &*req.location.target;
     let job_dir = req.location.dir();
     let listing = repo::scan(t, &job_dir, &req.location.trust.key);

@@ -99,7 +99,13 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
             return;
         }
     }
-    match backup(&plan, live, &live.cancel) {
+    let recording = Recording {
+        live,
+        db,
+        run_id: row.id,
+        recorded: std::sync::atomic::AtomicBool::new(false),
+    };
+    match backup(&plan, &recording, &live.cancel) {
         Ok(report) => {
             let m = &report.manifest;
             for n in &report.notes {
@@ -263,6 +269,35 @@ fn prepare(
         },
         why.to_string(),
     ))
+}
+
+/// Passes progress on to the live view and records the restore point in history the moment it
+/// is published.
+struct Recording<'a> {
+    live: &'a Live,
+    db: &'a Db,
+    run_id: i64,
+    recorded: std::sync::atomic::AtomicBool,
+}
+
+impl crate::engine::Progress for Recording<'_> {
+    fn update(&self, state: &crate::engine::ProgressState) {
+        if let Some((point, full)) = &state.point {
+            if !self
+                .recorded
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                let kind = if *full { "full" } else { "incremental" };
+                if let Err(e) = self.db.write_blocking(|tx| {
+                    db::runs::set_published(tx, self.run_id, point, kind).map_err(DbError::from)
+                }) {
+                    self.live
+                        .log(format!("warning: cannot record the published point: {e}"));
+                }
+            }
+        }
+        crate::engine::Progress::update(self.live, state);
+    }
 }
 
 fn preflight_error(f: crate::repocheck::Failure) -> String {
