@@ -2,6 +2,7 @@
 //! trees, loop-mounted ext4 when running as root, restores compared with snapshots.
 
 mod common;
+use common::run::Out;
 use common::tree::{
     assert_same, have_tools, is_root, noise, sh, snapshot, write, LoopFs, Snapshot,
 };
@@ -11,24 +12,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Out {
-    let o = Command::new(BIN)
-        .args(args)
-        .env_remove("ZDM_BACKUPD_CONFIG")
-        .env("ZDM_BACKUPD_STATE_DIR", common::cli_state())
-        .output()
-        .unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-    }
+    common::run::cli_in(common::cli_state(), args)
 }
 
 fn s(p: &Path) -> String {

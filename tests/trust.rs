@@ -4,6 +4,7 @@
 //! nothing outside the restore target changed and that no tampered byte sits under a final name.
 
 mod common;
+use common::run::Out;
 use common::tree::{is_root, snapshot, write, LoopFs};
 use common::{cli_state, BIN};
 use serde_json::{json, Value};
@@ -11,24 +12,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run_in(state: &Path, args: &[&str]) -> Out {
-    let o = Command::new(BIN)
-        .args(args)
-        .env_remove("ZDM_BACKUPD_CONFIG")
-        .env("ZDM_BACKUPD_STATE_DIR", state)
-        .output()
-        .unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-    }
+    common::run::cli_in(state, args)
 }
 
 fn run(args: &[&str]) -> Out {
@@ -97,6 +82,15 @@ fn job_args<'a>(cmd: &'a str, repo: &'a Path) -> Vec<&'a str> {
         "--job",
         "j",
     ]
+}
+
+/// A temporary directory with a source tree (`tree`) and an empty repository directory.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
+    std::fs::create_dir(&repo).unwrap();
+    tree(&src);
+    (tmp, src, repo)
 }
 
 /// A small tree with a setuid-looking binary name, a hard link pair and nested directories.
@@ -231,10 +225,7 @@ fn walk(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_consistently_rebuilt_manifest_is_not_authentic() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir(&repo).unwrap();
-    tree(&src);
+    let (tmp, src, repo) = setup();
     let id = backup(&src, &repo, "full", &["--compression", "not-use"]);
     let p = Point::of(&repo, &id);
     // The attacker adds a file to the catalog and the archive and recomputes every hash.
@@ -269,10 +260,7 @@ fn a_consistently_rebuilt_manifest_is_not_authentic() {
 
 #[test]
 fn a_one_byte_change_in_a_manifest_does_not_hide_the_point() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir(&repo).unwrap();
-    tree(&src);
+    let (_tmp, src, repo) = setup();
     let id = backup(&src, &repo, "full", &[]);
     let m = Point::of(&repo, &id).dir.join("MANIFEST.json");
     let mut b = std::fs::read(&m).unwrap();
@@ -301,10 +289,7 @@ fn a_one_byte_change_in_a_manifest_does_not_hide_the_point() {
 #[test]
 fn a_forged_newer_point_is_never_restored_as_the_newest() {
     for encrypted in [false, true] {
-        let tmp = tempfile::tempdir().unwrap();
-        let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-        std::fs::create_dir(&repo).unwrap();
-        tree(&src);
+        let (tmp, src, repo) = setup();
         let key = tmp.path().join("age.txt");
         assert_eq!(run(&["key", "generate", "--out", s(&key)]).code, 0);
         let enc: Vec<&str> = if encrypted {
@@ -442,10 +427,7 @@ fn forged_catalogs_cannot_touch_files_outside_the_target() {
         ),
     ];
     for (what, forge) in forgeries {
-        let tmp = tempfile::tempdir().unwrap();
-        let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-        std::fs::create_dir(&repo).unwrap();
-        tree(&src);
+        let (tmp, src, repo) = setup();
         let id = backup(&src, &repo, "full", &["--compression", "not-use"]);
         let p = Point::of(&repo, &id);
         let mut cat = p.catalog();
@@ -470,10 +452,7 @@ fn forged_catalogs_cannot_touch_files_outside_the_target() {
 
 #[test]
 fn the_override_restores_an_unauthenticated_point_loudly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir(&repo).unwrap();
-    tree(&src);
+    let (tmp, src, repo) = setup();
     let id = backup(&src, &repo, "full", &[]);
     // A new host without the key file: the point cannot be authenticated.
     let fresh = tempfile::tempdir().unwrap();
@@ -495,10 +474,7 @@ fn the_override_restores_an_unauthenticated_point_loudly() {
 
 #[test]
 fn points_are_private_whatever_the_umask() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir(&repo).unwrap();
-    tree(&src);
+    let (_tmp, src, repo) = setup();
     let st = Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -791,10 +767,7 @@ fn a_loose_state_directory_is_tightened_at_start() {
 /// repository inside its own source.
 #[test]
 fn names_and_repository_places_that_would_escape_are_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir(&repo).unwrap();
-    tree(&src);
+    let (tmp, src, repo) = setup();
     for server in ["..", ".", ""] {
         let o = run(&[
             "backup",

@@ -16,6 +16,28 @@ pub fn cli(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// What a CLI run printed, and its exit code.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the CLI without a configuration file, with `state` as its state directory.
+pub fn cli_in<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(state: &Path, args: I) -> Out {
+    let o = Command::new(BIN)
+        .args(args)
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .env("ZDM_BACKUPD_STATE_DIR", state)
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
 /// Asserts success and returns standard output.
 pub fn ok(o: &Output) -> String {
     assert!(
