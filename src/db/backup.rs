@@ -66,9 +66,11 @@ pub fn snapshot(conn: &Connection, dir: &Path, reason: &str) -> Result<PathBuf, 
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Time first, so names sort by age; a random tail keeps two copies in one millisecond apart.
     let name = format!(
-        "zdm-backupd-{}-{reason}.db",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+        "zdm-backupd-{}-{reason}-{:04x}.db",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        rand::random::<u16>()
     );
     let path = dir.join(name);
     conn.execute("VACUUM INTO ?1", [path.to_string_lossy()])
