@@ -563,6 +563,10 @@ fn a_local_user_racing_a_restore_cannot_redirect_it() {
         eprintln!("SKIPPED a_local_user_racing_a_restore_cannot_redirect_it: needs root");
         return;
     }
+    // The exchange below is x86_64's renameat2 system call number.
+    if !common::tree::have_tools("restore race", &["perl"]) || !cfg!(target_arch = "x86_64") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
@@ -583,21 +587,28 @@ fn a_local_user_racing_a_restore_cannot_redirect_it() {
         std::fs::create_dir(&target).unwrap();
         nix::unistd::chown(&target, Some(65534.into()), Some(65534.into())).unwrap();
         let stop = tmp.path().join(format!("stop{round}"));
-        // The attacker: rename whatever directory appears and put a symlink in its place.
-        let script = format!(
-            "end=$(( $(date +%s) + 20 )); while [ ! -e {stop} ] && [ $(date +%s) -lt $end ]; do \
-             for d in {t}/docs {t}/docs/d1 {t}/docs/d3; do \
-             [ -d \"$d\" ] && [ ! -L \"$d\" ] && mv -T \"$d\" \"$d.moved$RANDOM\" 2>/dev/null; \
-             ln -sfn {secret} \"$d\" 2>/dev/null; done; done",
-            stop = s(&stop),
-            t = s(&target),
-            secret = s(&secret)
-        );
-        let mut attacker = std::process::Command::new("sh");
+        // The attacker: whenever `docs` is a real directory, trade it for a symlink to the
+        // root-only directory in one atomic step (renameat2 RENAME_EXCHANGE, so there is never
+        // a moment without a `docs`).
+        let script = r#"
+            my ($t, $secret, $stop) = @ARGV; my $end = time + 20; my $n = 0;
+            while (!-e $stop && time < $end) {
+                my $d = "$t/docs";
+                if (-d $d && !-l $d) {
+                    my $l = "$t/swap" . $n++;
+                    symlink($secret, $l) or next;
+                    syscall(316, -100, $d, -100, $l, 2);
+                }
+            }"#;
+        let mut attacker = std::process::Command::new("perl");
         std::os::unix::process::CommandExt::uid(&mut attacker, 65534);
         std::os::unix::process::CommandExt::gid(&mut attacker, 65534);
-        let mut attacker = attacker.arg("-c").arg(script).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut attacker = attacker
+            .args(["-e", script, s(&target), s(&secret), s(&stop)])
+            .spawn()
+            .unwrap();
+        // Let perl start before the restore does.
+        std::thread::sleep(std::time::Duration::from_millis(300));
         let _ = restore(&repo, &id, &target, &["--overwrite"]);
         std::fs::write(&stop, b"").unwrap();
         attacker.wait().unwrap();
