@@ -28,6 +28,9 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Check restore points completely (hashes, decryption, decompression, archive vs catalog).
     Verify(VerifyArgs),
+    /// Vouch for restore points this host's key does not authenticate (written before points
+    /// were authenticated, or by another host): each is verified completely, then signed.
+    Adopt(AdoptArgs),
     /// Encryption keys.
     Key {
         #[command(subcommand)]
@@ -198,6 +201,21 @@ pub struct VerifyArgs {
     /// age identity file, for encrypted points.
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AdoptArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Point id, or `all` for every point that is not authenticated.
+    #[arg(long, default_value = "all")]
+    pub point: String,
+    /// age identity file, for encrypted points.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Required: you know where these points came from and vouch for them.
+    #[arg(long)]
+    pub i_trust_this_repository: bool,
 }
 
 #[derive(Subcommand, Debug)]

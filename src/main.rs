@@ -98,6 +98,7 @@ fn main() -> ExitCode {
         Command::Points(a) => zdm_backupd::ops::run_points(a),
         Command::Restore(a) => zdm_backupd::ops::run_restore(a),
         Command::Verify(a) => zdm_backupd::ops::run_verify(a),
+        Command::Adopt(a) => zdm_backupd::ops::run_adopt(a),
         Command::Key {
             command: KeyCommand::Generate { out },
         } => zdm_backupd::ops::run_key_generate(&out),

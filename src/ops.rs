@@ -489,6 +489,72 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
     }
 }
 
+pub fn run_adopt(a: crate::cli::AdoptArgs) -> ExitCode {
+    let json = a.job.json;
+    if !a.i_trust_this_repository {
+        return fail(
+            json,
+            &EngineError::Usage(
+                "adopting signs points with this host's key, so that restores, verify and \
+                 rotation trust them: pass --i-trust-this-repository if you know where they \
+                 came from"
+                    .into(),
+            ),
+        );
+    }
+    let id = match identity(&a.key_file) {
+        Ok(i) => i,
+        Err(e) => return fail(json, &e),
+    };
+    let loc = match trust(&a.job, true, false).and_then(|t| location(&a.job, t)) {
+        Ok(l) => l,
+        Err(e) => return fail(json, &e),
+    };
+    let t = &*loc.target;
+    let dir = loc.dir();
+    let _lock = match repo::lock(t, &dir, &loc.job) {
+        Ok(l) => l,
+        Err(e) => return fail(json, &e),
+    };
+    let authentic: Vec<String> = repo::points(t, &dir, &loc.trust.key)
+        .into_iter()
+        .map(|p| p.manifest.id)
+        .collect();
+    let candidates: Vec<_> = repo::unverified_points(t, &dir)
+        .into_iter()
+        .filter(|p| !authentic.contains(&p.manifest.id))
+        .filter(|p| a.point == "all" || p.manifest.id == a.point)
+        .collect();
+    if candidates.is_empty() {
+        println!(
+            "nothing to adopt: every readable point of job {} is authenticated",
+            loc.job
+        );
+        return ExitCode::SUCCESS;
+    }
+    let cancel = cancel_on_signal();
+    let mut bad = 0;
+    for p in &candidates {
+        let checked = verify::verify_point(t, p, id.as_ref(), &cancel)
+            .and_then(|_| repo::adopt(t, &dir, p, &loc.trust.key));
+        match checked {
+            Ok(()) => println!(
+                "{} adopted (verified, now signed by this host)",
+                p.manifest.id
+            ),
+            Err(e) => {
+                bad += 1;
+                println!("{} NOT adopted: {e}", p.manifest.id);
+            }
+        }
+    }
+    if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 pub fn run_key_generate(out: &std::path::Path) -> ExitCode {
     match keys::generate(out) {
         Ok(public) => {

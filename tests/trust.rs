@@ -885,3 +885,59 @@ fn names_and_repository_places_that_would_escape_are_refused() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+/// Points this host's key does not authenticate (written before points were authenticated)
+/// are adopted only on purpose, only after verifying completely.
+#[test]
+fn old_points_are_adopted_only_on_purpose_and_only_when_intact() {
+    let (tmp, src, repo) = setup();
+    let good = backup(&src, &repo, "full", &["--compression", "not-use"]);
+    write(&src.join("docs/c.txt"), b"charlie\n");
+    let damaged = backup(&src, &repo, "full", &["--compression", "not-use"]);
+    // As a point written before authentication: no MAC, no job id.
+    for id in [&good, &damaged] {
+        let p = Point::of(&repo, id);
+        let mut m = p.manifest();
+        m.as_object_mut().unwrap().remove("auth");
+        m.as_object_mut().unwrap().remove("job_id");
+        std::fs::write(p.dir.join("MANIFEST.json"), m.to_string()).unwrap();
+    }
+    let data = Point::of(&repo, &damaged).dir.join("data.tar");
+    let mut b = std::fs::read(&data).unwrap();
+    let at = b.windows(8).position(|w| w == b"charlie\n").unwrap();
+    b[at] = b'X';
+    std::fs::write(&data, b).unwrap();
+    let o = run(&job_args("points", &repo));
+    assert_eq!(o.code, 3, "{}", o.stdout);
+    let o = run(&job_args("adopt", &repo));
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("--i-trust-this-repository"),
+        "{}",
+        o.stderr
+    );
+    let mut a = job_args("adopt", &repo);
+    a.push("--i-trust-this-repository");
+    let o = run(&a);
+    assert_eq!(o.code, 1, "the damaged point is not adopted: {}", o.stdout);
+    assert!(
+        o.stdout.contains(&format!("{good} adopted")),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains(&format!("{damaged} NOT adopted")),
+        "{}",
+        o.stdout
+    );
+    let target = tmp.path().join("t");
+    assert_eq!(restore(&repo, &good, &target, &[]).code, 0);
+    assert_eq!(
+        std::fs::read(target.join("docs/a.txt")).unwrap(),
+        b"alpha\n"
+    );
+    assert_eq!(
+        restore(&repo, &damaged, &tmp.path().join("t2"), &[]).code,
+        1
+    );
+}

@@ -475,6 +475,32 @@ pub fn unverified_points(t: &dyn Target, job_dir: &Path) -> Vec<Point> {
     out
 }
 
+/// Signs a point this host's key does not authenticate, after the caller verified it: binds it
+/// to the job directory (whose identity is created if missing) and rewrites its manifest
+/// through a temporary file and a rename. Call with the job lock held.
+pub fn adopt(
+    t: &dyn Target,
+    job_dir: &Path,
+    point: &Point,
+    key: &AuthKey,
+) -> Result<(), EngineError> {
+    let job_id = job_identity(t, job_dir, key, true)?;
+    let mut m = point.manifest.clone();
+    m.job_id = job_id;
+    m.sign(key);
+    let tmp = point
+        .dir
+        .join(format!("{MANIFEST}.adopt-{}", uuid::Uuid::new_v4()));
+    let mut f = t.create_new(&tmp).map_err(io_err("manifest"))?;
+    let text = serde_json::to_vec_pretty(&m).map_err(|e| EngineError::Io(e.into()))?;
+    f.write_all(&text).map_err(io_err("manifest"))?;
+    f.commit().map_err(io_err("manifest"))?;
+    t.rename(&tmp, &point.dir.join(MANIFEST))
+        .map_err(io_err(format!("cannot adopt {}", m.id)))?;
+    t.sync_dir(&point.dir).map_err(io_err("point directory"))?;
+    Ok(())
+}
+
 /// Authenticated restore points, oldest first. Partial and retired directories are never points.
 pub fn points(t: &dyn Target, job_dir: &Path, key: &AuthKey) -> Vec<Point> {
     scan(t, job_dir, key).points
