@@ -202,7 +202,7 @@ fn cli_backs_up_rotates_restores_and_recovers_on_a_share() {
     let job_dir = smb.share().join("srv/j");
     let points: Vec<String> = names(&job_dir)
         .into_iter()
-        .filter(|n| !n.starts_with('.'))
+        .filter(|n| n.starts_with("20"))
         .collect();
     assert_eq!(points.len(), 2, "{points:?}");
     // Every point verifies when read back over SMB.

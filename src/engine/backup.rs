@@ -185,7 +185,12 @@ pub fn backup(
     let mut notes = repo::recover(t, &job_dir);
     let existing = repo::job_identity(t, &job_dir, key, false)?;
     if let Owner::Job(expected) = &plan.owner {
-        if existing.is_some() && existing != *expected {
+        // Only points are worth protecting: a directory another job (or an interrupted first
+        // run of this one) left without points is simply taken over.
+        if existing.is_some()
+            && existing != *expected
+            && !repo::points(t, &job_dir, key).is_empty()
+        {
             return Err(EngineError::Usage(format!(
                 "{} holds restore points of another job with this name (for example one that was \
                  deleted and whose points were kept); this job never writes into, chains onto \
