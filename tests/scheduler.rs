@@ -1149,3 +1149,30 @@ fn a_kill_during_rotation_keeps_the_published_point_in_history() {
     );
     e.restore_matches("merging", run["run"]["restorePoint"].as_str().unwrap());
 }
+
+/// A damaged manifest does not hide the point from the job view: it is listed as rejected with
+/// the reason.
+#[test]
+fn the_job_view_lists_rejected_points() {
+    let e = env_with("", small_tree);
+    let id = e.register(json!({ "jobName": "viewed", "autoStart": "use" }));
+    let run = e.wait_history(id, 60, "the run", |r| r["run"]["state"] == "complete");
+    let point = run["run"]["restorePoint"].as_str().unwrap();
+    let manifest = e.repo.join("srv/viewed").join(point).join("MANIFEST.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("\"entries\": ", "\"entries\": 1", 1),
+    )
+    .unwrap();
+    let job = e.job(id);
+    assert_eq!(job["job"]["restorePoints"], json!([]), "{job:#}");
+    assert_eq!(job["job"]["rejectedPoints"][0]["id"], point, "{job:#}");
+    assert!(
+        job["job"]["rejectedPoints"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not authenticated"),
+        "{job:#}"
+    );
+}

@@ -390,10 +390,10 @@ fn share_points(
     job: &str,
     runner: &crate::config::RunnerConfig,
     key: &crate::engine::trust::AuthKey,
-) -> Vec<repo::Point> {
+) -> repo::Listing {
     match crate::repocheck::open(r, runner) {
-        Ok(t) => repo::points(&*t, &std::path::Path::new(server).join(job), key),
-        Err(_) => Vec::new(),
+        Ok(t) => repo::scan(&*t, &std::path::Path::new(server).join(job), key),
+        Err(_) => repo::Listing::default(),
     }
 }
 
@@ -443,9 +443,18 @@ pub async fn get(
         r => {
             let dir = job_dir(&state, r, &job.name);
             let key = auth_key(&state)?;
-            web::block(move || dir.map(|d| repo::points_in(&d, &key)).unwrap_or_default())
-                .await
-                .map_err(ApiError::internal)?
+            web::block(move || {
+                dir.map(|d| {
+                    repo::scan(
+                        &crate::engine::target::LocalTarget::new(d),
+                        std::path::Path::new(""),
+                        &key,
+                    )
+                })
+                .unwrap_or_default()
+            })
+            .await
+            .map_err(ApiError::internal)?
         }
     };
     let z = zone();
@@ -454,7 +463,13 @@ pub async fn get(
             .map(|t| z.format(t.with_timezone(&chrono::Utc)))
             .unwrap_or_else(|_| "-".into())
     };
+    v["job"]["rejectedPoints"] = points
+        .rejected
+        .iter()
+        .map(|r| json!({ "id": r.name, "reason": r.reason }))
+        .collect();
     v["job"]["restorePoints"] = points
+        .points
         .iter()
         .rev()
         .map(|p| {

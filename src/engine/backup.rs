@@ -187,9 +187,7 @@ pub fn backup(
     if let Owner::Job(expected) = &plan.owner {
         // Only points are worth protecting: a directory another job (or an interrupted first
         // run of this one) left without points is simply taken over.
-        if existing.is_some()
-            && existing != *expected
-            && !repo::points(t, &job_dir, key).is_empty()
+        if existing.is_some() && existing != *expected && !repo::points(t, &job_dir, key).is_empty()
         {
             return Err(EngineError::Usage(format!(
                 "{} holds restore points of another job with this name (for example one that was \

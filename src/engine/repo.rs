@@ -522,15 +522,6 @@ pub fn point_count(t: &dyn Target, job_dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// The points of a job directory on this host.
-pub fn points_in(job_dir: &Path, key: &AuthKey) -> Vec<Point> {
-    points(
-        &super::target::LocalTarget::new(job_dir),
-        Path::new(""),
-        key,
-    )
-}
-
 /// The point count of a job directory on this host.
 pub fn point_count_in(job_dir: &Path) -> usize {
     point_count(&super::target::LocalTarget::new(job_dir), Path::new(""))

@@ -609,9 +609,19 @@ pub struct RestorePoint {
 pub struct JobBlock {
     pub info: JobInfo,
     pub last_updated: String,
-    /// On a single job: every restore point in the repository, oldest first.
+    /// On a single job: every authenticated restore point in the repository, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_points: Option<Vec<RestorePoint>>,
+    /// On a single job: directories of the job that cannot be used as restore points
+    /// (damaged, or not authenticated by this host's key), with the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_points: Option<Vec<RejectedPoint>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RejectedPoint {
+    pub id: String,
+    pub reason: String,
 }
 
 #[derive(Serialize, ToSchema)]
