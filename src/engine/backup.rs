@@ -49,10 +49,51 @@ pub struct BackupReport {
     pub notes: Vec<String>,
 }
 
+/// Where a checked copy is kept: an unnamed temporary file, or memory where no temporary
+/// directory is writable (a sandbox with a read-only /tmp).
+enum Scratch {
+    File(File),
+    Memory(io::Cursor<Vec<u8>>),
+}
+
+impl io::Write for Scratch {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Scratch::File(f) => f.write(buf),
+            Scratch::Memory(m) => m.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for Scratch {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Scratch::File(f) => f.read(buf),
+            Scratch::Memory(m) => m.read(buf),
+        }
+    }
+}
+
+impl io::Seek for Scratch {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            Scratch::File(f) => f.seek(pos),
+            Scratch::Memory(m) => m.seek(pos),
+        }
+    }
+}
+
 /// A private copy of one of a point's files, checked against the manifest's size and BLAKE3
 /// before anything reads it: whoever can write to the repository cannot change it between the
-/// check and its use. Held in an unnamed temporary file.
-pub fn checked_copy(t: &dyn Target, point: &repo::Point, name: &str) -> Result<File, EngineError> {
+/// check and its use.
+pub fn checked_copy(
+    t: &dyn Target,
+    point: &repo::Point,
+    name: &str,
+) -> Result<Box<dyn Read + Send>, EngineError> {
     let m = &point.manifest;
     let want = m.files.get(name).ok_or_else(|| {
         EngineError::Corrupt(format!("{}: the manifest does not list {name}", m.id))
@@ -60,8 +101,10 @@ pub fn checked_copy(t: &dyn Target, point: &repo::Point, name: &str) -> Result<F
     let mut src = t
         .open(&point.dir.join(name))
         .map_err(|e| EngineError::io(format!("{name} of {}", m.id), e))?;
-    let mut copy =
-        tempfile::tempfile().map_err(|e| EngineError::io("cannot create a temporary file", e))?;
+    let mut copy = match tempfile::tempfile() {
+        Ok(f) => Scratch::File(f),
+        Err(_) => Scratch::Memory(io::Cursor::new(Vec::new())),
+    };
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
@@ -84,7 +127,7 @@ pub fn checked_copy(t: &dyn Target, point: &repo::Point, name: &str) -> Result<F
         )));
     }
     io::Seek::rewind(&mut copy).map_err(|e| EngineError::io("temporary copy", e))?;
-    Ok(copy)
+    Ok(Box::new(copy))
 }
 
 /// Catalog lines of a point, in walk order, from a copy checked against the manifest. Paths
@@ -97,7 +140,7 @@ pub fn catalog_reader(
 ) -> Result<impl Iterator<Item = Result<Entry, EngineError>>, EngineError> {
     let m = &point.manifest;
     let f = checked_copy(t, point, &m.catalog_file())?;
-    let r = stream::reader(Box::new(f), m.compression, identity, m.encryption, None)
+    let r = stream::reader(f, m.compression, identity, m.encryption, None)
         .map_err(|e| key_named(e, m))?;
     let id = m.id.clone();
     let mut prev: Option<Vec<u8>> = None;
