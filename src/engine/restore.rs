@@ -467,9 +467,17 @@ pub fn restore(
                 };
                 safe_fs::meta_fd(out.as_fd(), &e, as_root, &label, &mut report.warnings);
                 drop(out);
-                let placed = match safe_fs::lstat(dirs.top(), n) {
-                    Ok(Some(rustix::fs::FileType::Directory)) => dirs.clear(n, &rel),
-                    _ => Ok(()),
+                // A rename replaces a file but not a directory; only `--overwrite` gets here
+                // with something in the way.
+                let in_the_way = req.overwrite
+                    && matches!(
+                        safe_fs::lstat(dirs.top(), n),
+                        Ok(Some(rustix::fs::FileType::Directory))
+                    );
+                let placed = if in_the_way {
+                    dirs.clear(n, &rel)
+                } else {
+                    Ok(())
                 }
                 .and_then(|()| {
                     safe_fs::rename(dirs.top(), &tmp, n)
