@@ -513,13 +513,16 @@ pub fn point_count(t: &dyn Target, job_dir: &Path) -> usize {
         .map(|entries| {
             entries
                 .iter()
-                .filter(|e| {
-                    let n = e.name.as_bytes();
-                    e.is_dir && n.len() == 20 && n[0] != b'.' && n[8] == b'T' && n[19] == b'Z'
-                })
+                .filter(|e| e.is_dir && is_point_name(&e.name))
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// Whether a directory name looks like a point id (`20261127T120000.000Z`).
+fn is_point_name(name: &str) -> bool {
+    let n = name.as_bytes();
+    n.len() == 20 && n[0] != b'.' && n[8] == b'T' && n[19] == b'Z'
 }
 
 /// The point count of a job directory on this host.
@@ -527,8 +530,9 @@ pub fn point_count_in(job_dir: &Path) -> usize {
     point_count(&super::target::LocalTarget::new(job_dir), Path::new(""))
 }
 
-/// Removes what interrupted runs left (call with the lock held): partial directories, and a
-/// merge interrupted between its two renames is finished or rolled back.
+/// Removes what interrupted runs left (call with the lock held): partial directories, points
+/// whose deletion stopped after their manifest was removed (no longer points), and a merge
+/// interrupted between its two renames is finished or rolled back.
 pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     let mut notes = Vec::new();
     let Ok(entries) = t.list(job_dir) else {
@@ -550,6 +554,18 @@ pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
                     notes.push(format!("rolled back an interrupted merge of {id}"));
                 }
             }
+        } else if e.is_dir
+            && is_point_name(&e.name)
+            && !t.exists(&path.join(MANIFEST)).unwrap_or(true)
+            && !t
+                .exists(&job_dir.join(format!("{RETIRED}{}", e.name)))
+                .unwrap_or(true)
+            && t.remove_dir_all(&path).is_ok()
+        {
+            notes.push(format!(
+                "removed {}: a point whose deletion was interrupted",
+                e.name
+            ));
         }
     }
     let _ = t.sync_dir(job_dir);
@@ -652,4 +668,34 @@ pub fn chain(points: &[Point], target: &str) -> Result<Vec<Point>, EngineError> 
     }
     out.reverse();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::target::LocalTarget;
+
+    #[test]
+    fn recovery_removes_points_whose_deletion_was_interrupted() {
+        let d = tempfile::tempdir().unwrap();
+        let t = LocalTarget::new(d.path());
+        let job = Path::new("srv/j");
+        for dir in ["20261127T120000.000Z", "20261127T130000.000Z", "keep-me"] {
+            std::fs::create_dir_all(d.path().join(job).join(dir)).unwrap();
+            std::fs::write(d.path().join(job).join(dir).join("data.tar"), b"x").unwrap();
+        }
+        std::fs::write(
+            d.path()
+                .join(job)
+                .join("20261127T130000.000Z")
+                .join(MANIFEST),
+            b"{}",
+        )
+        .unwrap();
+        let notes = recover(&t, job);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(!d.path().join(job).join("20261127T120000.000Z").exists());
+        assert!(d.path().join(job).join("20261127T130000.000Z").exists());
+        assert!(d.path().join(job).join("keep-me").exists());
+    }
 }
