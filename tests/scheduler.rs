@@ -1176,3 +1176,30 @@ fn the_job_view_lists_rejected_points() {
         "{job:#}"
     );
 }
+
+/// Issue 11, item 7 through the daemon: a repository directory that lost its contents (an
+/// unmounted share leaves an empty mount point) fails the run before anything is written.
+#[test]
+fn a_vanished_repository_fails_the_run_before_writing() {
+    let e = env_with("", small_tree);
+    let id = e.register(json!({ "jobName": "mounted", "autoStart": "use" }));
+    e.wait_history(id, 60, "the first run", |r| r["run"]["state"] == "complete");
+    std::fs::rename(&e.repo, e.tmp.path().join("repo-was-mounted")).unwrap();
+    std::fs::create_dir(&e.repo).unwrap();
+    let r =
+        e.d.put(&format!("/api/backups/{id}"), json!({ "status": "start" }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let failed = e.wait_history(id, 60, "the refused run", |r| r["run"]["state"] == "error");
+    assert!(
+        failed["run"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Is the share mounted?"),
+        "{failed:#}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&e.repo).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

@@ -230,9 +230,12 @@ fn prepare(
     let repo = repo.ok_or_else(|| format!("repository {} no longer exists", job.repository_id))?;
     // Preflight: the share answers, lets us in, takes a file, a rename and a read, and has room.
     let target = crate::repocheck::open(&repo, &settings.runner).map_err(preflight_error)?;
-    crate::repocheck::check(&*target).map_err(preflight_error)?;
     let trust = crate::engine::trust::Trust::from_state_dir(&settings.state_dir, false)
         .map_err(|e| e.to_string())?;
+    // The repository is the one this host knows there before anything is written to it (an
+    // unmounted share leaves an empty mount point that would take the probe files).
+    repo::ensure_repository(&*target, &trust).map_err(|e| e.to_string())?;
+    crate::repocheck::check(&*target).map_err(preflight_error)?;
     let location = JobLocation {
         target,
         server: settings.server_name.clone(),
