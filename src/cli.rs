@@ -203,16 +203,11 @@ pub struct VerifyArgs {
     pub key_file: Option<PathBuf>,
 }
 
+/// The points to adopt are chosen like those to verify (`all`: every one not authenticated).
 #[derive(Args, Debug, Clone)]
 pub struct AdoptArgs {
     #[command(flatten)]
-    pub job: JobArgs,
-    /// Point id, or `all` for every point that is not authenticated.
-    #[arg(long, default_value = "all")]
-    pub point: String,
-    /// age identity file, for encrypted points.
-    #[arg(long)]
-    pub key_file: Option<PathBuf>,
+    pub points: VerifyArgs,
     /// Required: you know where these points came from and vouch for them.
     #[arg(long)]
     pub i_trust_this_repository: bool,

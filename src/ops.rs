@@ -489,9 +489,10 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
     }
 }
 
-pub fn run_adopt(a: crate::cli::AdoptArgs) -> ExitCode {
+pub fn run_adopt(adopt: crate::cli::AdoptArgs) -> ExitCode {
+    let a = &adopt.points;
     let json = a.job.json;
-    if !a.i_trust_this_repository {
+    if !adopt.i_trust_this_repository {
         return fail(
             json,
             &EngineError::Usage(
