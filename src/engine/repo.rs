@@ -20,6 +20,9 @@ pub const JOB_ID_FILE: &str = "JOB.json";
 pub const FORMAT: u32 = 2;
 const PARTIAL: &str = ".partial-";
 const RETIRED: &str = ".retired-";
+/// A point being deleted: renamed out of sight first, so a crash never leaves a visible
+/// directory that is no longer a point.
+const DELETED: &str = ".deleted-";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
@@ -531,8 +534,8 @@ pub fn point_count_in(job_dir: &Path) -> usize {
 }
 
 /// Removes what interrupted runs left (call with the lock held): partial directories, points
-/// whose deletion stopped after their manifest was removed (no longer points), and a merge
-/// interrupted between its two renames is finished or rolled back.
+/// whose deletion was interrupted (renamed out of sight, or by older releases left without
+/// their manifest), and a merge interrupted between its two renames is finished or rolled back.
 pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     let mut notes = Vec::new();
     let Ok(entries) = t.list(job_dir) else {
@@ -540,7 +543,7 @@ pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     };
     for e in entries {
         let path = job_dir.join(&e.name);
-        if e.name.starts_with(PARTIAL) {
+        if e.name.starts_with(PARTIAL) || e.name.starts_with(DELETED) {
             if t.remove_dir_all(&path).is_ok() {
                 notes.push(format!("removed {} left by an interrupted run", e.name));
             }
@@ -624,11 +627,15 @@ pub fn replace(
 
 /// Deletes a point: the manifest goes first, so a crash leaves a directory that is no point.
 pub fn delete(t: &dyn Target, point: &Point, job_dir: &Path) -> Result<(), EngineError> {
-    t.remove_file(&point.dir.join(MANIFEST))
+    let gone = job_dir.join(format!(
+        "{DELETED}{}-{}",
+        point.manifest.id,
+        uuid::Uuid::new_v4()
+    ));
+    t.rename(&point.dir, &gone)
         .map_err(io_err("delete point"))?;
-    t.sync_dir(&point.dir).ok();
-    t.remove_dir_all(&point.dir)
-        .map_err(io_err("delete point"))?;
+    t.sync_dir(job_dir).map_err(io_err("job directory"))?;
+    t.remove_dir_all(&gone).map_err(io_err("delete point"))?;
     t.sync_dir(job_dir).map_err(io_err("job directory"))?;
     Ok(())
 }
