@@ -6,13 +6,13 @@ use zdm_backupd::config::{Config, Overrides};
 use zdm_backupd::{auth, db, server};
 
 fn init_logging(level: &str) {
-    // The scheduler crate logs every timer it creates at info, and pavao logs every failed
-    // stat (a routine "does it exist?") as an error; ours say what matters.
+    // The scheduler crate logs every timer it creates at info, and the SMB client logs routine
+    // events (a missing file, no multi-channel) as warnings and errors; ours say what matters.
     let quiet = |l: &str| {
         if l.contains('=') || l.contains(',') {
             l.to_string()
         } else {
-            format!("{l},tokio_cron_scheduler=warn,pavao=off")
+            format!("{l},tokio_cron_scheduler=warn,smb=off,smb_transport=off,sspi=off")
         }
     };
     let filter = std::env::var("RUST_LOG")

@@ -6,7 +6,7 @@ use crate::db::repositories::RepoRow;
 use crate::domain::job::RepoKind;
 use crate::engine::target::smb::{SmbLogin, SmbPath, SmbTarget};
 use crate::engine::target::{LocalTarget, SharedTarget, Target};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
@@ -120,17 +120,17 @@ fn connect_smb(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failur
     } else {
         format!("as '{}'", login.user)
     };
-    let share_root = SmbTarget::connect(&share, &login, timeout).map_err(|e| match e.raw_os_error() {
-        Some(nix::libc::EACCES) | Some(nix::libc::EPERM) => fail(
+    let share_root = SmbTarget::connect(&share, &login, timeout).map_err(|e| match e.kind() {
+        io::ErrorKind::PermissionDenied => fail(
             "authenticate",
             format!("access denied to //{host}:{port}/{} {who}: wrong user name or password, or the user may not use this share", path.share),
         ),
-        Some(nix::libc::ENOENT) | Some(nix::libc::ENODEV) => fail(
+        io::ErrorKind::NotFound => fail(
             "share",
             format!("no such share '{}' on {host}:{port}", path.share),
         ),
-        Some(nix::libc::ECONNREFUSED) => fail("connect", format!("connection refused by {host}:{port}")),
-        Some(nix::libc::ETIMEDOUT) => fail("connect", format!("no answer from {host}:{port} within {} s", timeout.as_secs())),
+        io::ErrorKind::ConnectionRefused => fail("connect", format!("connection refused by {host}:{port}")),
+        io::ErrorKind::TimedOut => fail("connect", format!("no answer from {host}:{port} within {} s", timeout.as_secs())),
         _ => fail("connect", format!("{path}: {e}")),
     })?;
     let target = if path.subdir.is_empty() {

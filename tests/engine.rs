@@ -217,7 +217,7 @@ fn small_tree(root: &Path, run: u64) {
         &noise(100_000 + run as usize, run),
     );
     write(&root.join("stable/data"), &b"stable".repeat(1000));
-    if run % 3 == 0 {
+    if run.is_multiple_of(3) {
         let _ = std::fs::remove_file(root.join(format!("runs/{}.txt", run - 1)));
     }
 }

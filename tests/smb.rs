@@ -1,4 +1,4 @@
-//! SMB repositories reached directly (libsmbclient), against a real Samba `smbd` started on a
+//! SMB repositories reached directly (the pure-Rust SMB client), against a real Samba `smbd` started on a
 //! loopback port with its own configuration and a user with a password. Needs root (smbd and
 //! `force user`) and Debian's `samba`; CI installs it.
 

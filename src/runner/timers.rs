@@ -88,7 +88,7 @@ impl Runner {
                 tick.tick().await;
                 runner.sweep().await;
                 n += 1;
-                if n % REARM_EVERY_SECS == 0 {
+                if n.is_multiple_of(REARM_EVERY_SECS) {
                     runner.rearm_sweep().await;
                 }
             }

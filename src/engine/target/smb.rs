@@ -1,14 +1,19 @@
-//! A repository on an SMB share reached directly with Samba's own client library (libsmbclient,
-//! through `pavao`): no kernel CIFS module, no mount, no CAP_SYS_ADMIN, so it works in a
-//! hardened unit and in containers. Addressed as `//host[:port]/share[/subdir]`.
+//! A repository on an SMB share reached directly with a pure-Rust SMB2/3 client (the `smb`
+//! crate; NTLM, signing, encryption): no kernel CIFS module, no mount, no CAP_SYS_ADMIN and no C
+//! library, so it works in a hardened unit and in containers and builds with cargo alone.
+//! Addressed as `//host[:port]/share[/subdir]`.
 //!
-//! libsmbclient is blocking and serializes every call process-wide, so each open file is served
-//! by its own thread: writes go through a bounded queue (compression goes on while the network
-//! works) and reads are fetched ahead the same way.
+//! The client's calls block, so each open file is served by its own thread: writes go through a
+//! bounded queue (compression goes on while the network works) and reads are fetched ahead the
+//! same way. The TCP transport is patched to set TCP_NODELAY (see `vendor/README.md`): without
+//! it every small request waits out the peer's delayed ACK (40 ms).
 
 use super::{DirEntry, LockError, LockGuard, RepoFile, Space, Target};
-use pavao::{SmbClient, SmbCredentials, SmbError, SmbMode, SmbOpenOptions, SmbOptions};
-use std::io::{self, Read, Write};
+use smb::{
+    Client, ClientConfig, ConnectionConfig, CreateDisposition, CreateOptions, FileAccessMask,
+    FileAttributes, FileCreateArgs, Resource, ResourceHandle, Status, UncPath,
+};
+use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -174,20 +179,98 @@ impl SmbLogin {
     }
 }
 
-/// Turns pavao's errors into I/O errors that keep the OS reason (errno) when there is one.
-fn io_of(e: SmbError) -> io::Error {
-    match e {
-        SmbError::Io(e) => e,
-        other => io::Error::other(other.to_string()),
-    }
+/// An `io::Error` of the right kind for a client error, so that callers can tell a missing
+/// file, a refused login and a lost connection apart.
+fn io_of(e: smb::Error) -> io::Error {
+    use io::ErrorKind as K;
+    use smb::transport::TransportError as T;
+    let status = match &e {
+        smb::Error::ReceivedErrorMessage(s, _) | smb::Error::UnexpectedMessageStatus(s) => Some(*s),
+        _ => None,
+    };
+    let kind = match status.and_then(|s| Status::try_from(s).ok()) {
+        Some(Status::ObjectNameNotFound | Status::ObjectPathNotFound | Status::BadNetworkName) => {
+            K::NotFound
+        }
+        Some(Status::ObjectNameCollision) => K::AlreadyExists,
+        Some(Status::AccessDenied | Status::LogonFailure | Status::UserAccountLockedOut) => {
+            K::PermissionDenied
+        }
+        Some(Status::DirectoryNotEmpty) => K::DirectoryNotEmpty,
+        Some(Status::FileIsADirectory) => K::IsADirectory,
+        Some(Status::IoTimeout) => K::TimedOut,
+        Some(
+            Status::NetworkNameDeleted | Status::UserSessionDeleted | Status::NetworkSessionExpired,
+        ) => K::NotConnected,
+        Some(_) => K::Other,
+        None => match &e {
+            smb::Error::TransportError(T::Timeout(_)) | smb::Error::OperationTimeout(..) => {
+                K::TimedOut
+            }
+            smb::Error::TransportError(T::IoError(io)) | smb::Error::IoError(io) => io.kind(),
+            smb::Error::TransportError(T::NotConnected) | smb::Error::ConnectionStopped => {
+                K::NotConnected
+            }
+            smb::Error::SspiError(_) => K::PermissionDenied,
+            _ => K::Other,
+        },
+    };
+    let text = match status.and_then(|s| Status::try_from(s).ok()) {
+        Some(s) => s.to_string(),
+        None => e.to_string(),
+    };
+    io::Error::new(kind, text)
 }
 
 /// The client, and whether its connection has already failed: after a timeout or a reset every
 /// further request would wait out the timeout again (cleanup, unlock), so they fail at once.
-#[derive(Debug)]
 struct Conn {
-    client: SmbClient,
+    client: Client,
+    /// `\\host\share`.
+    share: UncPath,
+    /// Largest read and write the server accepts in one request.
+    max_read: usize,
+    max_write: usize,
     lost: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("share", &self.share.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors that mean the connection is gone. File reads and writes report the client's errors
+/// only as text, hence the fallback on the words it uses.
+fn is_lost(e: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::TimedOut
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::ConnectionRefused
+            | K::BrokenPipe
+            | K::NotConnected
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NetworkDown
+            | K::UnexpectedEof
+    ) || {
+        let t = e.to_string();
+        [
+            "Timed out",
+            "timed out",
+            "Not connected",
+            "connection is stopped",
+            "Broken pipe",
+            "reset by peer",
+        ]
+        .iter()
+        .any(|w| t.contains(w))
+    }
 }
 
 impl Conn {
@@ -203,23 +286,55 @@ impl Conn {
 
     /// Records a connection failure, passes every error on.
     fn note(&self, e: io::Error) -> io::Error {
-        use nix::libc::*;
-        let lost = matches!(
-            e.raw_os_error(),
-            Some(ETIMEDOUT | ECONNRESET | ECONNABORTED | ECONNREFUSED | EPIPE | ENOTCONN)
-                | Some(EHOSTUNREACH | ENETUNREACH | ENETDOWN)
-        ) || e.kind() == io::ErrorKind::TimedOut;
-        if lost {
+        if is_lost(&e) {
             let mut g = self.lost.lock().unwrap_or_else(|p| p.into_inner());
             g.get_or_insert_with(|| e.to_string());
         }
         e
     }
 
-    fn call<T>(&self, f: impl FnOnce(&SmbClient) -> pavao::SmbResult<T>) -> io::Result<T> {
+    fn call<T>(&self, f: impl FnOnce(&Client) -> smb::Result<T>) -> io::Result<T> {
         self.check()?;
         f(&self.client).map_err(|e| self.note(io_of(e)))
     }
+
+    /// Opens a share-relative path (`a\\b`, empty for the share's root).
+    fn open(&self, remote: &str, args: &FileCreateArgs) -> io::Result<Resource> {
+        let path = self.share.clone().with_path(remote);
+        self.call(|c| c.create_file(&path, args))
+    }
+
+    /// Opens, runs `f` on the handle, closes (also when `f` fails).
+    fn with<T>(
+        &self,
+        remote: &str,
+        args: &FileCreateArgs,
+        f: impl FnOnce(&ResourceHandle) -> smb::Result<T>,
+    ) -> io::Result<T> {
+        let r = self.open(remote, args)?;
+        let h = handle(&r);
+        let out = f(h).map_err(|e| self.note(io_of(e)));
+        let closed = h.close().map_err(|e| self.note(io_of(e)));
+        let out = out?;
+        closed?;
+        Ok(out)
+    }
+}
+
+fn handle(r: &Resource) -> &ResourceHandle {
+    match r {
+        Resource::File(f) => f,
+        Resource::Directory(d) => d,
+        Resource::Pipe(p) => p,
+    }
+}
+
+fn access() -> FileAccessMask {
+    FileAccessMask::new()
+}
+
+fn open_args(access: FileAccessMask) -> FileCreateArgs {
+    FileCreateArgs::make_open_existing(access)
 }
 
 #[derive(Debug)]
@@ -234,86 +349,152 @@ impl SmbTarget {
     /// instead of hanging it.
     pub fn connect(path: &SmbPath, login: &SmbLogin, timeout: Duration) -> io::Result<SmbTarget> {
         let (host, port) = path.endpoint();
-        let server = if host.contains(':') {
-            format!("smb://[{host}]:{port}")
-        } else {
-            format!("smb://{host}:{port}")
+        let mut connection = ConnectionConfig {
+            port: Some(port),
+            timeout: Some(timeout),
+            allow_unsigned_guest_access: login.user.is_empty(),
+            ..Default::default()
         };
-        let mut creds = SmbCredentials::default()
-            .server(server)
-            .share(format!("/{}", path.share))
-            .username(&login.user)
-            .password(&login.password);
-        if !login.domain.is_empty() {
-            creds = creds.workgroup(&login.domain);
-        }
-        let client = SmbClient::new(
-            creds,
-            SmbOptions::default()
-                .case_sensitive(true)
-                .one_share_per_server(true)
-                .no_auto_anonymous_login(true),
-        )
-        .map_err(io_of)?;
-        client.set_timeout(timeout).map_err(io_of)?;
+        connection.auth_methods.kerberos = false;
+        let client = Client::new(ClientConfig {
+            dfs: false,
+            connection,
+            ..Default::default()
+        });
+        let server = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let share = UncPath::new(&server)
+            .and_then(|u| u.with_share(&path.share))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let user = match (login.user.as_str(), login.domain.as_str()) {
+            ("", _) => "Guest".to_string(),
+            (u, "") => u.to_string(),
+            (u, d) => format!("{d}\\{u}"),
+        };
+        client
+            .share_connect(&share, &user, login.password.clone())
+            .map_err(io_of)?;
+        let negotiated = client.get_connection(&server).ok().and_then(|c| {
+            c.conn_info()
+                .map(|i| (i.negotiation.max_read_size, i.negotiation.max_write_size))
+        });
+        // SMB 2.0.2 servers take at most 64 KiB per request.
+        let limit = |n: Option<u32>| n.map_or(64 << 10, |n| (n as usize).clamp(64 << 10, CHUNK));
         let target = SmbTarget {
             conn: Arc::new(Conn {
+                max_read: limit(negotiated.map(|n| n.0)),
+                max_write: limit(negotiated.map(|n| n.1)),
                 client,
+                share,
                 lost: Mutex::new(None),
             }),
             path: path.clone(),
         };
         let root = target.remote(Path::new(""));
-        target.conn.call(|c| c.stat(root))?;
+        target.conn.with(
+            &root,
+            &open_args(access().with_file_read_attributes(true)),
+            |_| Ok(()),
+        )?;
         Ok(target)
     }
 
     /// The share-relative path of a repository-relative one.
     fn remote(&self, rel: &Path) -> String {
-        let mut s = String::new();
+        let mut parts: Vec<String> = Vec::new();
         if !self.path.subdir.is_empty() {
-            s.push('/');
-            s.push_str(&self.path.subdir);
+            parts.extend(self.path.subdir.split('/').map(str::to_string));
         }
         for c in rel.components() {
-            s.push('/');
-            s.push_str(&c.as_os_str().to_string_lossy());
+            parts.push(c.as_os_str().to_string_lossy().into_owned());
         }
-        if s.is_empty() {
-            s.push('/');
-        }
-        s
+        parts.join("\\")
     }
 
-    fn open_file(&self, rel: &Path, opts: SmbOpenOptions) -> io::Result<Box<dyn RepoFile>> {
+    fn open_file(
+        &self,
+        rel: &Path,
+        disposition: CreateDisposition,
+    ) -> io::Result<Box<dyn RepoFile>> {
         self.conn.check()?;
         let (conn, remote) = (self.conn.clone(), self.remote(rel));
         super::pipe::spawn("zdm-smb-write", move |chunks, ready| {
-            let mut file = match conn.client.open_with(&remote, opts) {
-                Ok(f) => {
+            let args = FileCreateArgs {
+                disposition,
+                attributes: FileAttributes::new(),
+                options: CreateOptions::new().with_non_directory_file(true),
+                desired_access: access()
+                    .with_file_read_data(true)
+                    .with_file_write_data(true)
+                    .with_file_read_attributes(true)
+                    .with_file_write_attributes(true),
+            };
+            let file = match conn.open(&remote, &args) {
+                Ok(Resource::File(f)) => {
                     let _ = ready.send(Ok(()));
                     f
                 }
+                Ok(other) => {
+                    let _ = handle(&other).close();
+                    let _ = ready.send(Err(io::Error::new(
+                        io::ErrorKind::IsADirectory,
+                        format!("{remote} is not a file"),
+                    )));
+                    return Ok(());
+                }
                 Err(e) => {
-                    let _ = ready.send(Err(conn.note(io_of(e))));
+                    let _ = ready.send(Err(e));
                     return Ok(());
                 }
             };
-            let mut written = 0u64;
-            for chunk in chunks {
-                file.write_all(&chunk).map_err(|e| conn.note(e))?;
-                written += chunk.len() as u64;
-            }
-            drop(file);
-            // The handle is closed; ask the server what it holds.
-            let size = conn.call(|c| c.stat(&remote))?.size;
-            if size != written {
-                return Err(io::Error::other(format!(
-                    "the share holds {size} bytes of {remote}, {written} were written"
-                )));
-            }
-            Ok(())
+            let written = (|| {
+                let mut pos = 0u64;
+                for chunk in chunks {
+                    let mut done = 0;
+                    while done < chunk.len() {
+                        let end = chunk.len().min(done + conn.max_write);
+                        let n = file
+                            .write_block(&chunk[done..end], pos, None)
+                            .map_err(|e| conn.note(e))?;
+                        if n == 0 {
+                            return Err(io::Error::new(
+                                io::ErrorKind::WriteZero,
+                                format!("the share accepted no bytes of {remote}"),
+                            ));
+                        }
+                        done += n;
+                        pos += n as u64;
+                    }
+                }
+                // Durable on the server's disk before the file counts as written.
+                file.flush().map_err(|e| conn.note(e))?;
+                let size = file
+                    .query_info::<smb::FileStandardInformation>()
+                    .map_err(|e| conn.note(io_of(e)))?
+                    .end_of_file;
+                if size != pos {
+                    return Err(io::Error::other(format!(
+                        "the share holds {size} bytes of {remote}, {pos} were written"
+                    )));
+                }
+                Ok(())
+            })();
+            let closed = file.close().map_err(|e| conn.note(io_of(e)));
+            written?;
+            closed
         })
+    }
+
+    /// Marks a file or an (empty) directory for deletion and closes it.
+    fn delete(&self, rel: &Path) -> io::Result<()> {
+        self.conn.with(
+            &self.remote(rel),
+            &open_args(access().with_delete(true)),
+            |h| h.set_info(smb::FileDispositionInformation::default()),
+        )
     }
 }
 
@@ -323,58 +504,75 @@ impl Target for SmbTarget {
     }
 
     fn is_dir(&self, path: &Path) -> io::Result<bool> {
-        match self.conn.call(|c| c.stat(self.remote(path))) {
-            Ok(st) => Ok(st.mode.is_dir()),
-            Err(e) => {
-                if e.kind() == io::ErrorKind::NotFound {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
+        let r = self.conn.open(
+            &self.remote(path),
+            &open_args(access().with_file_read_attributes(true)),
+        );
+        match r {
+            Ok(r) => {
+                let dir = r.is_dir();
+                handle(&r).close().map_err(|e| self.conn.note(io_of(e)))?;
+                Ok(dir)
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
     fn create_dir(&self, path: &Path) -> io::Result<()> {
-        self.conn
-            .call(|c| c.mkdir(self.remote(path), SmbMode::from(0o700)))
+        let args = FileCreateArgs {
+            disposition: CreateDisposition::Create,
+            attributes: FileAttributes::new().with_directory(true),
+            options: CreateOptions::new().with_directory_file(true),
+            desired_access: access().with_file_read_attributes(true),
+        };
+        let r = self.conn.open(&self.remote(path), &args)?;
+        handle(&r).close().map_err(|e| self.conn.note(io_of(e)))
     }
 
     fn list(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
-        match self.conn.call(|c| c.list_dir(self.remote(path))) {
-            Ok(entries) => Ok(entries
-                .into_iter()
-                .map(|e| DirEntry {
-                    name: e.name().to_string(),
-                    is_dir: matches!(e.get_type(), pavao::SmbDirentType::Dir),
-                })
-                .collect()),
-            Err(e) => {
-                // libsmbclient reports a failed opendir without its reason: ask stat for it.
-                self.conn.call(|c| c.stat(self.remote(path)))?;
-                Err(e)
+        let r = self.conn.open(
+            &self.remote(path),
+            &open_args(
+                access()
+                    .with_file_read_data(true)
+                    .with_file_read_attributes(true),
+            ),
+        )?;
+        let Resource::Directory(dir) = r else {
+            let _ = handle(&r).close();
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", self.remote(path)),
+            ));
+        };
+        let listed = (|| {
+            let mut out = Vec::new();
+            for e in dir.query::<smb::FileDirectoryInformation>("*")? {
+                let e = e?;
+                let name = e.file_name.to_string();
+                if name != "." && name != ".." {
+                    out.push(DirEntry {
+                        name,
+                        is_dir: e.file_attributes.directory(),
+                    });
+                }
             }
-        }
+            Ok(out)
+        })()
+        .map_err(|e: smb::Error| self.conn.note(io_of(e)));
+        let closed = dir.close().map_err(|e| self.conn.note(io_of(e)));
+        let listed = listed?;
+        closed?;
+        Ok(listed)
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
-        self.open_file(
-            path,
-            SmbOpenOptions::default()
-                .write(true)
-                .create(true)
-                .truncate(true),
-        )
+        self.open_file(path, CreateDisposition::OverwriteIf)
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
-        self.open_file(
-            path,
-            SmbOpenOptions::default()
-                .write(true)
-                .create(true)
-                .exclusive(true),
-        )
+        self.open_file(path, CreateDisposition::Create)
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
@@ -386,36 +584,51 @@ impl Target for SmbTarget {
         std::thread::Builder::new()
             .name("zdm-smb-read".into())
             .spawn(move || {
-                let opened = conn
-                    .client
-                    .open_with(&remote, SmbOpenOptions::default().read(true));
-                let mut file = match opened {
-                    Ok(f) => {
+                let opened = conn.open(
+                    &remote,
+                    &open_args(
+                        access()
+                            .with_file_read_data(true)
+                            .with_file_read_attributes(true),
+                    ),
+                );
+                let file = match opened {
+                    Ok(Resource::File(f)) => {
                         let _ = ready_tx.send(Ok(()));
                         f
                     }
+                    Ok(other) => {
+                        let _ = handle(&other).close();
+                        let _ = ready_tx.send(Err(io::Error::new(
+                            io::ErrorKind::IsADirectory,
+                            format!("{remote} is not a file"),
+                        )));
+                        return;
+                    }
                     Err(e) => {
-                        let _ = ready_tx.send(Err(conn.note(io_of(e))));
+                        let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
+                let mut pos = 0u64;
                 loop {
-                    let mut buf = vec![0u8; CHUNK];
-                    match file.read(&mut buf) {
-                        Ok(0) => return,
+                    let mut buf = vec![0u8; conn.max_read];
+                    match file.read_block(&mut buf, pos, None, false) {
+                        Ok(0) => break,
                         Ok(n) => {
                             buf.truncate(n);
+                            pos += n as u64;
                             if tx.send(Ok(buf)).is_err() {
-                                return;
+                                break;
                             }
                         }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
                             let _ = tx.send(Err(conn.note(e)));
-                            return;
+                            break;
                         }
                     }
                 }
+                let _ = file.close();
             })?;
         ready_rx
             .recv()
@@ -428,16 +641,26 @@ impl Target for SmbTarget {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.conn
-            .call(|c| c.rename(self.remote(from), self.remote(to)))
+        let target = self.remote(to);
+        self.conn.with(
+            &self.remote(from),
+            &open_args(access().with_delete(true).with_file_read_attributes(true)),
+            |h| {
+                h.set_info(smb::FileRenameInformation {
+                    replace_if_exists: false.into(),
+                    root_directory: 0,
+                    file_name: target.as_str().into(),
+                })
+            },
+        )
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.conn.call(|c| c.unlink(self.remote(path)))
+        self.delete(path)
     }
 
     fn remove_dir(&self, path: &Path) -> io::Result<()> {
-        self.conn.call(|c| c.rmdir(self.remote(path)))
+        self.delete(path)
     }
 
     /// SMB has no directory fsync: each create, rename and delete is complete when the server
@@ -447,19 +670,27 @@ impl Target for SmbTarget {
     }
 
     fn space(&self) -> io::Result<Space> {
-        let s = self.conn.call(|c| c.statvfs(self.remote(Path::new(""))))?;
-        let unit = if s.frsize > 0 { s.frsize } else { s.bsize };
+        let s: smb::FileFsFullSizeInformation = self.conn.with(
+            &self.remote(Path::new("")),
+            &open_args(access().with_file_read_attributes(true)),
+            |h| h.query_fs_info(),
+        )?;
+        let unit = s.sectors_per_allocation_unit as u64 * s.bytes_per_sector as u64;
         Ok(Space {
-            size: s.blocks * unit,
-            free: s.bavail * unit,
+            size: s.total_allocation_units * unit,
+            free: s.caller_available_allocation_units * unit,
         })
     }
 
     /// See [`super::lockfile`].
     fn lock(&self, path: &Path, holder: &str) -> Result<Box<dyn LockGuard>, LockError> {
-        let (conn, remote) = (self.conn.clone(), self.remote(&path.with_extension("held")));
+        let held = path.with_extension("held");
+        let me = SmbTarget {
+            conn: self.conn.clone(),
+            path: self.path.clone(),
+        };
         super::lockfile::take(self, path, holder, move || {
-            let _ = conn.call(|c| c.unlink(&remote));
+            let _ = me.delete(&held);
         })
     }
 }
