@@ -423,6 +423,15 @@ fn documented_errors_change_nothing() {
         (base(json!({"individual": [{"partition": "/home", "rotation": 2}]})), 400, "", Some("individual[0].partition")),
         (base(json!({"jobName": "a/b"})), 400, "", Some("jobName")),
         (json!([1, 2]), 400, "request body must be a JSON object, got array", Some("body")),
+        // Every field is applied or refused (issue 12): these were accepted and ignored.
+        (base(json!({"partition": ["/", "/home"], "individual": [{"partition": "/home", "excludePartition": "/"}]})), 400,
+            "excludePartition applies to the whole request (top level); an individual entry names one partition, to leave it out remove the entry",
+            Some("individual[0].excludePartition")),
+        (base(json!({"individual": [{"partition": "/", "description": "root"}]})), 400,
+            "description is not stored (the ZDM API dropped it in 2.0.0); remove it", Some("individual[0].description")),
+        // One name for two jobs of the same request is a 400 naming both, not a 409.
+        (base(json!({"partition": ["/", "/home"], "individual": [{"partition": "/", "jobName": "twin"}, {"partition": "/home", "jobName": "twin"}]})), 400,
+            "job name 'twin' would be given to two jobs of this request (partitions / and /home)", Some("individual[1].jobName")),
     ];
     let before = d.counts();
     assert_eq!(before, (0, 0, 0));

@@ -400,6 +400,13 @@ fn stop_cancels_a_running_job_and_a_fire_during_a_run_is_skipped() {
         "schedule": {"type": 1, "basic": {"time": "00:00", "interval": {"minute": "1"}}},
     }));
     e.wait_status(id, 30, "Processing");
+    // Asking a running job to start is refused and records nothing (it used to answer 200 and
+    // add a SKIPPED run counted as failed).
+    let rows = e.history(id).len();
+    let r =
+        e.d.put(&format!("/api/backups/{id}"), json!({ "status": "start" }));
+    common::assert_error(&r, 409, "Backup job 'slow' is already running");
+    assert_eq!(e.history(id).len(), rows);
     // The next minute's fire finds the job running.
     let skipped = e.wait_history(id, 75, "a skipped fire", |r| r["run"]["state"] == "skipped");
     assert_eq!(skipped["result"]["status"], "SKIPPED");
@@ -1202,4 +1209,110 @@ fn a_vanished_repository_fails_the_run_before_writing() {
         0,
         "nothing written"
     );
+}
+
+/// What a careful client found (issue 12): PUT reports exactly what it changed and changes
+/// exactly that; `null` removes a script or a schedule; a rename reaches the schedule records;
+/// IDs of deleted objects are never handed out again.
+#[test]
+fn put_changes_and_reports_exactly_what_it_was_asked() {
+    let e = env_with("", small_tree);
+    let id = e.register(json!({ "jobName": "truth" }));
+    let put = |body: Value| {
+        let r = e.d.put(&format!("/api/backups/{id}"), body.clone());
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+        r.body["data"]["summary"]["updatedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let options = || {
+        e.d.get(&format!("/api/backups/{id}?detail=true")).body["data"]["job"]["info"]["options"]
+            .clone()
+    };
+    // autoStart is saved, and sending the same value again changes (and reports) nothing.
+    assert_eq!(put(json!({ "autoStart": "use" })), ["autoStart"]);
+    assert_eq!(options()["autoStart"], "use");
+    assert!(put(json!({ "autoStart": "use" })).is_empty());
+    // A schedule is reported; the new record has never run and carries the job's name.
+    let daily = json!({"type": 3, "basic": {"time": "03:00"}});
+    assert_eq!(put(json!({ "schedule": daily })), ["schedule"]);
+    let sid = e.job(id)["job"]["info"]["schedule"]["basic"]["id"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("{:#}", e.job(id)));
+    let s = e.d.get(&format!("/api/schedules/{sid}"));
+    assert_eq!(s.body["data"]["lastRunTime"], "-", "{}", s.body);
+    assert_eq!(s.body["data"]["jobName"], "truth", "{}", s.body);
+    // Changing its time keeps the record and still shows no run.
+    assert_eq!(
+        put(json!({ "schedule": {"type": 3, "basic": {"time": "04:00"}} })),
+        ["schedule"]
+    );
+    assert!(put(json!({ "schedule": {"type": 3, "basic": {"time": "04:00"}} })).is_empty());
+    let s = e.d.get(&format!("/api/schedules/{sid}"));
+    assert_eq!(s.body["data"]["lastRunTime"], "-", "{}", s.body);
+    // A rename reaches the schedule record.
+    assert_eq!(put(json!({ "changeName": "truth2" })), ["jobName"]);
+    let s = e.d.get(&format!("/api/schedules/{sid}"));
+    assert_eq!(s.body["data"]["jobName"], "truth2", "{}", s.body);
+    // Scripts are set and removed with null.
+    let scripts = common::script_dir();
+    let script = write_script(scripts.path(), "noop.sh", "true");
+    assert_eq!(
+        put(json!({ "scriptPath": script, "scriptRun": "before" })),
+        ["scriptPath", "scriptRun"]
+    );
+    let r = e.d.put(
+        &format!("/api/backups/{id}"),
+        json!({ "scriptPath": null, "scriptRun": "after" }),
+    );
+    common::assert_error(
+        &r,
+        400,
+        "scriptPath and scriptRun are removed together: send both as null",
+    );
+    assert_eq!(
+        put(json!({ "scriptPath": null, "scriptRun": null })),
+        ["scriptPath", "scriptRun"]
+    );
+    assert_eq!(options()["scriptPath"], "");
+    // schedule: null removes the schedule and its record.
+    assert_eq!(put(json!({ "schedule": null })), ["schedule"]);
+    assert_eq!(e.job(id)["job"]["info"]["schedule"]["basic"], "-");
+    assert_eq!(e.job(id)["job"]["info"]["nextRun"], "-");
+    common::assert_error(
+        &e.d.get(&format!("/api/schedules/{sid}")),
+        404,
+        &format!("Schedule with ID '{sid}' not found"),
+    );
+    assert!(put(json!({ "schedule": null })).is_empty());
+
+    // IDs are never reused: deleting the newest job (and its schedule) and creating another
+    // gives new IDs.
+    assert_eq!(put(json!({ "schedule": daily })), ["schedule"]);
+    let sid2: i64 = e.job(id)["job"]["info"]["schedule"]["basic"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sid2 > sid.parse::<i64>().unwrap());
+    assert_eq!(e.d.delete(&format!("/api/backups/{id}")).status, 200);
+    let again = e.register(json!({ "jobName": "truth", "schedule": daily }));
+    assert!(again > id, "job ID {id} handed out again");
+    let sid3: i64 = e.job(again)["job"]["info"]["schedule"]["basic"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sid3 > sid2, "schedule ID {sid2} handed out again");
+    // The old ID stays gone: a retried DELETE does not remove the new job.
+    common::assert_error(
+        &e.d.delete(&format!("/api/backups/{id}")),
+        404,
+        &format!("Backup job with ID '{id}' not found"),
+    );
+    assert_eq!(e.d.get(&format!("/api/backups/{again}")).status, 200);
 }

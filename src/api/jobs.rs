@@ -550,6 +550,18 @@ fn apply_update(
         }
     };
     let busy = running(old.id);
+    if busy && up.status == Some(StatusChange::Start) {
+        return Err(ApiError::conflict(format!(
+            "Backup job '{}' is already running; wait for the run to finish or stop it (status: stop)",
+            old.name
+        )));
+    }
+    if up.clear_schedule && up.opts.schedule.is_some() {
+        return Err(ApiError::field(
+            "schedule",
+            "schedule is either null (remove it) or a schedule",
+        ));
+    }
     if let Some(n) = &up.change_name {
         if *n != old.name {
             if db::jobs::find(tx, n)?.is_some_and(|j| j.id != old.id) {
@@ -583,6 +595,13 @@ fn apply_update(
     };
     match &resolved {
         Some(r) => check_compat(new_mode, Some(r), now).map_err(rejection)?,
+        None if up.clear_schedule => {
+            if new_mode == Mode::Smart {
+                return Err(rejection(Rejection::BadRequest(
+                    crate::domain::registration::MSG_107.into(),
+                )));
+            }
+        }
         None => {
             let basic = old.schedule_basic_id.and_then(|id| catalog.schedule(id));
             let advanced = old.schedule_advanced_id.and_then(|id| catalog.schedule(id));
@@ -604,6 +623,29 @@ fn apply_update(
     }
     job.mode = new_mode.as_str().to_string();
     changed("mode", json!(old.mode), json!(job.mode));
+    let describe = |b: &ScheduleData, a: Option<&ScheduleData>| json!({ "type": b.kind, "basic": b.describe(), "advanced": a.map(|a| a.describe()) });
+    let old_basic = old.schedule_basic_id.and_then(|id| catalog.schedule(id));
+    let old_advanced = old.schedule_advanced_id.and_then(|id| catalog.schedule(id));
+    db_error(&catalog)?;
+    let prev_schedule = old_basic
+        .as_ref()
+        .map(|b| describe(b, old_advanced.as_ref()))
+        .unwrap_or(Value::Null);
+    // The same schedule sent again changes nothing (and is not reported).
+    let resolved = resolved.filter(|r| {
+        let mut b = r.basic.clone();
+        b.role = Role::Basic;
+        let a = r.advanced.clone().map(|mut a| {
+            a.role = Role::Advanced;
+            a
+        });
+        old_basic.as_ref() != Some(&b) || old_advanced != a
+    });
+    if up.clear_schedule && old_basic.is_some() {
+        job.schedule_basic_id = None;
+        job.schedule_advanced_id = None;
+        changed("schedule", prev_schedule.clone(), Value::Null);
+    }
     if let Some(r) = &resolved {
         let same_family = (old_mode == Mode::Smart) == (new_mode == Mode::Smart);
         let mut basic = r.basic.clone();
@@ -629,20 +671,8 @@ fn apply_update(
             }
             None => None,
         };
-        let describe = |b: &ScheduleData, a: Option<&ScheduleData>| json!({ "type": b.kind, "basic": b.describe(), "advanced": a.map(|a| a.describe()) });
-        let prev = old
-            .schedule_basic_id
-            .and_then(|id| catalog.schedule(id))
-            .map(|b| {
-                describe(
-                    &b,
-                    old.schedule_advanced_id
-                        .and_then(|id| catalog.schedule(id))
-                        .as_ref(),
-                )
-            })
-            .unwrap_or(Value::Null);
-        changed("schedule", prev, describe(&basic, r.advanced.as_ref()));
+        let new = describe(&basic, r.advanced.as_ref());
+        changed("schedule", prev_schedule, new);
     }
     if let Some(v) = up.opts.rotation {
         job.rotation = v as i64;
@@ -691,6 +721,12 @@ fn apply_update(
             json!(use_str(old.auto_start)),
             json!(use_str(v)),
         );
+    }
+    if up.clear_script {
+        job.script_path = None;
+        job.script_run = None;
+        changed("scriptPath", json!(old.script_path), Value::Null);
+        changed("scriptRun", json!(old.script_run), Value::Null);
     }
     if let Some(p) = &up.opts.script_path {
         job.script_path = Some(p.clone());
@@ -745,6 +781,14 @@ fn apply_update(
     }
     db_error(&catalog)?;
     db::jobs::update(tx, &job)?;
+    if job.name != old.name {
+        for id in [job.schedule_basic_id, job.schedule_advanced_id]
+            .into_iter()
+            .flatten()
+        {
+            db::schedules::set_job_name(tx, id, &job.name)?;
+        }
+    }
     if job.schedule_basic_id != old.schedule_basic_id {
         release_schedule(tx, old.schedule_basic_id)?;
     }

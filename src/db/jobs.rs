@@ -298,7 +298,7 @@ pub fn update(conn: &Connection, j: &JobRow) -> rusqlite::Result<()> {
         "UPDATE jobs SET name = ?2, mode = ?3, repository_id = ?4, schedule_basic_id = ?5,
             schedule_advanced_id = ?6, rotation = ?7, compression = ?8, encryption = ?9,
             exclude_dir = ?10, mail_event = ?11, network_limit = ?12, script_path = ?13,
-            script_run = ?14, updated_at = ?15
+            script_run = ?14, updated_at = ?15, auto_start = ?16
          WHERE id = ?1",
     )?
     .execute(params![
@@ -317,6 +317,7 @@ pub fn update(conn: &Connection, j: &JobRow) -> rusqlite::Result<()> {
         j.script_path,
         j.script_run,
         super::now_secs(),
+        j.auto_start,
     ])?;
     Ok(())
 }

@@ -9,6 +9,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_runs", include_str!("../../sql/0002_runs.sql")),
     ("0003_trust", include_str!("../../sql/0003_trust.sql")),
     ("0004_ids", include_str!("../../sql/0004_ids.sql")),
+    (
+        "0005_schedule_horizon",
+        include_str!("../../sql/0005_schedule_horizon.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

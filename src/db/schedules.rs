@@ -11,13 +11,16 @@ pub struct ScheduleRow {
     pub kind: i64,
     pub state: i64,
     pub job_name: String,
+    /// The newest slot that was handled (run, skipped or missed).
     pub last_run_at: Option<i64>,
+    /// When the schedule last changed: slots before it are not caught up.
+    pub handled_until: Option<i64>,
     /// `None` when the stored record cannot be decoded (rendered as `Unknown`/`-`).
     pub data: Option<ScheduleData>,
 }
 
 const COLS: &str = "id, center_id, kind, state, job_name, last_run_at, role, once_date, time, \
-                    interval_minute, interval_hour, dayweek, week, date, months";
+                    interval_minute, interval_hour, dayweek, week, date, months, handled_until";
 
 fn decode(r: &Row) -> rusqlite::Result<Option<ScheduleData>> {
     let kind: i64 = r.get(2)?;
@@ -67,6 +70,7 @@ fn row(r: &Row) -> rusqlite::Result<ScheduleRow> {
         state: r.get(3)?,
         job_name: r.get(4)?,
         last_run_at: r.get(5)?,
+        handled_until: r.get(15)?,
         data: decode(r)?,
     })
 }
@@ -136,6 +140,15 @@ pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM schedules WHERE id = ?1", [id])? == 1)
 }
 
+/// The job a schedule record belongs to, as shown in its `jobName`.
+pub fn set_job_name(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE schedules SET job_name = ?2 WHERE id = ?1",
+        params![id, name],
+    )?;
+    Ok(())
+}
+
 /// Remembers the newest slot of this schedule that was handled (run, skipped or missed).
 pub fn set_last_run(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()> {
     conn.execute(
@@ -151,7 +164,7 @@ pub fn overwrite(conn: &Connection, id: i64, d: &ScheduleData) -> rusqlite::Resu
     conn.execute(
         "UPDATE schedules SET kind = ?2, role = ?3, once_date = ?4, time = ?5, interval_minute = ?6,
                 interval_hour = ?7, dayweek = ?8, week = ?9, date = ?10, months = ?11,
-                last_run_at = CAST(strftime('%s', 'now') AS INTEGER)
+                handled_until = CAST(strftime('%s', 'now') AS INTEGER)
          WHERE id = ?1",
         params_from_iter(std::iter::once(rusqlite::types::Value::Integer(id)).chain(data_values(d))),
     )?;

@@ -852,15 +852,19 @@ pub fn parse_registration(
                         }
                     }
                 });
-                if let Some(v) = io.get("excludePartition") {
-                    // Accepted for compatibility; it filters the request's partition set,
-                    // which an entry for one partition cannot change.
-                    string_list(v, &join(&prefix, "excludePartition"), &mut errs);
+                if io.contains_key("excludePartition") {
+                    // It filters the request's partition set, which an entry for one
+                    // partition cannot change: refused rather than silently ignored.
+                    errs.add(
+                        join(&prefix, "excludePartition"),
+                        "excludePartition applies to the whole request (top level); an individual entry names one partition, to leave it out remove the entry",
+                    );
                 }
-                if let Some(v) = io.get("description") {
-                    if !v.is_string() {
-                        errs.add(join(&prefix, "description"), "description must be a string");
-                    }
+                if io.contains_key("description") {
+                    errs.add(
+                        join(&prefix, "description"),
+                        "description is not stored (the ZDM API dropped it in 2.0.0); remove it",
+                    );
                 }
                 let options = parse_options(io, &prefix, probe, now, &mut errs);
                 if let Some(partition) = partition {
@@ -919,6 +923,10 @@ pub enum StatusChange {
 pub struct JobUpdate {
     pub change_name: Option<String>,
     pub status: Option<StatusChange>,
+    /// `scriptPath`/`scriptRun` sent as `null`: the job runs no script any more.
+    pub clear_script: bool,
+    /// `schedule: null`: the job runs only when started (not for smart jobs).
+    pub clear_schedule: bool,
     /// `mode` arrives as `opts.mode`; registration-only fields stay `None`.
     pub opts: JobOptions,
 }
@@ -941,8 +949,28 @@ pub fn parse_update(
     // Registration calls the mode `type`; parse it here and the rest with the shared parser.
     let mut rest = obj.clone();
     let mode = rest.remove("mode");
+    // `null` removes the script or the schedule (the other fields always have a value).
+    let mut clear_script = false;
+    for k in ["scriptPath", "scriptRun"] {
+        if rest.get(k).is_some_and(Value::is_null) {
+            rest.remove(k);
+            clear_script = true;
+        }
+    }
+    if clear_script && (rest.contains_key("scriptPath") || rest.contains_key("scriptRun")) {
+        errs.add(
+            "scriptPath",
+            "scriptPath and scriptRun are removed together: send both as null",
+        );
+    }
+    let clear_schedule = rest.get("schedule").is_some_and(Value::is_null);
+    if clear_schedule {
+        rest.remove("schedule");
+    }
     let mut up = JobUpdate {
         opts: parse_options(&rest, "", probe, now, &mut errs),
+        clear_script,
+        clear_schedule,
         ..Default::default()
     };
     if let Some(v) = mode {

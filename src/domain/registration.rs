@@ -448,6 +448,9 @@ fn names(
 ) -> Result<Vec<String>, Rejection> {
     let mut explicit: Vec<Option<String>> = Vec::with_capacity(targets.len());
     let mut taken: HashSet<String> = HashSet::new();
+    // One name given to two jobs of this request is the request's mistake (400, naming both),
+    // not a clash with an existing job (409).
+    let mut given: Vec<(String, String)> = Vec::new();
     for t in targets {
         let name = t.explicit_name.clone().or_else(|| {
             req.job_name
@@ -460,6 +463,18 @@ fn names(
                 errs.add(field(&t.prefix, "jobName"), m);
                 return Err(Rejection::Validation(errs));
             }
+            if let Some((_, first)) = given.iter().find(|(g, _)| g == n) {
+                let mut errs = FieldErrors::new();
+                errs.add(
+                    field(&t.prefix, "jobName"),
+                    format!(
+                        "job name '{n}' would be given to two jobs of this request (partitions {first} and {})",
+                        t.partition
+                    ),
+                );
+                return Err(Rejection::Validation(errs));
+            }
+            given.push((n.clone(), t.partition.clone()));
             if catalog.job_name_taken(n) || !taken.insert(n.clone()) {
                 return Err(Rejection::Conflict(JOB_NAME_CONFLICT.into()));
             }

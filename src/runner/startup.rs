@@ -34,7 +34,7 @@ impl Runner {
                 // The newest handled slot of every schedule record, read once.
                 let last_runs: std::collections::HashMap<i64, i64> = db::schedules::list(c)?
                     .into_iter()
-                    .filter_map(|s| s.last_run_at.map(|t| (s.id, t)))
+                    .filter_map(|s| s.last_run_at.max(s.handled_until).map(|t| (s.id, t)))
                     .collect();
                 let mut out = Vec::new();
                 for job in db::jobs::list(c)? {
