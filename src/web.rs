@@ -55,8 +55,9 @@ async fn asset(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index)).route(
-        "/{name:[A-Za-z0-9_.-]+\\.(?:js|css|html|svg|ico|png)}",
-        web::get().to(asset),
-    );
+    let asset_path = "/{name:[A-Za-z0-9_.-]+\\.(?:js|css|html|svg|ico|png)}";
+    cfg.route("/", web::get().to(index))
+        .route("/", web::head().to(index))
+        .route(asset_path, web::get().to(asset))
+        .route(asset_path, web::head().to(asset));
 }

@@ -392,7 +392,77 @@ fn every_documented_route_needs_a_token_and_the_document_matches_the_server() {
         Some(&format!("Bearer {token}")),
     );
     assert_error(&r, 405, "Method DELETE is not allowed on /api/backups");
-    assert_eq!(r.header("allow"), Some("POST, GET"));
+    assert_eq!(r.header("allow"), Some("POST, GET, HEAD"));
+    // HEAD answers wherever GET does, with the same status and no body.
+    let bearer = format!("Bearer {token}");
+    let mut heads = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if item.get("get").is_none() {
+            continue;
+        }
+        let concrete = path.replace("{identifier}", "1").replace("{id}", "1");
+        let get = d.call("GET", &concrete, None, Some(&bearer));
+        let head = d.call("HEAD", &concrete, None, Some(&bearer));
+        assert_eq!(head.status, get.status, "HEAD {concrete}");
+        assert!(
+            head.body.is_null() || head.body == "",
+            "HEAD {concrete} sent {}",
+            head.body
+        );
+        heads += 1;
+    }
+    assert!(heads >= 15, "{heads}");
+    // This host and this appliance cannot be deleted: a clear refusal, not 405.
+    let r = d.call("DELETE", "/api/servers/1", None, Some(&bearer));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be deleted through the API"));
+    let r = d.call("DELETE", "/api/zdms/1", None, Some(&bearer));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_error(
+        &d.call("DELETE", "/api/zdms/7", None, Some(&bearer)),
+        404,
+        "Center with ID '7' not found",
+    );
+    // Every operation checks its query: unknown names and bad types are 400 (histories used
+    // to ignore `center` and return every row).
+    for (q, msg) in [
+        (
+            "/api/backups/histories?centre=1",
+            "unknown query parameter 'centre' (did you mean 'center'?)",
+        ),
+        (
+            "/api/backups?limit=ten",
+            "limit must be an integer between 1 and 1000, got 'ten'",
+        ),
+        (
+            "/api/schedules?sort=sideways",
+            "Invalid enum value. Expected 'asc' | 'desc', received 'sideways'",
+        ),
+        (
+            "/api/servers/1?detail=perhaps",
+            "detail must be true or false, got 'perhaps'",
+        ),
+        ("/api/backups/1?bogus=1", "unknown query parameter 'bogus'"),
+    ] {
+        let r = d.call("GET", q, None, Some(&bearer));
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().starts_with(msg),
+            "{q}: {}",
+            r.body
+        );
+    }
+    let r = d.call(
+        "GET",
+        "/api/backups/histories?center=9",
+        None,
+        Some(&bearer),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"], json!([]));
 }
 
 /// Tokens name a user and its token generation: a correctly signed token for a user that does

@@ -28,7 +28,12 @@ impl FromRequest for Authed {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await })
+        Box::pin(async move {
+            let who = authenticate(&req).await?;
+            // Every authenticated operation checks its query string the same way.
+            super::query_guard::check(&req)?;
+            Ok(who)
+        })
     }
 }
 

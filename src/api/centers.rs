@@ -103,6 +103,30 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     ))
 }
 
+/// This appliance cannot be deleted through its own API: the answer says so (instead of 405).
+#[utoipa::path(
+    delete,
+    path = "/api/zdms/{identifier}",
+    tag = "centers",
+    operation_id = "delete_center",
+    params(("identifier" = String, Path, description = "Center ID or name")),
+    responses(
+        (status = 404, description = "No such center", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 409, description = "The center is this appliance", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+) -> ApiResult {
+    check_center(&state, &ident)?;
+    Err(ApiError::conflict(
+        "ZDM center 1 is this appliance and cannot be deleted through the API; \
+         delete its repositories and backup jobs instead, or remove the package to retire it",
+    ))
+}
+
 /// This appliance.
 #[utoipa::path(
     get,

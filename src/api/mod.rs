@@ -10,6 +10,7 @@ pub mod login_guard;
 pub mod monitoring;
 pub mod openapi;
 pub mod query;
+pub mod query_guard;
 pub mod repositories;
 pub mod schedules;
 pub mod servers;
@@ -89,14 +90,22 @@ pub async fn healthz() -> HttpResponse {
     )
 }
 
-/// One method of a path and its handler.
-fn ep<F, Args>(method: Method, handler: F) -> (Method, Route)
+/// One method of a path and its handler; a GET also answers HEAD (same status and headers, no
+/// body: actix-http drops the body of HEAD answers).
+fn ep<F, Args>(method: Method, handler: F) -> Vec<(Method, Route)>
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    (method.clone(), web::method(method).to(handler))
+    let mut out = Vec::new();
+    if method == Method::GET {
+        out.push((Method::GET, web::get().to(handler.clone())));
+        out.push((Method::HEAD, web::head().to(handler)));
+    } else {
+        out.push((method.clone(), web::method(method).to(handler)));
+    }
+    out
 }
 
 /// Registers paths and remembers which methods each has (for 405 `Allow` and the check that
@@ -107,12 +116,15 @@ struct Table<'a> {
 }
 
 impl Table<'_> {
-    fn add(&mut self, path: &str, routes: Vec<(Method, Route)>) -> &mut Self {
+    fn add(&mut self, path: &str, routes: Vec<Vec<(Method, Route)>>) -> &mut Self {
         let mut r = web::resource(path);
         let mut allow = Vec::new();
-        for (method, route) in routes {
+        for (method, route) in routes.into_iter().flatten() {
             allow.push(method.to_string());
-            self.served.push((path.to_string(), method));
+            // HEAD is implied by GET in the OpenAPI document.
+            if method != Method::HEAD {
+                self.served.push((path.to_string(), method));
+            }
             r = r.route(route);
         }
         self.cfg
@@ -175,7 +187,10 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
             "/api/servers/partitions",
             vec![ep(M::GET, servers::all_partitions)],
         )
-        .add("/api/servers/{identifier}", vec![ep(M::GET, servers::get)])
+        .add(
+            "/api/servers/{identifier}",
+            vec![ep(M::GET, servers::get), ep(M::DELETE, servers::delete)],
+        )
         .add(
             "/api/servers/{identifier}/partitions",
             vec![ep(M::GET, servers::partitions)],
@@ -202,7 +217,7 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
             )
             .add(
                 &format!("{base}/{{identifier}}"),
-                vec![ep(M::GET, centers::get)],
+                vec![ep(M::GET, centers::get), ep(M::DELETE, centers::delete)],
             )
             .add(
                 &format!("{base}/{{identifier}}/repositories"),

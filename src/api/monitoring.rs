@@ -276,12 +276,13 @@ fn history_item(state: &AppState, r: &RunRow) -> Value {
     })
 }
 
-fn history_filter(state: &AppState, q: &Query) -> Result<db::runs::Filter, ApiError> {
-    if let Some(s) = q.get("server") {
-        if !Ref::parse_ident(s).matches(1, &state.settings.server_name) {
-            return Err(ApiError::not_found(format!("Server '{s}' not found.")));
-        }
-    }
+/// The filter of a history query; `None` when its center or server is not this host, so no
+/// run can match (as `GET /api/backups` answers an empty list for them).
+fn history_filter(state: &AppState, q: &Query) -> Result<Option<db::runs::Filter>, ApiError> {
+    let elsewhere = q
+        .get("server")
+        .is_some_and(|s| !Ref::parse_ident(s).matches(1, &state.settings.server_name))
+        || !super::query::center_filter_matches(q, 1, &state.settings.center_name);
     let success = match q.get("result").map(|s| s.to_ascii_lowercase()) {
         None => None,
         Some(s) if s == "success" => Some(true),
@@ -300,13 +301,16 @@ fn history_filter(state: &AppState, q: &Query) -> Result<db::runs::Filter, ApiEr
             })?),
             None => None,
         };
-    Ok(db::runs::Filter {
+    if elsewhere {
+        return Ok(None);
+    }
+    Ok(Some(db::runs::Filter {
         job_id,
         job_name: q.get("jobName").cloned(),
         partition: q.get("partition").cloned(),
         success,
         desc: false,
-    })
+    }))
 }
 
 /// Runs, newest first (spec §4.7).
@@ -330,11 +334,15 @@ pub async fn histories(
 ) -> ApiResult {
     let q = q.into_inner();
     let p = paging(&q)?;
-    let f = history_filter(&state, &q)?;
-    let rows = state
-        .db
-        .read(move |c| db::runs::list(c, &f).map_err(ApiError::from))
-        .await?;
+    let rows = match history_filter(&state, &q)? {
+        Some(f) => {
+            state
+                .db
+                .read(move |c| db::runs::list(c, &f).map_err(ApiError::from))
+                .await?
+        }
+        None => Vec::new(),
+    };
     history_page(&state, &rows, &p)
 }
 
@@ -360,6 +368,8 @@ fn history_page(state: &AppState, rows: &[RunRow], p: &super::query::Paging) -> 
     operation_id = "get_history",
     params(
         ("identifier" = String, Path, description = "History (run) ID, or a job ID or name for its newest run"),
+        crate::api::openapi::params::HistoryFilters,
+        crate::api::openapi::params::Paging,
     ),
     responses(
         (status = 200, description = "The run", body = crate::api::openapi::schemas::HistoryEnvelope),
@@ -385,12 +395,16 @@ pub async fn history(
         return Ok(ok("Backup history retrieved", v));
     }
     let p = paging(&q)?;
-    let mut f = history_filter(&state, &q)?;
-    f.job_name = Some(ident.clone());
-    let rows = state
-        .db
-        .read(move |c| db::runs::list(c, &f).map_err(ApiError::from))
-        .await?;
+    let rows = match history_filter(&state, &q)? {
+        Some(mut f) => {
+            f.job_name = Some(ident.clone());
+            state
+                .db
+                .read(move |c| db::runs::list(c, &f).map_err(ApiError::from))
+                .await?
+        }
+        None => Vec::new(),
+    };
     if rows.is_empty() {
         return Err(ApiError::not_found(format!(
             "Backup history not found for job '{ident}'"

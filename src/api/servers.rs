@@ -161,6 +161,33 @@ pub async fn get(
     ))
 }
 
+/// This host cannot be deleted through its own API: the answer says so (instead of 405).
+#[utoipa::path(
+    delete,
+    path = "/api/servers/{identifier}",
+    tag = "servers",
+    operation_id = "delete_server",
+    params(("identifier" = String, Path, description = "Server ID or name")),
+    responses(
+        (status = 404, description = "No such server", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 409, description = "The server is this host", body = crate::api::openapi::schemas::ErrorEnvelope),
+    )
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ident: web::Path<String>,
+) -> ApiResult {
+    if !server_matches(&state, &ident) {
+        return Err(ApiError::not_found(format!("Server '{ident}' not found.")));
+    }
+    Err(ApiError::conflict(format!(
+        "Server '{}' is the host this daemon runs on and cannot be deleted through the API; \
+         delete its backup jobs with DELETE /api/backups/{{identifier}}, or remove the package to retire the host",
+        state.settings.server_name
+    )))
+}
+
 /// Partitions of every server.
 #[utoipa::path(
     get,

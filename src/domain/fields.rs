@@ -94,7 +94,7 @@ pub fn reject_unknown(
     }
 }
 
-fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let key_l = key.to_ascii_lowercase();
     allowed
         .iter()

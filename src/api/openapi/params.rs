@@ -75,6 +75,8 @@ pub struct MonitoringFilters {
 #[into_params(parameter_in = Query)]
 #[allow(non_snake_case)]
 pub struct HistoryFilters {
+    /// Center IDs or names, comma-separated (this appliance is center 1).
+    pub center: Option<String>,
     /// Server ID or name.
     pub server: Option<String>,
     /// `success` or `failed`.
