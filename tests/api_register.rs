@@ -90,6 +90,13 @@ fn seed_examples_verbatim() {
                "autoStart": "not use",
                "schedule": {"basic": {"type": "Daily", "description": "[Basic] Start working at 02:00 every day."}}})
     );
+    // The share it created has no login and cannot be reached: registered, with warnings.
+    let w = r.body["data"]["warnings"].to_string();
+    assert!(
+        w.contains("registered without an account") && w.contains("cannot be reached yet"),
+        "{}",
+        r.body
+    );
     // What was stored.
     let db = d.db();
     let rows: Vec<StoredJob> = db

@@ -279,6 +279,11 @@ fn repositories_resource() {
             json!({"center": 1, "type": "smb", "path": "//h/s", "password": "x"}),
             "account",
         ),
+        // A share without its login (spec: 400 SMB without account), on both paths.
+        (
+            json!({"center": 1, "type": "smb", "path": "//h/s"}),
+            "account",
+        ),
         (json!({"type": "nfs", "path": "/x"}), "center"),
         (
             json!({"center": 1, "type": "nfs", "path": "/x", "colour": "red"}),
@@ -293,7 +298,49 @@ fn repositories_resource() {
             r.body
         );
         assert_eq!(d.counts(), before);
+        if field == "account" {
+            let r = d.post("/api/zdms/repositories/verify", body.clone());
+            assert_eq!(r.status, 400, "{body}");
+            assert!(r.body["detail"]["validationErrors"][field].is_array());
+        }
     }
+    // Another center is a 404 (it was a 400 field error), as for POST /api/backups.
+    for ep in ["/api/zdms/repositories", "/api/zdms/repositories/verify"] {
+        let r = d.post(ep, json!({"center": 999, "type": "nfs", "path": "/x"}));
+        assert_error(&r, 404, "Center '999' not found.");
+        assert_eq!(d.counts(), before);
+    }
+    // A repository that cannot be reached yet is registered, with a warning that says so.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = d.post(
+        "/api/zdms/repositories",
+        json!({"center": 1, "type": "smb", "path": format!("//127.0.0.1:{dead}/later"),
+               "account": "u", "password": "p"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let w = r.body["data"]["warnings"].as_array().unwrap();
+    assert!(
+        w.len() == 1 && w[0].as_str().unwrap().contains("step 'connect'"),
+        "{}",
+        r.body
+    );
+    let reachable = tempfile::tempdir().unwrap();
+    let r = d.post(
+        "/api/zdms/repositories",
+        json!({"center": 1, "type": "nfs", "path": reachable.path()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["warnings"], json!([]));
+    let fine = r.body["data"]["id"].as_i64().unwrap();
+    for id in [fine, fine - 1] {
+        let r = d.delete(&format!("/api/zdms/repositories/{id}"));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let before = d.counts();
     // Verify: a local directory passes every step and leaves nothing behind.
     let r = d.post(
         "/api/zdms/repositories/verify",
@@ -312,7 +359,8 @@ fn repositories_resource() {
         .port();
     let r = d.post(
         "/api/zdms/repositories/verify",
-        json!({"center": 1, "type": "smb", "path": format!("//127.0.0.1:{closed}/backup")}),
+        json!({"center": 1, "type": "smb", "path": format!("//127.0.0.1:{closed}/backup"),
+               "account": "u", "password": "p"}),
     );
     assert_eq!(r.status, 400);
     assert_eq!(r.body["detail"]["step"], "connect");

@@ -109,15 +109,57 @@ pub async fn register(
         })
         .collect();
     start_created(&state, created).await?;
+    let warnings = new_repository_warnings(&state, &outcomes).await?;
+    let mut data = json!({
+        "summary": { "total": outcomes.len(), "successful": ok, "failed": outcomes.len() - ok },
+        "results": results,
+    });
+    if !warnings.is_empty() {
+        data["warnings"] = json!(warnings);
+    }
     Ok(success(
         StatusCode::CREATED,
         "Backup job registration completed",
-        Some(json!({
-            "summary": { "total": outcomes.len(), "successful": ok, "failed": outcomes.len() - ok },
-            "results": results,
-        })),
+        Some(data),
         None,
     ))
+}
+
+/// Repositories this registration created get the same check as `POST /api/zdms/repositories`:
+/// whether they can be reached yet, and whether a share has the login it needs.
+async fn new_repository_warnings(
+    state: &AppState,
+    outcomes: &[Outcome],
+) -> Result<Vec<String>, ApiError> {
+    let mut new: Vec<(crate::domain::job::RepoKind, String)> = Vec::new();
+    for o in outcomes {
+        if let Outcome::Create(j) = o {
+            if let crate::domain::registration::RepoTarget::New { kind, path } = &j.repository {
+                if !new.iter().any(|(k, p)| k == kind && p == path) {
+                    new.push((*kind, path.clone()));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (kind, path) in new {
+        let p = path.clone();
+        let id = state
+            .db
+            .read(move |c| crate::db::repositories::by_path(c, kind, &p).map_err(ApiError::from))
+            .await?;
+        let Some(id) = id else { continue };
+        if crate::domain::job::needs_login(kind, &path) {
+            out.push(format!(
+                "Repository {id} ({path}) was registered without an account, so runs connect as guest; \
+                 if the share needs a login, set it with PUT /api/zdms/repositories/{id} (account, password)"
+            ));
+        }
+        for w in super::repositories::reachability_warnings(state, id).await {
+            out.push(format!("Repository {id} ({path}): {w}"));
+        }
+    }
+    Ok(out)
 }
 
 /// Arms the new jobs' timers and runs the `autoStart` ones now (decision D13).

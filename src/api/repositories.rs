@@ -183,14 +183,25 @@ struct Spec {
     domain: Option<String>,
 }
 
+/// The body's center, checked after the fields: a well-formed reference to another center is
+/// a 404 (as for `POST /api/backups`), not a field error.
+fn check_body_center(obj: &Map<String, Value>, state: &AppState) -> Result<(), ApiError> {
+    let mut ignored = FieldErrors::new();
+    match obj
+        .get("center")
+        .and_then(|v| Ref::parse(v, "center", &mut ignored))
+    {
+        Some(c) if !c.matches(1, &state.settings.center_name) => {
+            Err(ApiError::not_found(format!("Center '{c}' not found.")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors) -> Option<Spec> {
     match obj.get("center") {
         Some(v) => {
-            if let Some(c) = Ref::parse(v, "center", errs) {
-                if !c.matches(1, &state.settings.center_name) {
-                    errs.add("center", format!("Center '{c}' not found"));
-                }
-            }
+            Ref::parse(v, "center", errs);
         }
         None => errs.add("center", "center is required"),
     }
@@ -262,6 +273,11 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
             "NFS repositories use AUTH_SYS and take no account/password",
         );
     }
+    if let (Some(k), Some(p)) = (kind, &raw_path) {
+        if account.is_none() && crate::domain::job::needs_login(k, p) {
+            errs.add("account", crate::domain::job::SMB_LOGIN_MSG);
+        }
+    }
     let path = match (kind, raw_path) {
         (Some(k), Some(p)) => {
             match normalize_repo_path(k, &p, &super::backups::FsProbe::new(&state.settings)) {
@@ -291,6 +307,31 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
         password,
         domain,
     })
+}
+
+/// Whether a just-registered repository can be reached: registering one that is not reachable
+/// yet is allowed (the share may come later), but the answer says so. Connecting is bounded by
+/// a few seconds; the full check is `POST .../repositories/verify`.
+pub async fn reachability_warnings(state: &AppState, id: i64) -> Vec<String> {
+    let Ok(Some(row)) = state
+        .db
+        .read(move |c| db::repositories::get(c, id).map_err(ApiError::from))
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut runner = state.settings.runner.clone();
+    runner.share_timeout_seconds = runner.share_timeout_seconds.min(5);
+    let outcome = web::block(move || repocheck::open(&row, &runner).map(|t| t.describe())).await;
+    match outcome {
+        Ok(Ok(_)) => Vec::new(),
+        Ok(Err(f)) => vec![format!(
+            "The repository cannot be reached yet (step '{}': {}); runs fail until it can. \
+             POST /api/zdms/repositories/verify checks it.",
+            f.step, f.reason
+        )],
+        Err(e) => vec![format!("The repository could not be checked: {e}")],
+    }
 }
 
 /// SMB credentials live in a 0600 file in the state directory, in the `username=`/`password=`/
@@ -350,6 +391,7 @@ pub async fn create(
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));
     }
+    check_body_center(&obj, &state)?;
     let spec = spec.expect("no errors");
     let cred = match &spec.account {
         Some(a) => Some(
@@ -400,10 +442,13 @@ pub async fn create(
         }
     };
     tracing::info!(repository = id, kind = kind.as_str(), path = %spec.path, "repository registered");
+    let warnings = reachability_warnings(&state, id).await;
     Ok(success(
         StatusCode::CREATED,
         "Repository Registration Results",
-        Some(json!({ "id": id, "type": kind.as_str().to_ascii_uppercase(), "path": spec.path })),
+        Some(
+            json!({ "id": id, "type": kind.as_str().to_ascii_uppercase(), "path": spec.path, "warnings": warnings }),
+        ),
         None,
     ))
 }
@@ -676,6 +721,7 @@ pub async fn verify(
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));
     }
+    check_body_center(&obj, &state)?;
     let spec = spec.expect("no errors");
     let login = spec.account.clone().map(|user| SmbLogin {
         user,

@@ -108,6 +108,7 @@ fn check_filters(q: &Query) -> Result<bool, ApiError> {
     tag = "servers",
     operation_id = "list_servers",
     params(
+        crate::api::openapi::params::ServerFilters,
         crate::api::openapi::params::ServerQuery,
         crate::api::openapi::params::Paging,
     ),

@@ -358,6 +358,13 @@ pub const UPDATE_FIELDS: &[&str] = &[
     "autoStart",
 ];
 
+/// An SMB share reached directly needs a login; a mounted share (a local directory) does not.
+pub fn needs_login(kind: RepoKind, path: &str) -> bool {
+    kind == RepoKind::Smb && (path.starts_with("//") || path.starts_with("\\\\"))
+}
+
+pub const SMB_LOGIN_MSG: &str = "an SMB share needs an account and password (for a guest share: account 'guest' and an empty password)";
+
 pub const MODE_MSG: &str = "type must be one of full, increment, smart";
 /// networkLimit is MiB/s (decision D9); 1 TiB/s is far beyond any link.
 pub const MAX_NETWORK_LIMIT: i64 = 1_048_576;

@@ -100,6 +100,22 @@ pub struct ScheduleFilters {
     pub center: Option<String>,
 }
 
+/// Filters of the server list (this host is the only server; a filter it fails gives []).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServerFilters {
+    /// Center IDs or names, comma-separated.
+    pub center: Option<String>,
+    /// `source` or `target`.
+    pub mode: Option<String>,
+    /// `win`, `lin` or `cloud`.
+    pub os: Option<String>,
+    /// `connect` or `disconnect`.
+    pub connection: Option<String>,
+    /// `assign` or `unassign`.
+    pub license: Option<String>,
+}
+
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CenterQuery {
