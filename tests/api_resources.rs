@@ -340,7 +340,7 @@ fn repositories_resource() {
         let r = d.delete(&format!("/api/zdms/repositories/{id}"));
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let before = d.counts();
+    assert_eq!(d.counts(), before);
     // Verify: a local directory passes every step and leaves nothing behind.
     let r = d.post(
         "/api/zdms/repositories/verify",
