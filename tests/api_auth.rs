@@ -629,3 +629,100 @@ fn slow_clients_cannot_starve_the_api() {
     );
     assert_eq!(d.get("/api/backups").status, 200);
 }
+
+/// The user inventory: list, one user, and changing one's own e-mail and password with the
+/// current password (issue 12: there was no way to see or change a user through the API).
+#[test]
+fn users_are_listed_and_change_their_own_login() {
+    let d = Daemon::start(&[]);
+    let bearer = format!("Bearer {}", d.token());
+    let r = d.call("GET", "/api/users", None, Some(&bearer));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["message"], "User list retrieved");
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["data"][0]["email"], "admin@localhost");
+    assert!(!r.body.to_string().contains("argon2"));
+    for id in ["1", "admin@localhost"] {
+        let r = d.call("GET", &format!("/api/users/{id}"), None, Some(&bearer));
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["data"]["id"], "1");
+    }
+    assert_error(
+        &d.call("GET", "/api/users/99", None, Some(&bearer)),
+        404,
+        "User '99' not found.",
+    );
+    assert_eq!(d.call("GET", "/api/users", None, None).status, 401);
+    // Refusals change nothing.
+    let put =
+        |body: serde_json::Value, auth: &str| d.call("PUT", "/api/users/1", Some(body), Some(auth));
+    let pw = d.admin_password();
+    for (body, status, msg) in [
+        (
+            json!({ "password": "new-password-1" }),
+            400,
+            "currentPassword is required",
+        ),
+        (
+            json!({ "password": "short", "currentPassword": pw }),
+            400,
+            "password must have at least 8 characters",
+        ),
+        (
+            json!({ "email": "not-an-address", "currentPassword": pw }),
+            400,
+            "email must be an e-mail address, got 'not-an-address'",
+        ),
+        (
+            json!({ "colour": "red", "currentPassword": pw }),
+            400,
+            "unknown field 'colour'",
+        ),
+        (
+            json!({ "password": "new-password-1", "currentPassword": "wrong one" }),
+            403,
+            "currentPassword is wrong",
+        ),
+    ] {
+        let r = put(body.clone(), &bearer);
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().starts_with(msg),
+            "{body}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        d.call("GET", "/api/users/1", None, Some(&bearer)).status,
+        200
+    );
+    // A new e-mail keeps the token; a new password ends it.
+    let r = put(
+        json!({ "email": "ops@example.com", "currentPassword": pw }),
+        &bearer,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["updatedFields"][0]["new"], "ops@example.com");
+    assert_eq!(r.body["data"]["tokensRevoked"], false);
+    let r = put(
+        json!({ "password": "new-password-1", "currentPassword": pw }),
+        &bearer,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["tokensRevoked"], true);
+    assert_eq!(d.call("GET", "/api/users", None, Some(&bearer)).status, 401);
+    let old = d.call(
+        "POST",
+        "/api/token/issue",
+        Some(json!({"email": "admin@localhost", "password": pw})),
+        None,
+    );
+    assert_eq!(old.status, 401, "{}", old.body);
+    let new = d.call(
+        "POST",
+        "/api/token/issue",
+        Some(json!({"email": "ops@example.com", "password": "new-password-1"})),
+        None,
+    );
+    assert_eq!(new.status, 201, "{}", new.body);
+}

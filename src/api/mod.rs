@@ -14,6 +14,7 @@ pub mod query_guard;
 pub mod repositories;
 pub mod schedules;
 pub mod servers;
+pub mod users;
 
 use crate::state::AppState;
 use actix_web::dev::{Service, ServiceResponse};
@@ -181,6 +182,11 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
         .add(
             "/api/schedules/{id}",
             vec![ep(M::GET, schedules::get), ep(M::DELETE, schedules::delete)],
+        )
+        .add("/api/users", vec![ep(M::GET, users::list)])
+        .add(
+            "/api/users/{identifier}",
+            vec![ep(M::GET, users::get), ep(M::PUT, users::update)],
         )
         .add("/api/servers", vec![ep(M::GET, servers::list)])
         .add(

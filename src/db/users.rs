@@ -74,3 +74,46 @@ pub fn token_generation(conn: &Connection, id: i64) -> rusqlite::Result<Option<i
     )
     .optional()
 }
+
+/// A user as the API shows it (never the hash).
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn user_row(r: &rusqlite::Row) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        created_at: r.get(2)?,
+        updated_at: r.get(3)?,
+    })
+}
+
+/// Every user, by ID.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<UserRow>> {
+    conn.prepare("SELECT id, email, created_at, updated_at FROM users ORDER BY id")?
+        .query_map([], user_row)?
+        .collect()
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<UserRow>> {
+    conn.query_row(
+        "SELECT id, email, created_at, updated_at FROM users WHERE id = ?1",
+        [id],
+        user_row,
+    )
+    .optional()
+}
+
+/// Changes a user's e-mail (the login name); tokens name the user by ID and stay valid.
+pub fn set_email(conn: &Connection, id: i64, email: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET email = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, email, now_secs()],
+    )?;
+    Ok(())
+}

@@ -1161,3 +1161,10 @@ envelope!(
     Verified,
     "The repository is usable: every step passed."
 );
+
+envelope!(UserEnvelope, crate::api::users::UserItem, "One user.");
+envelope!(
+    UserListEnvelope,
+    Vec<crate::api::users::UserItem>,
+    "Users, newest first unless `sort=asc`."
+);
