@@ -240,6 +240,14 @@ fn auto_start_and_manual_start_write_restorable_points() {
     );
     assert_eq!(job["job"]["info"]["nextRun"], "-");
     e.restore_matches(&e.name(id), &point);
+    // storedBytes is what the point occupies in the repository (it was the source bytes).
+    let on_disk: u64 = std::fs::read_dir(e.repo.join("srv/auto").join(&point))
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(run["run"]["storedBytes"], on_disk, "{run:#}");
+    assert_eq!(job["job"]["restorePoints"][0]["storedBytes"], on_disk);
+    assert_ne!(run["run"]["bytes"], on_disk);
 
     // status: start queues another run now; the monitoring view shows the finished result.
     let r =

@@ -476,7 +476,7 @@ pub async fn get(
             let m = &p.manifest;
             json!({
                 "id": m.id, "kind": m.kind, "parent": m.parent, "createdAt": fmt(&m.finished),
-                "entries": m.entries, "sourceBytes": m.source_bytes, "storedBytes": m.archived_bytes,
+                "entries": m.entries, "sourceBytes": m.source_bytes, "storedBytes": m.stored_bytes(), "archivedBytes": m.archived_bytes,
                 "encrypted": m.encryption, "compressed": m.compression,
             })
         })

@@ -64,6 +64,14 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Bytes the point occupies in the repository: its archive and catalog files as written
+    /// (compressed, encrypted), plus the manifest itself.
+    pub fn stored_bytes(&self) -> u64 {
+        // As `write_manifest` writes it.
+        let manifest = serde_json::to_vec_pretty(self).map_or(0, |v| v.len() as u64);
+        self.files.values().map(|f| f.size).sum::<u64>() + manifest
+    }
+
     fn signed_bytes(&self) -> Vec<u8> {
         let unsigned = Manifest {
             auth: None,

@@ -134,7 +134,8 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
             }
             row.point_id = Some(m.id.clone());
             row.bytes = Some(m.source_bytes as i64);
-            row.stored_bytes = Some(m.archived_bytes as i64);
+            // What the point occupies, not the source bytes it holds (issue 12).
+            row.stored_bytes = Some(m.stored_bytes() as i64);
             row.files = Some(m.entries as i64);
             row.warnings = report.warnings.clone();
             row.state = if report.warnings.is_empty() {

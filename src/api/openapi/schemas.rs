@@ -598,8 +598,13 @@ pub struct RestorePoint {
     /// The point this increment is based on.
     pub parent: Option<String>,
     pub entries: u64,
+    /// File content the point restores (its whole chain).
     pub source_bytes: u64,
+    /// Bytes the point occupies in the repository: archive and catalog as written
+    /// (compressed, encrypted), plus the manifest.
     pub stored_bytes: u64,
+    /// File content this point's own archive holds (an increment: what changed).
+    pub archived_bytes: u64,
     pub compressed: bool,
     pub encrypted: bool,
 }
@@ -815,7 +820,9 @@ pub struct HistoryRun {
     /// The schedule slot this run was for, or `-`.
     pub due: String,
     pub restore_point: String,
+    /// File content the restore point holds.
     pub bytes: Option<u64>,
+    /// Bytes the restore point occupies in the repository.
     pub stored_bytes: Option<u64>,
     pub files: Option<u64>,
     pub warnings: Vec<String>,
