@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod engine;
 pub mod host;
+pub mod login_guard;
 pub mod metrics;
 pub mod ops;
 pub mod repocheck;

@@ -171,13 +171,11 @@ fn ensure_admin(db: &Db, s: &Settings, fresh: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub const BACKUP_KEY_FILE: &str = "backup-key.txt";
-
 /// The daemon's own age identity for encrypted jobs, created at first start (mode 0600, in the
 /// state directory, never in a repository). Losing it loses the encrypted backups: the log says
 /// where it is so it can be copied away.
 fn ensure_backup_key(state_dir: &Path) -> anyhow::Result<()> {
-    let path = state_dir.join(BACKUP_KEY_FILE);
+    let path = state_dir.join(crate::engine::keys::BACKUP_KEY_FILE);
     if path.exists() {
         crate::engine::keys::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
         return Ok(());

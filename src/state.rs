@@ -14,7 +14,7 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub runner: crate::runner::Runner,
     pub http: crate::metrics::HttpCounters,
-    pub logins: crate::api::login_guard::LoginGuard,
+    pub logins: crate::login_guard::LoginGuard,
     partitions: Mutex<Option<(Instant, Vec<Partition>)>>,
 }
 

@@ -6,6 +6,9 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+/// The daemon's own age identity for encrypted jobs, in the state directory (mode 0600).
+pub const BACKUP_KEY_FILE: &str = "backup-key.txt";
+
 /// Writes a new identity in age-keygen's format; refuses to overwrite a file or to write into a
 /// repository (a key stored next to the backups protects nothing).
 pub fn generate(out: &Path) -> Result<String, EngineError> {

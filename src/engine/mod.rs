@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod backup;
+pub mod catalog;
 pub mod entry;
 pub mod keys;
 pub mod repo;

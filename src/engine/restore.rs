@@ -3,7 +3,7 @@
 //! archive of the chain that holds it. Nothing is ever written outside the target.
 
 use super::archive::seek;
-use super::backup::catalog_reader;
+use super::catalog::{catalog_reader, safe_rel};
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Point};
 use super::safe_fs;
@@ -35,16 +35,6 @@ pub struct RestoreReport {
     pub entries: u64,
     pub bytes: u64,
     pub warnings: Vec<String>,
-}
-
-/// Refuses absolute paths, `..`, empty components and NUL: such a catalog was not written by us.
-pub fn safe_rel(p: &[u8]) -> bool {
-    p == b"."
-        || (!p.is_empty()
-            && !p.starts_with(b"/")
-            && !p.contains(&0)
-            && p.split(|c| *c == b'/')
-                .all(|c| !c.is_empty() && c != b"." && c != b".."))
 }
 
 fn below(p: &[u8], dir: &[u8]) -> bool {
@@ -358,7 +348,7 @@ pub fn restore(
             let tap = Some(d.clone());
             Ok(tar::Archive::new(
                 super::stream::reader(f, m.compression, req.identity, m.encryption, tap)
-                    .map_err(|e| super::backup::key_named(e, m))?,
+                    .map_err(|e| super::catalog::key_named(e, m))?,
             ))
         })
         .collect::<Result<_, EngineError>>()?;

@@ -3,7 +3,7 @@
 //! ever cut. Planning is pure and table-tested; `apply` does the I/O under the job lock.
 
 use super::archive::{append_entry, seek, PointWriter};
-use super::backup::catalog_reader;
+use super::catalog::catalog_reader;
 use super::repo::{self, Manifest, Point};
 use super::stream::{self, WriteOptions};
 use super::target::Target;

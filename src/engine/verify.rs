@@ -3,7 +3,7 @@
 //! says it holds.
 
 use super::archive::normalize;
-use super::backup::key_named;
+use super::catalog::key_named;
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{Manifest, Point};
 use super::stream::{self, Shared};
@@ -93,7 +93,7 @@ impl CatalogRules {
 
     pub fn check(&mut self, e: &Entry) -> Result<(), String> {
         let p = e.path();
-        if !super::restore::safe_rel(p) {
+        if !super::catalog::safe_rel(p) {
             return Err(format!("unsafe path {:?}", String::from_utf8_lossy(p)));
         }
         if let Some(prev) = &self.prev {

@@ -244,7 +244,9 @@ fn prepare(
         trust,
     };
     let identity = if job.encryption {
-        let key = settings.state_dir.join(crate::server::BACKUP_KEY_FILE);
+        let key = settings
+            .state_dir
+            .join(crate::engine::keys::BACKUP_KEY_FILE);
         Some(keys::load(&key).map_err(|e| format!("encryption key {}: {e}", key.display()))?)
     } else {
         None
