@@ -525,6 +525,20 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
 
     // With the server gone for good, a run fails at the preflight, saying so.
     smb.kill();
+    // A rename whose points cannot be moved is undone: the job keeps its name (the move runs
+    // after the database commit, outside the single writer).
+    let r = d.put("/api/backups/renamed", json!({"changeName": "moved-away"}));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be reached"),
+        "{}",
+        r.body
+    );
+    assert_eq!(d.get("/api/backups/renamed").status, 200);
+    assert_eq!(d.get("/api/backups/moved-away").status, 404);
     start();
     let gone = wait_run(&d, &id, 30, |r| {
         r["run"]["state"] == "error" && r["id"] != failed["id"] && r["id"] != reset["id"]

@@ -7,9 +7,10 @@ use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, flag, paginate, paging, Query};
 use crate::db::jobs::{JobRow, TxCatalog};
 use crate::db::{self, repositories::RepoRow, runs::RunRow, schedules::ScheduleRow};
-use crate::domain::job::{parse_update, Mode, RepoInput, StatusChange};
-use crate::domain::registration::{check_compat, resolve_schedule, Catalog, Rejection};
-use crate::domain::schedule::{self, Role, ScheduleData};
+use crate::domain::job::{parse_update, Mode, ScriptRun, StatusChange};
+use crate::domain::registration::Catalog;
+use crate::domain::schedule;
+use crate::domain::update::{plan_update, CurrentJob, SlotWrite};
 use crate::engine::repo;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -405,6 +406,7 @@ fn share_points(
     operation_id = "get_backup",
     params(
         ("identifier" = String, Path, description = "Job ID or job name"),
+        crate::api::openapi::params::JobViewFilters,
     ),
     responses(
         (status = 200, description = "The job", body = crate::api::openapi::schemas::JobEnvelope),
@@ -506,31 +508,62 @@ fn release_schedule(tx: &rusqlite::Connection, id: Option<i64>) -> rusqlite::Res
     Ok(())
 }
 
-/// Writes `d` into the job's slot: in place when the job keeps its mode family (spec §4.3),
-/// as a new record otherwise.
-fn store_slot(
+/// Carries out the plan for one schedule half; returns the record the job refers to now.
+fn write_slot(
     tx: &rusqlite::Connection,
     existing: Option<i64>,
-    in_place: bool,
-    d: &ScheduleData,
+    w: &SlotWrite,
     job: &JobRow,
-) -> rusqlite::Result<i64> {
-    match existing {
-        Some(id) if in_place => {
-            db::schedules::overwrite(tx, id, d)?;
-            Ok(id)
+) -> rusqlite::Result<Option<i64>> {
+    Ok(match w {
+        SlotWrite::Keep => existing,
+        SlotWrite::Overwrite(id, d) => {
+            db::schedules::overwrite(tx, *id, d)?;
+            Some(*id)
         }
-        _ => db::schedules::insert(tx, d, job.user_id, &job.name),
+        SlotWrite::Insert(d) => Some(db::schedules::insert(tx, d, job.user_id, &job.name)?),
+        SlotWrite::Remove => None,
+    })
+}
+
+/// The stored job as the update planner sees it.
+fn current_job(catalog: &TxCatalog, old: &JobRow, running: bool) -> CurrentJob {
+    let slot = |id: Option<i64>| id.and_then(|id| catalog.schedule(id).map(|d| (id, d)));
+    CurrentJob {
+        name: old.name.clone(),
+        mode: mode_of(&old.mode),
+        repository_id: old.repository_id,
+        basic: slot(old.schedule_basic_id),
+        advanced: slot(old.schedule_advanced_id),
+        rotation: old.rotation.clamp(0, u32::MAX as i64) as u32,
+        compression: old.compression,
+        encryption: old.encryption,
+        exclude_dir: old.exclude_dir.clone(),
+        mail_event: old.mail_event.clone(),
+        network_limit: old.network_limit.clamp(0, u32::MAX as i64) as u32,
+        auto_start: old.auto_start,
+        script: match (
+            &old.script_path,
+            old.script_run.as_deref().and_then(ScriptRun::parse),
+        ) {
+            (Some(p), Some(r)) => Some((p.clone(), r)),
+            _ => None,
+        },
+        stopped: old.stopped,
+        running,
     }
 }
 
 struct Applied {
     job: JobRow,
     fields: Vec<Value>,
-    /// A rename within the same repository: its restore points move along.
+    status: Option<StatusChange>,
+    /// A rename within the same repository: its restore points move along (after commit).
     moved: Option<(RepoRow, String, String)>,
 }
 
+/// Plans the update in the domain and writes it; nothing here touches the repository, so the
+/// database writer is held only for database work.
 fn apply_update(
     state: &AppState,
     tx: &rusqlite::Transaction,
@@ -542,244 +575,27 @@ fn apply_update(
     let up =
         parse_update(body, &FsProbe::new(&state.settings), now).map_err(ApiError::validation)?;
     let old = db::jobs::find(tx, ident)?.ok_or_else(|| not_found(ident))?;
-    let mut job = old.clone();
-    let mut fields = Vec::new();
-    let mut changed = |field: &str, prev: Value, new: Value| {
-        if prev != new {
-            fields.push(json!({ "field": field, "previous": prev, "new": new }));
-        }
-    };
-    let busy = running(old.id);
-    if busy && up.status == Some(StatusChange::Start) {
-        return Err(ApiError::conflict(format!(
-            "Backup job '{}' is already running; wait for the run to finish or stop it (status: stop)",
-            old.name
-        )));
-    }
-    if up.clear_schedule && up.opts.schedule.is_some() {
-        return Err(ApiError::field(
-            "schedule",
-            "schedule is either null (remove it) or a schedule",
-        ));
-    }
-    if let Some(n) = &up.change_name {
-        if *n != old.name {
-            if db::jobs::find(tx, n)?.is_some_and(|j| j.id != old.id) {
-                return Err(ApiError::conflict("JOB_NAME_ALREADY_EXISTS"));
-            }
-            if busy {
-                return Err(ApiError::conflict(format!(
-                    "Backup job '{}' is running; rename it when the run has finished",
-                    old.name
-                )));
-            }
-            job.name = n.clone();
-            changed("jobName", json!(old.name), json!(n));
-        }
-    }
-    // Mode and schedule (spec §4.3 cross-change table, then the §2.4 rules).
     let catalog = TxCatalog::new(tx);
-    let resolved = up
-        .opts
-        .schedule
-        .as_ref()
-        .map(|s| resolve_schedule(s, &catalog));
+    let current = current_job(&catalog, &old, running(old.id));
     db_error(&catalog)?;
-    let resolved = resolved.transpose().map_err(rejection)?;
-    let old_mode = mode_of(&old.mode);
-    let new_mode = match (up.opts.mode, &resolved) {
-        (Some(m), _) => m,
-        (None, Some(r)) if schedule::is_smart(r.kind) && old_mode != Mode::Smart => Mode::Smart,
-        (None, Some(r)) if !schedule::is_smart(r.kind) && old_mode == Mode::Smart => Mode::Full,
-        _ => old_mode,
-    };
-    match &resolved {
-        Some(r) => check_compat(new_mode, Some(r), now).map_err(rejection)?,
-        None if up.clear_schedule => {
-            if new_mode == Mode::Smart {
-                return Err(rejection(Rejection::BadRequest(
-                    crate::domain::registration::MSG_107.into(),
-                )));
-            }
-        }
-        None => {
-            let basic = old.schedule_basic_id.and_then(|id| catalog.schedule(id));
-            let advanced = old.schedule_advanced_id.and_then(|id| catalog.schedule(id));
-            db_error(&catalog)?;
-            if new_mode == Mode::Smart && basic.is_none() {
-                return Err(rejection(Rejection::BadRequest(
-                    crate::domain::registration::MSG_107.into(),
-                )));
-            }
-            if new_mode != Mode::Smart
-                && (advanced.is_some()
-                    || basic.as_ref().is_some_and(|b| schedule::is_smart(b.kind)))
-            {
-                return Err(rejection(Rejection::BadRequest(
-                    crate::domain::registration::MSG_101.into(),
-                )));
-            }
-        }
-    }
-    job.mode = new_mode.as_str().to_string();
-    changed("mode", json!(old.mode), json!(job.mode));
-    let describe = |b: &ScheduleData, a: Option<&ScheduleData>| json!({ "type": b.kind, "basic": b.describe(), "advanced": a.map(|a| a.describe()) });
-    let old_basic = old.schedule_basic_id.and_then(|id| catalog.schedule(id));
-    let old_advanced = old.schedule_advanced_id.and_then(|id| catalog.schedule(id));
+    let plan = plan_update(&current, &up, &catalog, now);
     db_error(&catalog)?;
-    let prev_schedule = old_basic
-        .as_ref()
-        .map(|b| describe(b, old_advanced.as_ref()))
-        .unwrap_or(Value::Null);
-    // The same schedule sent again changes nothing (and is not reported).
-    let resolved = resolved.filter(|r| {
-        let mut b = r.basic.clone();
-        b.role = Role::Basic;
-        let a = r.advanced.clone().map(|mut a| {
-            a.role = Role::Advanced;
-            a
-        });
-        old_basic.as_ref() != Some(&b) || old_advanced != a
-    });
-    if up.clear_schedule && old_basic.is_some() {
-        job.schedule_basic_id = None;
-        job.schedule_advanced_id = None;
-        changed("schedule", prev_schedule.clone(), Value::Null);
-    }
-    if let Some(r) = &resolved {
-        let same_family = (old_mode == Mode::Smart) == (new_mode == Mode::Smart);
-        let mut basic = r.basic.clone();
-        basic.role = Role::Basic;
-        job.schedule_basic_id = Some(store_slot(
-            tx,
-            old.schedule_basic_id,
-            same_family,
-            &basic,
-            &job,
-        )?);
-        job.schedule_advanced_id = match &r.advanced {
-            Some(a) => {
-                let mut a = a.clone();
-                a.role = Role::Advanced;
-                Some(store_slot(
-                    tx,
-                    old.schedule_advanced_id,
-                    same_family,
-                    &a,
-                    &job,
-                )?)
-            }
-            None => None,
-        };
-        let new = describe(&basic, r.advanced.as_ref());
-        changed("schedule", prev_schedule, new);
-    }
-    if let Some(v) = up.opts.rotation {
-        job.rotation = v as i64;
-        changed("rotation", json!(old.rotation), json!(job.rotation));
-    }
-    if let Some(v) = up.opts.compression {
-        job.compression = v;
-        changed(
-            "compression",
-            json!(use_str(old.compression)),
-            json!(use_str(v)),
-        );
-    }
-    if let Some(v) = up.opts.encryption {
-        job.encryption = v;
-        changed(
-            "encryption",
-            json!(use_str(old.encryption)),
-            json!(use_str(v)),
-        );
-    }
-    if let Some(v) = &up.opts.exclude_dir {
-        job.exclude_dir = v.clone();
-        changed(
-            "excludeDir",
-            json!(old.exclude_dir.join("|")),
-            json!(v.join("|")),
-        );
-    }
-    if let Some(v) = &up.opts.mail_event {
-        job.mail_event = v.clone();
-        changed("mailEvent", json!(old.mail_event), json!(v));
-    }
-    if let Some(v) = up.opts.network_limit {
-        job.network_limit = v as i64;
-        changed(
-            "networkLimit",
-            json!(old.network_limit),
-            json!(job.network_limit),
-        );
-    }
-    if let Some(v) = up.opts.auto_start {
-        job.auto_start = v;
-        changed(
-            "autoStart",
-            json!(use_str(old.auto_start)),
-            json!(use_str(v)),
-        );
-    }
-    if up.clear_script {
-        job.script_path = None;
-        job.script_run = None;
-        changed("scriptPath", json!(old.script_path), Value::Null);
-        changed("scriptRun", json!(old.script_run), Value::Null);
-    }
-    if let Some(p) = &up.opts.script_path {
-        job.script_path = Some(p.clone());
-        changed("scriptPath", json!(old.script_path), json!(p));
-    }
-    if let Some(r) = up.opts.script_run {
-        job.script_run = Some(r.as_str().to_string());
-        changed("scriptRun", json!(old.script_run), json!(r.as_str()));
-    }
-    if job.script_path.is_some() != job.script_run.is_some() {
-        return Err(ApiError::field(
-            "scriptRun",
-            "scriptPath and scriptRun (before or after) must be set together",
-        ));
-    }
-    if let Some(r) = &up.opts.repository {
-        let id = match r {
-            RepoInput::Id { id, .. } => *id,
-            RepoInput::Spec { kind, path } => {
-                let found = catalog.repository_by_path(*kind, path);
-                db_error(&catalog)?;
-                found.ok_or_else(|| {
-                    ApiError::not_found(format!("Repository '{path}' is not registered"))
-                })?
-            }
-        };
-        let exists = catalog.repository(id).is_some();
-        db_error(&catalog)?;
-        if !exists {
-            return Err(ApiError::not_found(format!(
-                "Repository with ID '{id}' not found"
-            )));
-        }
-        if id != old.repository_id && busy {
-            return Err(ApiError::conflict(format!(
-                "Backup job '{}' is running; change its repository when the run has finished",
-                old.name
-            )));
-        }
-        job.repository_id = id;
-        changed("repository", json!(old.repository_id), json!(id));
-    }
-    if let Some(s) = up.status {
-        // Asking for a run (or a stop) is an action even when the flag does not change.
-        let new = if s == StatusChange::Start {
-            "start"
-        } else {
-            "stop"
-        };
-        let prev = if old.stopped { "stop" } else { "start" };
-        fields.push(json!({ "field": "status", "previous": prev, "new": new }));
-    }
-    db_error(&catalog)?;
+    let plan = plan.map_err(rejection)?;
+    let mut job = old.clone();
+    job.name = plan.name.clone();
+    job.mode = plan.mode.as_str().to_string();
+    job.repository_id = plan.repository_id;
+    job.rotation = plan.rotation.into();
+    job.compression = plan.compression;
+    job.encryption = plan.encryption;
+    job.exclude_dir = plan.exclude_dir.clone();
+    job.mail_event = plan.mail_event.clone();
+    job.network_limit = plan.network_limit.into();
+    job.auto_start = plan.auto_start;
+    job.script_path = plan.script.as_ref().map(|s| s.0.clone());
+    job.script_run = plan.script.as_ref().map(|s| s.1.as_str().to_string());
+    job.schedule_basic_id = write_slot(tx, old.schedule_basic_id, &plan.basic, &job)?;
+    job.schedule_advanced_id = write_slot(tx, old.schedule_advanced_id, &plan.advanced, &job)?;
     db::jobs::update(tx, &job)?;
     if job.name != old.name {
         for id in [job.schedule_basic_id, job.schedule_advanced_id]
@@ -795,13 +611,32 @@ fn apply_update(
     if job.schedule_advanced_id != old.schedule_advanced_id {
         release_schedule(tx, old.schedule_advanced_id)?;
     }
-    let moved = if job.name != old.name && job.repository_id == old.repository_id {
-        db::repositories::get(tx, old.repository_id)?
-            .map(|r| (r, old.name.clone(), job.name.clone()))
-    } else {
-        None
+    let moved = match plan.renamed(&current) {
+        Some((from, to)) => db::repositories::get(tx, old.repository_id)?.map(|r| (r, from, to)),
+        None => None,
     };
-    Ok(Applied { job, fields, moved })
+    Ok(Applied {
+        job,
+        fields: plan.changes.iter().map(|c| c.to_json()).collect(),
+        status: plan.status,
+        moved,
+    })
+}
+
+/// Undoes a committed rename whose restore points could not be moved: the job and its
+/// schedule records get the old name back.
+fn rename_back(tx: &rusqlite::Connection, job: &JobRow, old_name: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE jobs SET name = ?2 WHERE id = ?1",
+        rusqlite::params![job.id, old_name],
+    )?;
+    for id in [job.schedule_basic_id, job.schedule_advanced_id]
+        .into_iter()
+        .flatten()
+    {
+        db::schedules::set_job_name(tx, id, old_name)?;
+    }
+    Ok(())
 }
 
 /// Changes a job; `status` starts or stops it (spec §4.3).
@@ -826,35 +661,66 @@ pub async fn update(
     body: web::Json<Value>,
 ) -> ApiResult {
     let (ident, body) = (ident.into_inner(), body.into_inner());
+    // A rename may move restore points on a share after the commit: no run of the job may
+    // start until that is done.
+    let _hold = if body.get("changeName").is_some() {
+        let i = ident.clone();
+        let id = state
+            .db
+            .read(move |c| db::jobs::find(c, &i).map_err(ApiError::from))
+            .await?
+            .map(|j| j.id);
+        id.and_then(|id| state.runner.hold(id))
+    } else {
+        None
+    };
     let st = state.clone();
     let applied = web::block(move || {
         let runner = st.runner.clone();
-        st.db.write_blocking(|tx| {
-            let a = apply_update(&st, tx, &ident, &body, &|id| runner.is_active(id))?;
-            // A renamed job keeps its restore points: its directory moves with it.
-            if let Some((repo, from, to)) = &a.moved {
-                move_points(&st, repo, from, to)?;
-            }
-            Ok::<_, ApiError>(a)
-        })
+        st.db
+            .write_blocking(|tx| apply_update(&st, tx, &ident, &body, &|id| runner.is_active(id)))
     })
     .await
     .map_err(ApiError::internal)??;
     let job = &applied.job;
-    state.runner.arm(job.id).await;
-    let status = applied
-        .fields
-        .iter()
-        .find(|f| f["field"] == "status")
-        .map(|f| f["new"].clone());
-    match status.as_ref().and_then(Value::as_str) {
-        Some("start") => {
-            state.runner.start_job(job.id).await?;
+    if let Some((repo, from, to)) = applied.moved.clone() {
+        let st = state.clone();
+        let moved = web::block(move || move_points(&st, &repo, &from, &to))
+            .await
+            .map_err(ApiError::internal)
+            .and_then(|r| r);
+        if let Err(e) = moved {
+            let (j, from) = (
+                job.clone(),
+                applied
+                    .moved
+                    .as_ref()
+                    .map(|m| m.1.clone())
+                    .unwrap_or_default(),
+            );
+            let undone = state
+                .db
+                .write(move |tx| rename_back(tx, &j, &from).map_err(ApiError::from))
+                .await;
+            tracing::warn!(job = job.id, error = %e.message, undone = undone.is_ok(), "rename undone: the restore points could not be moved");
+            undone?;
+            return Err(e);
         }
-        Some("stop") => {
+    }
+    state.runner.arm(job.id).await;
+    match applied.status {
+        Some(StatusChange::Start) => {
+            if state.runner.start_job(job.id).await? == crate::runner::Enqueued::Busy {
+                return Err(ApiError::conflict(format!(
+                    "Backup job '{}' is already running; wait for the run to finish or stop it (status: stop)",
+                    job.name
+                )));
+            }
+        }
+        Some(StatusChange::Stop) => {
             state.runner.stop_job(job.id).await?;
         }
-        _ => {}
+        None => {}
     }
     tracing::info!(job = %job.name, fields = applied.fields.len(), "backup job updated");
     Ok(ok(

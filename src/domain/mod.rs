@@ -6,3 +6,4 @@ pub mod nextfire;
 pub mod partition;
 pub mod registration;
 pub mod schedule;
+pub mod update;

@@ -177,7 +177,22 @@ pub enum Enqueued {
     Queued(i64),
     /// The job already has an active run; recorded as skipped (history row `run_id`).
     Skipped(i64),
+    /// A manual start while the job runs (or is being renamed): refused, nothing recorded.
+    Busy,
     NotFound,
+}
+
+/// Keeps a job from starting while its restore points move (a rename on a share); released
+/// when dropped.
+pub struct Hold {
+    runner: Runner,
+    job_id: i64,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.runner.holds().remove(&self.job_id);
+    }
 }
 
 #[derive(Clone)]
@@ -190,6 +205,8 @@ struct Inner {
     settings: Settings,
     permits: Arc<Semaphore>,
     active: Mutex<HashMap<i64, Arc<Live>>>,
+    /// Jobs that must not start now (see [`Hold`]); taken only while `active` is locked.
+    holds: Mutex<std::collections::HashSet<i64>>,
     timers: timers::Timers,
 }
 
@@ -202,6 +219,7 @@ impl Runner {
                 settings,
                 permits,
                 active: Mutex::new(HashMap::new()),
+                holds: Mutex::new(Default::default()),
                 timers: timers::Timers::default(),
             }),
         }
@@ -209,6 +227,24 @@ impl Runner {
 
     fn active(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<Live>>> {
         self.inner.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+        self.inner.holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `job_id` from starting until the guard is dropped; `None` when it has an active
+    /// run (or is already held).
+    pub fn hold(&self, job_id: i64) -> Option<Hold> {
+        let active = self.active();
+        if active.contains_key(&job_id) || !self.holds().insert(job_id) {
+            return None;
+        }
+        drop(active);
+        Some(Hold {
+            runner: self.clone(),
+            job_id,
+        })
     }
 
     /// The queued or running run of a job.
@@ -238,8 +274,13 @@ impl Runner {
         let live = Arc::new(Live::new(job_id, trigger, due));
         let running = {
             let mut active = self.active();
+            let held = self.holds().contains(&job_id);
             match active.get(&job_id) {
-                Some(other) => Some(other.lock().run_id),
+                _ if held && trigger == Trigger::Manual => return Ok(Enqueued::Busy),
+                // A held job is being renamed: a timer's fire is recorded as skipped.
+                _ if held => Some(None),
+                Some(_) if trigger == Trigger::Manual => return Ok(Enqueued::Busy),
+                Some(other) => Some(Some(other.lock().run_id)),
                 None => {
                     active.insert(job_id, live.clone());
                     None
@@ -261,9 +302,10 @@ impl Runner {
         if let Some(other) = running {
             row.state = "skipped".into();
             row.ended_at = Some(now.timestamp());
-            row.error = Some(format!(
-                "not started: the job was still running (history {other})"
-            ));
+            row.error = Some(match other {
+                Some(other) => format!("not started: the job was still running (history {other})"),
+                None => "not started: the job was being renamed".to_string(),
+            });
             let id = self
                 .inner
                 .db
@@ -363,8 +405,9 @@ impl Runner {
                 db::jobs::set_stopped(tx, job_id, false)?;
                 // Slots that passed while the job was stopped were not missed: it was told not
                 // to run.
+                // (The catch-up horizon, not lastRunTime: nothing ran.)
                 tx.execute(
-                    "UPDATE schedules SET last_run_at = ?2 WHERE id IN
+                    "UPDATE schedules SET handled_until = ?2 WHERE id IN
                        (SELECT schedule_basic_id FROM jobs WHERE id = ?1
                         UNION SELECT schedule_advanced_id FROM jobs WHERE id = ?1)",
                     rusqlite::params![job_id, now],

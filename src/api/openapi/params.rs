@@ -50,6 +50,27 @@ pub struct JobFilters {
     pub detail: Option<bool>,
 }
 
+/// The list's filters that make sense for one job (spec §4.2: all but jobId/jobName): a job
+/// that does not match them is a 404.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct JobViewFilters {
+    pub center: Option<String>,
+    pub server: Option<String>,
+    /// `full`, `increment` or `smart`.
+    pub mode: Option<String>,
+    pub status: Option<String>,
+    /// `nfs` or `smb`.
+    pub repositoryType: Option<String>,
+    pub repositoryID: Option<String>,
+    pub repositoryPath: Option<String>,
+    pub partition: Option<String>,
+    pub drive: Option<String>,
+    /// Accepted for symmetry with the list; the single view always has the details.
+    pub detail: Option<bool>,
+}
+
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(non_snake_case)]
