@@ -710,7 +710,9 @@ pub async fn update(
     state.runner.arm(job.id).await;
     match applied.status {
         Some(StatusChange::Start) => {
-            if state.runner.start_job(job.id).await? == crate::runner::Enqueued::Busy {
+            let started = state.runner.start_job(job.id).await?;
+            // Started meanwhile by its schedule: refused like a start seen in the plan.
+            if started == crate::runner::Enqueued::Busy {
                 return Err(ApiError::conflict(format!(
                     "Backup job '{}' is already running; wait for the run to finish or stop it (status: stop)",
                     job.name
