@@ -2,6 +2,7 @@
 //! job, repository and queue values are read at scrape time so they are never stale.
 
 use crate::api::envelope::ApiError;
+use crate::domain::run::RunState;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use prometheus_client::encoding::text::encode;
@@ -87,7 +88,7 @@ pub async fn scrape(
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             let mut st = c.prepare("SELECT job_id, state, count(*) FROM runs GROUP BY job_id, state")?;
-            let counts: Vec<(i64, String, i64)> = st
+            let counts: Vec<(i64, RunState, i64)> = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
             Ok::<_, ApiError>((last, counts))
@@ -183,7 +184,7 @@ pub async fn scrape(
         }
         if let Some(r) = snap.last.get(&j.id) {
             let mut lr = l.clone();
-            lr.push(("result".into(), r.state.clone()));
+            lr.push(("result".into(), r.state.to_string()));
             result.get_or_create(&lr).set(1.0);
             if let (Some(s), Some(e)) = (r.started_at, r.ended_at) {
                 duration.get_or_create(&l).set((e - s) as f64);
@@ -210,9 +211,9 @@ pub async fn scrape(
     let names: HashMap<i64, &str> = snap.jobs.iter().map(|j| (j.id, j.name.as_str())).collect();
     for (id, st, n) in counts {
         let Some(name) = names.get(&id) else { continue };
-        match st.as_str() {
-            "missed" => missed.get_or_create(&job(name)).inc_by(n as u64),
-            "skipped" => skipped.get_or_create(&job(name)).inc_by(n as u64),
+        match st {
+            RunState::Missed => missed.get_or_create(&job(name)).inc_by(n as u64),
+            RunState::Skipped => skipped.get_or_create(&job(name)).inc_by(n as u64),
             _ => 0,
         };
     }

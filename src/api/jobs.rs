@@ -9,6 +9,7 @@ use crate::db::jobs::{JobRow, TxCatalog};
 use crate::db::{self, repositories::RepoRow, runs::RunRow, schedules::ScheduleRow};
 use crate::domain::job::{parse_update, Mode, ScriptRun, StatusChange};
 use crate::domain::registration::Catalog;
+use crate::domain::run::{RunKind, RunState};
 use crate::domain::schedule;
 use crate::domain::update::{plan_update, CurrentJob, SlotWrite};
 use crate::engine::repo;
@@ -71,7 +72,7 @@ pub fn status_of(state: &AppState, snap: &Snapshot, job: &JobRow) -> &'static st
         live,
         job.stopped,
         state.runner.armed_at(job.id).is_some(),
-        snap.last.get(&job.id).map(|r| r.state.as_str()),
+        snap.last.get(&job.id).map(|r| r.state),
     )
 }
 
@@ -127,7 +128,7 @@ pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> Va
         "lastRun": last.map(|r| json!({
             "historyId": r.id,
             "result": result_status(r),
-            "kind": r.kind.as_deref().unwrap_or("-"),
+            "kind": r.kind.map_or("-", RunKind::as_str),
             "start": z.format_secs(r.started_at),
             "end": z.format_secs(r.ended_at),
             "restorePoint": r.point_id.as_deref().unwrap_or("-"),
@@ -165,13 +166,13 @@ pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> Va
 /// History `result.status`: `COMPLETE` for successful runs, `FAIL` otherwise (spec §4.7), with
 /// `MISSED`/`SKIPPED`/`CANCELED` where the vendor had no value.
 pub fn result_status(r: &RunRow) -> &'static str {
-    match r.state.as_str() {
-        "complete" | "warning" => "COMPLETE",
-        "missed" => "MISSED",
-        "skipped" => "SKIPPED",
-        "canceled" => "CANCELED",
-        "queued" | "running" | "canceling" => "RUNNING",
-        _ => "FAIL",
+    match r.state {
+        RunState::Complete | RunState::Warning => "COMPLETE",
+        RunState::Missed => "MISSED",
+        RunState::Skipped => "SKIPPED",
+        RunState::Canceled => "CANCELED",
+        RunState::Queued | RunState::Running | RunState::Canceling => "RUNNING",
+        RunState::Error | RunState::Interrupted => "FAIL",
     }
 }
 

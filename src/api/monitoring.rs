@@ -7,6 +7,7 @@ use super::jobs::{find, result_status, snapshot, Snapshot};
 use super::query::{paginate, paging, Query};
 use crate::db::{self, jobs::JobRow, runs::RunRow};
 use crate::domain::job::{Mode, Ref};
+use crate::domain::run::{RunKind, RunState};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -234,20 +235,20 @@ fn history_item(state: &AppState, r: &RunRow) -> Value {
         (Some(s), Some(e)) => hms((e - s) as f64),
         _ => "-".into(),
     };
-    let description = match r.state.as_str() {
-        "complete" => format!(
+    let description = match r.state {
+        RunState::Complete => format!(
             "{} backup complete: restore point {}",
-            r.kind.as_deref().unwrap_or("-"),
+            r.kind.map_or("-", RunKind::as_str),
             r.point_id.as_deref().unwrap_or("-")
         ),
-        "warning" => format!(
+        RunState::Warning => format!(
             "{} backup complete with warnings: restore point {}",
-            r.kind.as_deref().unwrap_or("-"),
+            r.kind.map_or("-", RunKind::as_str),
             r.point_id.as_deref().unwrap_or("-")
         ),
-        "queued" => "waiting for a free run slot".into(),
-        "running" => "running".into(),
-        _ => r.error.clone().unwrap_or_else(|| r.state.clone()),
+        RunState::Queued => "waiting for a free run slot".into(),
+        RunState::Running => "running".into(),
+        _ => r.error.clone().unwrap_or_else(|| r.state.to_string()),
     };
     json!({
         "id": r.id,
@@ -261,7 +262,7 @@ fn history_item(state: &AppState, r: &RunRow) -> Value {
         },
         "run": {
             "trigger": r.trigger,
-            "kind": r.kind.as_deref().unwrap_or("-"),
+            "kind": r.kind.map_or("-", RunKind::as_str),
             "state": r.state,
             "due": z.format_secs(r.due_at),
             "restorePoint": r.point_id.as_deref().unwrap_or("-"),

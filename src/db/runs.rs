@@ -2,7 +2,37 @@
 //! A run's row is written when it is queued and updated when it starts and ends, so a crash
 //! leaves a row that start-up can mark interrupted.
 
+use crate::domain::run::{RunKind, RunState};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+
+impl ToSql for RunState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for RunState {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = v.as_str()?;
+        RunState::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown run state '{s}'").into()))
+    }
+}
+
+impl ToSql for RunKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for RunKind {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = v.as_str()?;
+        RunKind::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown run kind '{s}'").into()))
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RunRow {
@@ -13,8 +43,8 @@ pub struct RunRow {
     pub mode: String,
     pub repository_path: String,
     pub trigger: String,
-    pub kind: Option<String>,
-    pub state: String,
+    pub kind: Option<RunKind>,
+    pub state: RunState,
     pub due_at: Option<i64>,
     pub queued_at: i64,
     pub started_at: Option<i64>,
@@ -33,13 +63,10 @@ pub struct RunRow {
 impl RunRow {
     /// Finished states that count as the job's last result.
     pub fn is_result(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "complete" | "warning" | "error" | "canceled" | "interrupted"
-        )
+        self.state.is_result()
     }
     pub fn succeeded(&self) -> bool {
-        matches!(self.state.as_str(), "complete" | "warning")
+        self.state.succeeded()
     }
 }
 
@@ -103,7 +130,12 @@ pub fn insert(conn: &Connection, r: &RunRow) -> rusqlite::Result<i64> {
 
 /// Records a run's restore point as soon as it is published, so a crash during the rotation
 /// that follows still shows the point in history.
-pub fn set_published(conn: &Connection, id: i64, point: &str, kind: &str) -> rusqlite::Result<()> {
+pub fn set_published(
+    conn: &Connection,
+    id: i64,
+    point: &str,
+    kind: RunKind,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE runs SET point_id = ?2, kind = ?3 WHERE id = ?1",
         params![id, point, kind],

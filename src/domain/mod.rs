@@ -5,5 +5,6 @@ pub mod job;
 pub mod nextfire;
 pub mod partition;
 pub mod registration;
+pub mod run;
 pub mod schedule;
 pub mod update;

@@ -5,6 +5,7 @@
 use super::{mail, script, Live, Phase, Trigger};
 use crate::config::Settings;
 use crate::db::{self, jobs::JobRow, runs::RunRow, Db, DbError};
+use crate::domain::run::{RunKind, RunState};
 use crate::domain::schedule::Role;
 use crate::engine::backup::{backup, BackupPlan};
 use crate::engine::{keys, repo, JobLocation};
@@ -23,7 +24,7 @@ pub(super) fn run(db: &Db, settings: &Settings, live: &Live, job: &JobRow) {
     row.started_at = Some(started.timestamp());
     if live.cancel.is_canceled() {
         live.log("canceled before it started");
-        row.state = "canceled".into();
+        row.state = RunState::Canceled;
         row.error = Some("canceled before it started".into());
     } else {
         live.set_phase(Phase::Running);
@@ -51,7 +52,7 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
         Ok(p) => p,
         Err(e) => {
             live.log(format!("error: {e}"));
-            row.state = "error".into();
+            row.state = RunState::Error;
             row.error = Some(e);
             return;
         }
@@ -86,11 +87,10 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
         row.script = Some(format!("before: {}", out.summary));
         if !out.ok {
             row.state = if live.cancel.is_canceled() {
-                "canceled"
+                RunState::Canceled
             } else {
-                "error"
-            }
-            .into();
+                RunState::Error
+            };
             row.error = Some(format!(
                 "before-script {} failed ({}); nothing was backed up",
                 path.display(),
@@ -119,7 +119,11 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
                 m.id, m.kind, m.entries, m.archived_bytes
             ));
             // The history says `incremental` where the manifest says `incr`.
-            row.kind = Some(if m.is_full() { "full" } else { "incremental" }.into());
+            row.kind = Some(if m.is_full() {
+                RunKind::Full
+            } else {
+                RunKind::Incremental
+            });
             if let Some(dir_id) = m
                 .job_id
                 .as_ref()
@@ -139,29 +143,28 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
             row.files = Some(m.entries as i64);
             row.warnings = report.warnings.clone();
             row.state = if report.warnings.is_empty() {
-                "complete"
+                RunState::Complete
             } else {
-                "warning"
-            }
-            .into();
+                RunState::Warning
+            };
         }
         // A canceled run may also fail with the I/O error of an interrupted write.
         Err(_) if live.cancel.is_canceled() => {
             live.log("canceled; the partial restore point was removed");
-            row.state = "canceled".into();
+            row.state = RunState::Canceled;
             row.error = Some("canceled by a stop request; no restore point was written".into());
         }
         Err(e) => {
             live.log(format!("error: {e}"));
-            row.state = "error".into();
+            row.state = RunState::Error;
             row.error = Some(e.to_string());
         }
     }
     if let Some((path, true)) = &script {
-        let result = match row.state.as_str() {
-            "complete" => "success",
-            "warning" => "warning",
-            "canceled" => "canceled",
+        let result = match row.state {
+            RunState::Complete => "success",
+            RunState::Warning => "warning",
+            RunState::Canceled => "canceled",
             _ => "failure",
         };
         env.push(("ZDM_PHASE", "after".into()));
@@ -186,8 +189,8 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
                 path.display(),
                 out.summary
             ));
-            if row.state == "complete" {
-                row.state = "warning".into();
+            if row.state == RunState::Complete {
+                row.state = RunState::Warning;
             }
         }
     }
@@ -293,7 +296,11 @@ impl crate::engine::Progress for Recording<'_> {
                 .recorded
                 .swap(true, std::sync::atomic::Ordering::SeqCst)
             {
-                let kind = if *full { "full" } else { "incremental" };
+                let kind = if *full {
+                    RunKind::Full
+                } else {
+                    RunKind::Incremental
+                };
                 if let Err(e) = self.db.write_blocking(|tx| {
                     db::runs::set_published(tx, self.run_id, point, kind).map_err(DbError::from)
                 }) {
@@ -379,11 +386,11 @@ fn notify(db: &Db, settings: &Settings, job: &JobRow, row: &RunRow) {
 
 pub(super) fn message(settings: &Settings, job: &JobRow, row: &RunRow) -> (String, String) {
     let zone = &settings.zone;
-    let result = match row.state.as_str() {
-        "complete" => "success",
-        "warning" => "success with warnings",
-        "missed" => "MISSED",
-        "canceled" => "canceled",
+    let result = match row.state {
+        RunState::Complete => "success",
+        RunState::Warning => "success with warnings",
+        RunState::Missed => "MISSED",
+        RunState::Canceled => "canceled",
         _ => "FAILED",
     };
     let subject = format!(
@@ -395,7 +402,7 @@ pub(super) fn message(settings: &Settings, job: &JobRow, row: &RunRow) -> (Strin
         job.name, settings.server_name, job.partition, job.mode, row.trigger
     );
     let fmt = |t: Option<i64>| zone.format_secs(t);
-    if row.state == "missed" {
+    if row.state == RunState::Missed {
         body += &format!("Slot:       {}\n", fmt(row.due_at));
     } else {
         let elapsed = match (row.started_at, row.ended_at) {
@@ -404,7 +411,7 @@ pub(super) fn message(settings: &Settings, job: &JobRow, row: &RunRow) -> (Strin
         };
         body += &format!(
             "Kind:       {}\nStarted:    {}\nEnded:      {}\nDuration:   {elapsed}\n",
-            row.kind.as_deref().unwrap_or("-"),
+            row.kind.map_or("-", RunKind::as_str),
             fmt(row.started_at),
             fmt(row.ended_at)
         );

@@ -14,6 +14,7 @@ mod timers;
 
 use crate::config::Settings;
 use crate::db::{self, runs::RunRow, Db, DbError};
+use crate::domain::run::RunState;
 use crate::domain::schedule::Role;
 use crate::engine::{CancelToken, Progress, ProgressState};
 use chrono::{DateTime, Utc};
@@ -300,7 +301,7 @@ impl Runner {
             ..Default::default()
         };
         if let Some(other) = running {
-            row.state = "skipped".into();
+            row.state = RunState::Skipped;
             row.ended_at = Some(now.timestamp());
             row.error = Some(match other {
                 Some(other) => format!("not started: the job was still running (history {other})"),
@@ -314,7 +315,7 @@ impl Runner {
             tracing::warn!(job = %job.name, trigger = trigger.as_str(), "run skipped: the job is still running");
             return Ok(Enqueued::Skipped(id));
         }
-        row.state = "queued".into();
+        row.state = RunState::Queued;
         let id = match self
             .inner
             .db

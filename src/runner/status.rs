@@ -3,6 +3,7 @@
 use super::Phase;
 use crate::clock::Zone;
 use crate::domain::nextfire::next_fire;
+use crate::domain::run::RunState;
 use crate::domain::schedule::{Role, ScheduleData};
 use chrono::{DateTime, Utc};
 
@@ -31,7 +32,7 @@ pub fn job_status(
     live: Option<Phase>,
     stopped: bool,
     has_next_run: bool,
-    last_state: Option<&str>,
+    last_state: Option<RunState>,
 ) -> &'static str {
     match live {
         Some(Phase::Queued) => return "Preparing",
@@ -40,15 +41,15 @@ pub fn job_status(
         None => {}
     }
     match last_state {
-        Some("error" | "interrupted") => return "Error",
-        Some("canceled") => return "Canceled",
+        Some(RunState::Error | RunState::Interrupted) => return "Error",
+        Some(RunState::Canceled) => return "Canceled",
         _ => {}
     }
     if stopped {
         "Canceled"
     } else if has_next_run {
         "Scheduled"
-    } else if matches!(last_state, Some("complete" | "warning")) {
+    } else if last_state.is_some_and(RunState::succeeded) {
         "Complete"
     } else {
         "Registered"
@@ -62,18 +63,33 @@ mod tests {
     #[test]
     fn statuses() {
         assert_eq!(
-            job_status(Some(Phase::Running), false, true, Some("error")),
+            job_status(Some(Phase::Running), false, true, Some(RunState::Error)),
             "Processing"
         );
-        assert_eq!(job_status(None, false, true, Some("error")), "Error");
-        assert_eq!(job_status(None, false, true, Some("complete")), "Scheduled");
-        assert_eq!(job_status(None, false, false, Some("warning")), "Complete");
+        assert_eq!(
+            job_status(None, false, true, Some(RunState::Error)),
+            "Error"
+        );
+        assert_eq!(
+            job_status(None, false, true, Some(RunState::Complete)),
+            "Scheduled"
+        );
+        assert_eq!(
+            job_status(None, false, false, Some(RunState::Warning)),
+            "Complete"
+        );
         assert_eq!(job_status(None, false, false, None), "Registered");
-        assert_eq!(job_status(None, true, true, Some("complete")), "Canceled");
+        assert_eq!(
+            job_status(None, true, true, Some(RunState::Complete)),
+            "Canceled"
+        );
         assert_eq!(
             job_status(Some(Phase::Canceling), true, true, None),
             "Canceling"
         );
-        assert_eq!(job_status(None, false, true, Some("interrupted")), "Error");
+        assert_eq!(
+            job_status(None, false, true, Some(RunState::Interrupted)),
+            "Error"
+        );
     }
 }

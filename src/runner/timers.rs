@@ -8,6 +8,7 @@ use super::status::next_for_job;
 use super::{exec, Runner, Trigger};
 use crate::db::{self, jobs::JobRow, runs::RunRow, DbError};
 use crate::domain::nextfire::slots_between;
+use crate::domain::run::RunState;
 use crate::domain::schedule::{Role, ScheduleData};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -393,7 +394,7 @@ pub(super) fn missed_row(
         mode: job.mode.clone(),
         repository_path: repository_path.to_string(),
         trigger: role.as_str().into(),
-        state: "missed".into(),
+        state: RunState::Missed,
         due_at: Some(newest.timestamp()),
         queued_at: now.timestamp(),
         ended_at: Some(now.timestamp()),
