@@ -13,7 +13,7 @@ pub struct AppState {
     pub settings: Settings,
     pub keys: TokenKeys,
     pub runner: crate::runner::Runner,
-    pub http: crate::metrics::HttpCounters,
+    pub http: crate::http_counters::HttpCounters,
     pub logins: crate::login_guard::LoginGuard,
     partitions: Mutex<Option<(Instant, Vec<Partition>)>>,
 }

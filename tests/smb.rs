@@ -522,6 +522,35 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
         let r = d.put("/api/backups/renamed", json!({"status": "start"}));
         assert_eq!(r.status, 200, "{}", r.body);
     };
+    // Lists and metrics know a share's points and free space from the inventory of the last
+    // run (they read 0 or null before), without reaching the share per request.
+    let on_share = names(&smb.share().join("srv/renamed"))
+        .iter()
+        .filter(|n| !n.starts_with('.') && n.as_str() != "JOB.json" && !n.starts_with("LOCK"))
+        .count() as u64;
+    let list = d.get("/api/backups?detail=true");
+    assert_eq!(
+        list.body["data"][0]["job"]["info"]["restorePointCount"], on_share,
+        "{}",
+        list.body
+    );
+    let repos = d.get("/api/zdms/repositories");
+    let item = &repos.body["data"][0];
+    assert!(item["free"].as_u64().unwrap() > 0, "{}", repos.body);
+    assert_ne!(item["spaceCheckedAt"], "-");
+    let m = d.call("GET", "/metrics", None, None);
+    assert_eq!(m.status, 200);
+    let metrics = m.body.as_str().map(String::from).unwrap_or_default();
+    assert!(
+        metrics.contains(&format!(
+            "zdm_job_restore_points{{job=\"renamed\"}} {on_share}"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("zdm_repository_free_bytes{repository=\"//127.0.0.1"),
+        "{metrics}"
+    );
 
     // With the server gone for good, a run fails at the preflight, saying so.
     smb.kill();

@@ -6,7 +6,7 @@ use super::backups::{rejection, FsProbe};
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, flag, paginate, paging, Query};
 use crate::db::jobs::{JobRow, TxCatalog};
-use crate::db::{self, repositories::RepoRow, runs::RunRow, schedules::ScheduleRow};
+use crate::db::{self, repositories::RepoRow, runs::RunRow};
 use crate::domain::job::{parse_update, Mode, ScriptRun, StatusChange};
 use crate::domain::registration::Catalog;
 use crate::domain::run::{RunKind, RunState};
@@ -17,37 +17,15 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-/// Everything the job views need, read in one go.
-pub struct Snapshot {
-    pub jobs: Vec<JobRow>,
-    pub repos: HashMap<i64, RepoRow>,
-    pub schedules: HashMap<i64, ScheduleRow>,
-    pub last: HashMap<i64, RunRow>,
-}
+pub use crate::read_model::Snapshot;
 
+/// The read model's snapshot, read on the database's reader pool.
 pub async fn snapshot(state: &AppState) -> Result<Snapshot, ApiError> {
     state
         .db
-        .read(|c| {
-            Ok::<_, ApiError>(Snapshot {
-                jobs: db::jobs::list(c)?,
-                repos: db::repositories::list(c)?
-                    .into_iter()
-                    .map(|r| (r.id, r))
-                    .collect(),
-                schedules: db::schedules::list(c)?
-                    .into_iter()
-                    .map(|s| (s.id, s))
-                    .collect(),
-                last: db::runs::last_results(c)?
-                    .into_iter()
-                    .map(|r| (r.job_id, r))
-                    .collect(),
-            })
-        })
+        .read(|c| crate::read_model::snapshot(c).map_err(ApiError::from))
         .await
 }
 
@@ -273,22 +251,21 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     let detail = flag(&q, "detail")?;
     let snap = snapshot(&state).await?;
     let mut items = Vec::new();
-    let mut dirs = Vec::new();
+    let mut shown = Vec::new();
     for job in &snap.jobs {
         if matches(&state, &snap, job, &q)? {
             items.push(item(&state, &snap, job, detail));
-            dirs.push(job_dir(
-                &state,
-                snap.repos.get(&job.repository_id),
-                &job.name,
-            ));
+            shown.push(job.clone());
         }
     }
     if detail {
-        // Counting directories is cheap; reading every manifest is left to the single GET.
+        // Counting local directories is cheap, shares answer from the inventory of their last
+        // run; reading every manifest is left to the single GET.
+        let server = state.settings.server_name.clone();
         let counts = web::block(move || {
-            dirs.iter()
-                .map(|d| d.as_deref().map(repo::point_count_in))
+            shown
+                .iter()
+                .map(|j| crate::read_model::point_count(&snap, &server, j))
                 .collect::<Vec<_>>()
         })
         .await
@@ -324,13 +301,7 @@ pub fn find<'a>(snap: &'a Snapshot, ident: &str) -> Option<&'a JobRow> {
 
 /// The job's directory in its repository, when the repository is a local directory.
 pub fn job_dir(state: &AppState, repo: Option<&RepoRow>, job: &str) -> Option<PathBuf> {
-    let r = repo?;
-    let base = r.local_path.clone().unwrap_or_else(|| r.path.clone());
-    Some(
-        PathBuf::from(base)
-            .join(&state.settings.server_name)
-            .join(job),
-    )
+    crate::read_model::job_dir(&state.settings.server_name, repo, job)
 }
 
 /// Moves a renamed job's directory in its repository (a local directory or a share). A

@@ -7,6 +7,7 @@ pub mod centers;
 pub mod envelope;
 pub mod errors;
 pub mod jobs;
+pub mod metrics;
 pub mod monitoring;
 pub mod openapi;
 pub mod query;
@@ -142,7 +143,7 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
         served: Vec::new(),
     };
     t.add("/healthz", vec![ep(M::GET, healthz)])
-        .add("/metrics", vec![ep(M::GET, crate::metrics::scrape)])
+        .add("/metrics", vec![ep(M::GET, crate::api::metrics::scrape)])
         .add("/api/openapi.json", vec![ep(M::GET, openapi::serve)])
         .add("/api/token/issue", vec![ep(M::POST, auth::issue)])
         .add("/api/auth/issue", vec![ep(M::POST, auth::issue)])

@@ -5,6 +5,7 @@ use super::centers::check_center;
 use super::envelope::{object_body, ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, numeric_id, paginate, paging, Query};
 use crate::auth::write_secret;
+use crate::db::inventory::RecordedSpace;
 use crate::db::{
     self,
     repositories::{NewRepo, RepoRow},
@@ -12,7 +13,8 @@ use crate::db::{
 use crate::domain::fields::{integer, string, type_of, FieldErrors};
 use crate::domain::job::{normalize_repo_path, Ref, RepoKind};
 use crate::engine::target::smb::SmbLogin;
-use crate::host::{self, format_size};
+use crate::host::format_size;
+use crate::read_model;
 use crate::repocheck;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -20,18 +22,10 @@ use actix_web::web;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Where a repository can be reached on this host now: its path when that is a local
-/// directory, else its registered local mount path.
-fn local_dir(r: &RepoRow) -> Option<PathBuf> {
-    [Some(&r.path), r.local_path.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(PathBuf::from)
-        .find(|p| p.is_absolute() && p.is_dir())
-}
-
-fn item(r: &RepoRow, center_name: &str) -> Value {
-    let space = local_dir(r).and_then(|d| host::space(&d));
+/// One repository as the API shows it; a share's space is what its last run measured
+/// (`spaceCheckedAt`), a local directory's is measured now.
+fn item(r: &RepoRow, recorded: Option<&RecordedSpace>, center_name: &str) -> Value {
+    let space = read_model::repo_space(r, recorded);
     let (size, used, free, usage) = match space {
         Some(s) => (
             json!(s.size),
@@ -54,6 +48,10 @@ fn item(r: &RepoRow, center_name: &str) -> Value {
         "free": free,
         "usage": usage,
         "freeFormatted": space.map(|s| format_size(s.free, 1)).unwrap_or_else(|| "-".into()),
+        "spaceCheckedAt": match space {
+            Some(s) => zone().format_secs(s.recorded_at.or(Some(crate::db::now_secs()))),
+            None => "-".into(),
+        },
         "remotePath": r.path,
         "localPath": r.local_path.clone().unwrap_or_else(|| "-".into()),
         "remoteUser": r.remote_user.clone().unwrap_or_else(|| "-".into()),
@@ -65,9 +63,9 @@ fn item(r: &RepoRow, center_name: &str) -> Value {
 
 /// Every repository as list items (statvfs runs on the blocking pool).
 pub async fn items(state: &AppState) -> Result<Value, ApiError> {
-    let rows = state
+    let (rows, spaces) = state
         .db
-        .read(|c| db::repositories::list(c).map_err(ApiError::from))
+        .read(|c| Ok::<_, ApiError>((db::repositories::list(c)?, db::inventory::all_spaces(c)?)))
         .await?;
     let name = state.settings.center_name.clone();
     let z = zone();
@@ -77,7 +75,11 @@ pub async fn items(state: &AppState) -> Result<Value, ApiError> {
                 id: String::new(),
                 zone: z,
             },
-            || rows.iter().map(|r| item(r, &name)).collect::<Vec<_>>(),
+            || {
+                rows.iter()
+                    .map(|r| item(r, spaces.get(&r.id), &name))
+                    .collect::<Vec<_>>()
+            },
         )
     })
     .await

@@ -13,6 +13,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_schedule_horizon",
         include_str!("../../sql/0005_schedule_horizon.sql"),
     ),
+    (
+        "0006_inventory",
+        include_str!("../../sql/0006_inventory.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod hosts;
+pub mod inventory;
 pub mod jobs;
 pub mod migrations;
 pub mod repositories;

@@ -47,6 +47,8 @@ pub struct BackupReport {
     pub manifest: Manifest,
     pub warnings: Vec<String>,
     pub notes: Vec<String>,
+    /// The job's authenticated points after rotation (ID, bytes occupied), oldest first.
+    pub points: Vec<(String, u64)>,
 }
 
 /// Counts files and bytes first so progress can show a percentage and an ETA.
@@ -172,7 +174,7 @@ pub fn backup(
     });
     // The new point is published: a rotation problem keeps extra points and is reported, but
     // does not turn the run into a failure.
-    match rotate::apply(
+    let points = match rotate::apply(
         t,
         &job_dir,
         plan.rotation,
@@ -180,15 +182,25 @@ pub fn backup(
         key,
         cancel,
     ) {
-        Ok(n) => notes.extend(n),
-        Err(e) => warnings.push(format!(
-            "rotation did not finish ({e}); older points are kept"
-        )),
-    }
+        Ok((n, points)) => {
+            notes.extend(n);
+            points
+        }
+        Err(e) => {
+            warnings.push(format!(
+                "rotation did not finish ({e}); older points are kept"
+            ));
+            repo::points(t, &job_dir, key)
+        }
+    };
     Ok(BackupReport {
         manifest,
         warnings,
         notes,
+        points: points
+            .iter()
+            .map(|p| (p.manifest.id.clone(), p.manifest.stored_bytes()))
+            .collect(),
     })
 }
 

@@ -60,7 +60,7 @@ pub fn apply(
     identity: Option<&age::x25519::Identity>,
     key: &AuthKey,
     cancel: &CancelToken,
-) -> Result<Vec<String>, EngineError> {
+) -> Result<(Vec<String>, Vec<repo::Point>), EngineError> {
     let mut notes = Vec::new();
     loop {
         // Only authenticated points count and are touched: what this job did not write is
@@ -77,7 +77,7 @@ pub fn apply(
             })
             .collect();
         let Some(step) = next_step(&summary, keep as usize) else {
-            return Ok(notes);
+            return Ok((notes, points));
         };
         let find = |id: &str| {
             points

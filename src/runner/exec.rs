@@ -136,6 +136,14 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
                     live.log(format!("warning: cannot record the job directory: {e}"));
                 }
             }
+            let (job_id, points) = (job.id, report.points.clone());
+            if let Err(e) = db.write_blocking(|tx| {
+                db::inventory::set_points(tx, job_id, &points).map_err(DbError::from)
+            }) {
+                live.log(format!(
+                    "warning: cannot record the job's restore points: {e}"
+                ));
+            }
             row.point_id = Some(m.id.clone());
             row.bytes = Some(m.source_bytes as i64);
             // What the point occupies, not the source bytes it holds (issue 12).
@@ -239,7 +247,16 @@ fn prepare(
     // The repository is the one this host knows there before anything is written to it (an
     // unmounted share leaves an empty mount point that would take the probe files).
     repo::ensure_repository(&*target, &trust).map_err(|e| e.to_string())?;
-    crate::repocheck::check(&*target).map_err(preflight_error)?;
+    let space = crate::repocheck::check(&*target).map_err(preflight_error)?;
+    // What the read side shows for a share until the next run looks again.
+    let repo_id = repo.id;
+    if let Err(e) = db.write_blocking(|tx| {
+        db::inventory::set_space(tx, repo_id, space.size, space.free).map_err(DbError::from)
+    }) {
+        live.log(format!(
+            "warning: cannot record the repository's free space: {e}"
+        ));
+    }
     let location = JobLocation {
         target,
         server: settings.server_name.clone(),

@@ -27,7 +27,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         super::healthz,
-        crate::metrics::scrape,
+        crate::api::metrics::scrape,
         serve,
         super::auth::issue,
         super::backups::register,

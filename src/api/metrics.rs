@@ -1,8 +1,11 @@
-//! `GET /metrics` in the Prometheus text format. HTTP request counters live for the process;
-//! job, repository and queue values are read at scrape time so they are never stale.
+//! `GET /metrics` in the Prometheus text format. HTTP request counters live for the process
+//! (`crate::http_counters`); job, repository and queue values come from the read model at
+//! scrape time, as typed values (never from the API's rendered JSON), without reaching a share.
 
 use crate::api::envelope::ApiError;
 use crate::domain::run::RunState;
+use crate::http_counters::Labels;
+use crate::read_model;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use prometheus_client::encoding::text::encode;
@@ -13,28 +16,7 @@ use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
-type Labels = Vec<(String, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
-
-/// Counters that accumulate while the daemon runs.
-#[derive(Default)]
-pub struct HttpCounters {
-    requests: Family<Labels, Counter>,
-}
-
-impl HttpCounters {
-    /// Counts one answered request by its route pattern (not the raw path: IDs would make
-    /// every job its own series) and status.
-    pub fn observe(&self, method: &str, route: &str, status: u16) {
-        self.requests
-            .get_or_create(&vec![
-                ("method".into(), method.into()),
-                ("route".into(), route.into()),
-                ("status".into(), status.to_string()),
-            ])
-            .inc();
-    }
-}
 
 /// Who may scrape (config `metrics.access`).
 async fn allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
@@ -77,7 +59,7 @@ pub async fn scrape(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     allowed(&state, &req).await?;
-    let snap = crate::api::jobs::snapshot(&state).await?;
+    let snap = super::jobs::snapshot(&state).await?;
     let (last_success, counts) = state
         .db
         .read(|c| {
@@ -94,20 +76,26 @@ pub async fn scrape(
             Ok::<_, ApiError>((last, counts))
         })
         .await?;
-    let repos = crate::api::repositories::items(&state).await?;
-    let dirs: Vec<_> = snap
-        .jobs
-        .iter()
-        .map(|j| crate::api::jobs::job_dir(&state, snap.repos.get(&j.repository_id), &j.name))
-        .collect();
-    let points = web::block(move || {
-        dirs.iter()
-            .map(|d| {
-                d.as_deref()
-                    .map(crate::engine::repo::point_count_in)
-                    .unwrap_or(0)
+    // Local directories are counted and measured (statvfs) on the blocking pool; shares answer
+    // from the inventory of their last run.
+    let server = state.settings.server_name.clone();
+    let (snap, points, spaces) = web::block(move || {
+        let points: Vec<Option<u64>> = snap
+            .jobs
+            .iter()
+            .map(|j| read_model::point_count(&snap, &server, j))
+            .collect();
+        let spaces: Vec<(String, Option<read_model::RepoSpace>)> = snap
+            .repos
+            .values()
+            .map(|r| {
+                (
+                    r.path.clone(),
+                    read_model::repo_space(r, snap.spaces.get(&r.id)),
+                )
             })
-            .collect::<Vec<_>>()
+            .collect();
+        (snap, points, spaces)
     })
     .await
     .map_err(ApiError::internal)?;
@@ -193,7 +181,9 @@ pub async fn scrape(
                 .get_or_create(&l)
                 .set(r.stored_bytes.unwrap_or(0) as f64);
         }
-        count.get_or_create(&l).set(pts as f64);
+        if let Some(n) = pts {
+            count.get_or_create(&l).set(n as f64);
+        }
         if let Some(t) = state.runner.armed_at(j.id) {
             next.get_or_create(&l).set(t.timestamp() as f64);
         }
@@ -217,13 +207,10 @@ pub async fn scrape(
             _ => 0,
         };
     }
-    for r in repos.as_array().into_iter().flatten() {
-        if let Some(f) = r["free"].as_u64() {
-            let l = vec![(
-                "repository".into(),
-                r["remotePath"].as_str().unwrap_or("").into(),
-            )];
-            free.get_or_create(&l).set(f as f64);
+    for (path, space) in spaces {
+        if let Some(s) = space {
+            free.get_or_create(&vec![("repository".into(), path)])
+                .set(s.free as f64);
         }
     }
     queue.set(state.runner.queue_length() as i64);

@@ -1,0 +1,103 @@
+//! The read side of jobs and repositories, shared by the API's job and repository views, the
+//! monitoring endpoints and `/metrics`: one snapshot of the database, typed, plus where each
+//! job's restore points are and how many there are. Nothing here reaches a share: for shares the
+//! counts and free space come from the inventory the runs keep (`db::inventory`), for local
+//! directories they are read live (cheap and always current).
+
+use crate::db::inventory::{Inventory, RecordedSpace};
+use crate::db::jobs::JobRow;
+use crate::db::repositories::RepoRow;
+use crate::db::runs::RunRow;
+use crate::db::schedules::ScheduleRow;
+use crate::db::{self, DbError};
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Everything the job views need, read in one transaction.
+pub struct Snapshot {
+    pub jobs: Vec<JobRow>,
+    pub repos: HashMap<i64, RepoRow>,
+    pub schedules: HashMap<i64, ScheduleRow>,
+    /// The newest finished run of each job.
+    pub last: HashMap<i64, RunRow>,
+    pub inventory: HashMap<i64, Inventory>,
+    pub spaces: HashMap<i64, RecordedSpace>,
+}
+
+pub fn snapshot(c: &Connection) -> Result<Snapshot, DbError> {
+    Ok(Snapshot {
+        jobs: db::jobs::list(c)?,
+        repos: db::repositories::list(c)?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect(),
+        schedules: db::schedules::list(c)?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect(),
+        last: db::runs::last_results(c)?
+            .into_iter()
+            .map(|r| (r.job_id, r))
+            .collect(),
+        inventory: db::inventory::all_points(c)?,
+        spaces: db::inventory::all_spaces(c)?,
+    })
+}
+
+/// Where a repository can be reached on this host now: its path when that is a local
+/// directory, else its registered local mount path.
+pub fn local_dir(r: &RepoRow) -> Option<PathBuf> {
+    [Some(&r.path), r.local_path.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::from)
+        .find(|p| p.is_absolute() && p.is_dir())
+}
+
+/// Size and free space of a repository, and whether they were measured now or by the last run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoSpace {
+    pub size: u64,
+    pub free: u64,
+    pub used: u64,
+    /// `None`: measured now (a local directory); `Some(t)`: by the run at Unix time `t`.
+    pub recorded_at: Option<i64>,
+}
+
+/// A local directory is measured (statvfs); a share reports what its last run saw.
+pub fn repo_space(r: &RepoRow, recorded: Option<&RecordedSpace>) -> Option<RepoSpace> {
+    if let Some(s) = local_dir(r).and_then(|d| crate::host::space(&d)) {
+        return Some(RepoSpace {
+            size: s.size,
+            free: s.free,
+            used: s.used,
+            recorded_at: None,
+        });
+    }
+    recorded.map(|s| RepoSpace {
+        size: s.size,
+        free: s.free,
+        used: s.size.saturating_sub(s.free),
+        recorded_at: Some(s.checked_at),
+    })
+}
+
+/// The job's directory in its repository, when the repository is a local directory.
+pub fn job_dir(server: &str, repo: Option<&RepoRow>, job: &str) -> Option<PathBuf> {
+    let base = local_dir(repo?)?;
+    Some(base.join(server).join(job))
+}
+
+/// Restore points of a job: counted in a local repository, from the inventory for a share
+/// (`None` when no run has looked yet).
+pub fn point_count(snap: &Snapshot, server: &str, job: &JobRow) -> Option<u64> {
+    match job_dir(server, snap.repos.get(&job.repository_id), &job.name) {
+        Some(dir) => Some(count_in(&dir)),
+        None => snap.inventory.get(&job.id).map(|i| i.points),
+    }
+}
+
+fn count_in(dir: &Path) -> u64 {
+    crate::engine::repo::point_count_in(dir) as u64
+}
