@@ -1,7 +1,8 @@
 //! zdm-backupd: a backup appliance daemon speaking the ZDM backup API.
 //!
-//! Layers, each pointing one way: `api` (HTTP, auth, envelope) -> `domain` (pure validation and
-//! planning) -> `db` (SQLite). `server` wires them together at start-up.
+//! Layers, each pointing one way: `api` (HTTP, auth, envelope) -> `read_model`, `runner`,
+//! `repocheck` -> `db` (SQLite), `engine` (restore points) -> `domain` (pure rules). `server`
+//! wires them together at start-up. `docs/ARCHITECTURE.md` has the picture and where new work goes.
 
 pub mod api;
 pub mod auth;
