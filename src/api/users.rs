@@ -138,6 +138,7 @@ pub const UPDATE_FIELDS: &[&str] = &["email", "password", "currentPassword"];
 pub async fn update(
     state: web::Data<AppState>,
     auth: Authed,
+    req: actix_web::HttpRequest,
     ident: web::Path<String>,
     body: web::Json<Value>,
 ) -> ApiResult {
@@ -173,6 +174,17 @@ pub async fn update(
             "Users change only their own account; sign in as that user",
         ));
     }
+    // The current password is guessed no faster here than at the login (same guard).
+    let peer = req.peer_addr().map(|a| a.ip());
+    let account = user.email.to_lowercase();
+    if let Some(ip) = peer {
+        if let Err(wait) = state.logins.check(ip, &account) {
+            return Err(ApiError::too_many_requests(
+                format!("Too many wrong passwords; try again in {wait} s."),
+                wait,
+            ));
+        }
+    }
     let me = user.email.clone();
     let stored = state
         .db
@@ -185,6 +197,10 @@ pub async fn update(
             .await
             .map_err(ApiError::internal)?;
     if !verified {
+        if let Some(ip) = peer {
+            state.logins.failed(ip, &account);
+        }
+        tracing::warn!(user = user.id, "user update refused: wrong current password");
         return Err(ApiError::forbidden("currentPassword is wrong"));
     }
     let hash = match &password {
