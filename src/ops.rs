@@ -257,7 +257,11 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
             Err(e) => return fail(json, &e),
         },
         source: std::fs::canonicalize(&a.source).unwrap_or(a.source.clone()),
-        full: a.mode == CliMode::Full,
+        kind: if a.mode == CliMode::Full {
+            crate::engine::backup::KindPolicy::Full
+        } else {
+            crate::engine::backup::KindPolicy::Incremental
+        },
         rotation: a.rotation,
         compression: a.compression == UseOption::Use,
         level: 3,

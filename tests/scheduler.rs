@@ -413,7 +413,11 @@ fn stop_cancels_a_running_job_and_a_fire_during_a_run_is_skipped() {
     let rows = e.history(id).len();
     let r =
         e.d.put(&format!("/api/backups/{id}"), json!({ "status": "start" }));
-    common::assert_error(&r, 409, "Backup job 'slow' is already running");
+    common::assert_error(
+        &r,
+        409,
+        "Backup job 'slow' is already running; wait for the run to finish or stop it (status: stop)",
+    );
     assert_eq!(e.history(id).len(), rows);
     // The next minute's fire finds the job running.
     let skipped = e.wait_history(id, 75, "a skipped fire", |r| r["run"]["state"] == "skipped");

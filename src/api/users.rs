@@ -200,7 +200,10 @@ pub async fn update(
         if let Some(ip) = peer {
             state.logins.failed(ip, &account);
         }
-        tracing::warn!(user = user.id, "user update refused: wrong current password");
+        tracing::warn!(
+            user = user.id,
+            "user update refused: wrong current password"
+        );
         return Err(ApiError::forbidden("currentPassword is wrong"));
     }
     let hash = match &password {

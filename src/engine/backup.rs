@@ -16,9 +16,8 @@ use std::path::{Path, PathBuf};
 pub struct BackupPlan {
     pub location: JobLocation,
     pub source: PathBuf,
-    /// `true`: a full point every run; `false`: an incremental on the newest point (a full when
-    /// there is no usable chain).
-    pub full: bool,
+    /// Full or incremental, decided under the job lock from the points listed once.
+    pub kind: KindPolicy,
     pub rotation: u32,
     pub compression: bool,
     pub level: i32,
@@ -29,6 +28,18 @@ pub struct BackupPlan {
     pub network_limit_mib: u32,
     /// Which job directory the run may write into.
     pub owner: Owner,
+}
+
+/// How a run chooses between a full point and an incremental one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindPolicy {
+    /// A full point every run.
+    Full,
+    /// An incremental on the newest point (a full when there is no usable chain).
+    Incremental,
+    /// Incremental, unless the newest full started more than `days` days ago or there is none
+    /// (smart jobs, decision D19).
+    FullEvery { days: u32 },
 }
 
 /// Whose job directory a run writes into. The daemon knows which directory each job created;
@@ -59,11 +70,39 @@ fn prescan(plan: &BackupPlan, exclude: &[PathBuf]) -> (u64, u64) {
     }
 }
 
+/// Writes a restore point: [`begin`], then [`Begun::write`].
 pub fn backup(
     plan: &BackupPlan,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<BackupReport, EngineError> {
+    begin(plan)?.write(progress, cancel)
+}
+
+/// A run that holds its job lock, has listed the job's points once and decided full or
+/// incremental; a before-script runs between [`begin`] and [`Begun::write`] knowing the kind.
+pub struct Begun<'a> {
+    plan: &'a BackupPlan,
+    _lock: repo::JobLock,
+    job_dir: PathBuf,
+    exclude: Vec<PathBuf>,
+    notes: Vec<String>,
+    job_id: Option<String>,
+    points: Vec<repo::Point>,
+    parent: Option<repo::Point>,
+    /// Why the point is full or incremental.
+    pub reason: String,
+}
+
+impl Begun<'_> {
+    pub fn is_full(&self) -> bool {
+        self.parent.is_none()
+    }
+}
+
+/// Takes the job lock, cleans up after interrupted runs, checks the job directory belongs to
+/// this job, lists its points and decides the kind.
+pub fn begin(plan: &BackupPlan) -> Result<Begun<'_>, EngineError> {
     plan.location.check()?;
     let t = &*plan.location.target;
     let key = &plan.location.trust.key;
@@ -96,7 +135,7 @@ pub fn backup(
         }
     }
     let job_dir = plan.location.dir();
-    let _lock = repo::lock(t, &job_dir, &plan.location.job)?;
+    let lock = repo::lock(t, &job_dir, &plan.location.job)?;
     let mut notes = repo::recover(t, &job_dir);
     let existing = repo::job_identity(t, &job_dir, key, false)?;
     if let Owner::Job(expected) = &plan.owner {
@@ -124,84 +163,151 @@ pub fn backup(
         ));
     }
     let points = listing.points;
-    let newest = points.last();
-    let parent = if plan.full {
-        None
-    } else {
-        match newest {
-            None => None,
-            Some(p) => match usable_parent(&points, p, plan) {
-                Ok(()) => Some(p.clone()),
-                Err(why) => {
-                    notes.push(format!("writing a full point: {why}"));
-                    None
-                }
-            },
-        }
-    };
-    let id = repo::new_id(newest.map(|p| p.manifest.id.as_str()));
-    let partial = repo::new_partial(t, &job_dir)?;
-    let started = chrono::Utc::now();
-    let result = write_point(
+    let (parent, reason) = decide(plan.kind, &points, chrono::Utc::now(), |p| {
+        usable_parent(&points, p, plan)
+    });
+    if reason.contains(", but ") {
+        notes.push(reason.clone());
+    }
+    Ok(Begun {
         plan,
-        &exclude,
-        parent.as_ref(),
-        &partial,
-        &id,
-        progress,
-        cancel,
-    );
-    let (mut manifest, mut warnings) = match result {
-        Ok(v) => v,
-        Err(e) => {
+        _lock: lock,
+        job_dir,
+        exclude,
+        notes,
+        job_id: Some(job_id).flatten(),
+        points,
+        parent,
+        reason,
+    })
+}
+
+/// The parent of an incremental, or `None` for a full point, and why.
+fn decide(
+    kind: KindPolicy,
+    points: &[repo::Point],
+    now: chrono::DateTime<chrono::Utc>,
+    usable: impl Fn(&repo::Point) -> Result<(), String>,
+) -> (Option<repo::Point>, String) {
+    let newest = points.last();
+    let newest_full_age = points
+        .iter()
+        .rev()
+        .find(|p| p.manifest.is_full())
+        .and_then(|p| chrono::DateTime::parse_from_rfc3339(&p.manifest.started).ok())
+        .map(|t| now - t.with_timezone(&chrono::Utc));
+    match kind {
+        KindPolicy::Full => return (None, "full job".into()),
+        KindPolicy::FullEvery { days } => match newest_full_age {
+            None => return (None, "smart job, no full yet".into()),
+            Some(age) if age > chrono::Duration::days(days.into()) => {
+                return (
+                    None,
+                    "smart job, newest full is older than the full interval".into(),
+                )
+            }
+            Some(_) => {}
+        },
+        KindPolicy::Incremental => {}
+    }
+    let why = match kind {
+        KindPolicy::FullEvery { .. } => "smart job, recent full exists",
+        _ => "incremental job",
+    };
+    match newest {
+        None => (None, format!("{why}, but no point yet")),
+        Some(p) => match usable(p) {
+            Ok(()) => (Some(p.clone()), why.to_string()),
+            Err(e) => (None, format!("{why}, but writing a full point: {e}")),
+        },
+    }
+}
+
+impl Begun<'_> {
+    /// Writes the point, publishes it and rotates; the lock is released when done.
+    pub fn write(
+        self,
+        progress: &dyn Progress,
+        cancel: &CancelToken,
+    ) -> Result<BackupReport, EngineError> {
+        let Begun {
+            plan,
+            _lock,
+            job_dir,
+            exclude,
+            mut notes,
+            job_id,
+            points,
+            parent,
+            ..
+        } = self;
+        let t = &*plan.location.target;
+        let key = &plan.location.trust.key;
+        let newest = points.last();
+        let id = repo::new_id(newest.map(|p| p.manifest.id.as_str()));
+        let partial = repo::new_partial(t, &job_dir)?;
+        let started = chrono::Utc::now();
+        let result = write_point(
+            plan,
+            &exclude,
+            parent.as_ref(),
+            &partial,
+            &id,
+            progress,
+            cancel,
+        );
+        let (mut manifest, mut warnings) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = t.remove_dir_all(&partial);
+                let _ = t.sync_dir(&job_dir);
+                return Err(e);
+            }
+        };
+        manifest.started = started.to_rfc3339();
+        manifest.finished = chrono::Utc::now().to_rfc3339();
+        manifest.job_id = job_id;
+        manifest.sign(key);
+        if let Err(e) = repo::publish(t, &partial, &job_dir, &manifest) {
             let _ = t.remove_dir_all(&partial);
-            let _ = t.sync_dir(&job_dir);
             return Err(e);
         }
-    };
-    manifest.started = started.to_rfc3339();
-    manifest.finished = chrono::Utc::now().to_rfc3339();
-    manifest.job_id = job_id;
-    manifest.sign(key);
-    if let Err(e) = repo::publish(t, &partial, &job_dir, &manifest) {
-        let _ = t.remove_dir_all(&partial);
-        return Err(e);
+        progress.update(&ProgressState {
+            phase: "rotate",
+            point: Some((manifest.id.clone(), manifest.is_full())),
+            ..Default::default()
+        });
+        // The new point is published: a rotation problem keeps extra points and is reported, but
+        // does not turn the run into a failure.
+        let points = match rotate::apply(
+            t,
+            &job_dir,
+            plan.rotation,
+            plan.identity.as_ref(),
+            key,
+            cancel,
+        ) {
+            Ok((n, points)) => {
+                notes.extend(n);
+                points
+            }
+            Err(e) => {
+                warnings.push(format!(
+                    "rotation did not finish ({e}); older points are kept"
+                ));
+                repo::points(t, &job_dir, key)
+            }
+        };
+        Ok(BackupReport {
+            manifest,
+            warnings,
+            notes,
+            points: points
+                .iter()
+                .map(|p| (p.manifest.id.clone(), p.manifest.stored_bytes()))
+                .collect(),
+        })
     }
-    progress.update(&ProgressState {
-        phase: "rotate",
-        point: Some((manifest.id.clone(), manifest.is_full())),
-        ..Default::default()
-    });
-    // The new point is published: a rotation problem keeps extra points and is reported, but
-    // does not turn the run into a failure.
-    let points = match rotate::apply(
-        t,
-        &job_dir,
-        plan.rotation,
-        plan.identity.as_ref(),
-        key,
-        cancel,
-    ) {
-        Ok((n, points)) => {
-            notes.extend(n);
-            points
-        }
-        Err(e) => {
-            warnings.push(format!(
-                "rotation did not finish ({e}); older points are kept"
-            ));
-            repo::points(t, &job_dir, key)
-        }
-    };
-    Ok(BackupReport {
-        manifest,
-        warnings,
-        notes,
-        points: points
-            .iter()
-            .map(|p| (p.manifest.id.clone(), p.manifest.stored_bytes()))
-            .collect(),
-    })
 }
 
 /// An incremental needs its whole chain readable with the settings of this run.
@@ -450,4 +556,53 @@ fn write_point(
         auth: None,
     };
     Ok((manifest, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    fn point(id: &str, full: bool, age_days: i64) -> repo::Point {
+        let started = (Utc::now() - Duration::days(age_days)).to_rfc3339();
+        let m: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 2, "id": id, "job": "j", "server": "s", "source": "/src",
+            "kind": if full { "full" } else { "incr" }, "parent": null,
+            "started": started, "finished": started, "entries": 0, "archived": 0,
+            "source_bytes": 0, "archived_bytes": 0, "compression": false, "encryption": false,
+            "recipient": null, "files": {},
+        }))
+        .unwrap();
+        repo::Point {
+            dir: PathBuf::from(id),
+            manifest: m,
+        }
+    }
+
+    #[test]
+    fn the_kind_is_decided_from_the_points_listed_under_the_lock() {
+        let ok = |_: &repo::Point| Ok(());
+        let now = Utc::now();
+        let every = KindPolicy::FullEvery { days: 7 };
+        let recent = [point("a", true, 2), point("b", false, 1)];
+        let old = [point("a", true, 9), point("b", false, 1)];
+        let full = |k, pts: &[repo::Point]| decide(k, pts, now, ok).0.is_none();
+        assert!(full(KindPolicy::Full, &recent));
+        assert!(!full(KindPolicy::Incremental, &recent));
+        assert!(full(KindPolicy::Incremental, &[]));
+        // D19: incremental while the newest full is recent, full once it is too old or missing.
+        assert!(!full(every, &recent));
+        assert!(full(every, &old));
+        assert!(full(every, &[point("b", false, 1)]));
+        assert_eq!(decide(every, &recent, now, ok).0.unwrap().manifest.id, "b");
+        // An unusable chain falls back to a full point and says why.
+        let (parent, why) = decide(KindPolicy::Incremental, &recent, now, |_| {
+            Err("the source changed".into())
+        });
+        assert!(parent.is_none());
+        assert!(
+            why.contains("but writing a full point: the source changed"),
+            "{why}"
+        );
+    }
 }

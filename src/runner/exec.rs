@@ -7,9 +7,9 @@ use crate::config::Settings;
 use crate::db::{self, jobs::JobRow, runs::RunRow, Db, DbError};
 use crate::domain::run::{RunKind, RunState};
 use crate::domain::schedule::Role;
-use crate::engine::backup::{backup, BackupPlan};
+use crate::engine::backup::{BackupPlan, KindPolicy};
 use crate::engine::{keys, repo, JobLocation};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -57,11 +57,27 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
             return;
         }
     };
+    // The job lock is taken and the points listed once; the engine decides the kind from the
+    // policy, and the before-script already knows it.
+    let begun = match crate::engine::backup::begin(&plan) {
+        Ok(b) => b,
+        Err(e) => {
+            live.log(format!("error: {e}"));
+            row.state = RunState::Error;
+            row.error = Some(e.to_string());
+            return;
+        }
+    };
+    let kind = if begun.is_full() {
+        "full"
+    } else {
+        "incremental"
+    };
     live.log(format!(
-        "{} backup of {} to {} ({kind_note})",
-        if plan.full { "full" } else { "incremental" },
+        "{kind} backup of {} to {} ({kind_note}: {})",
         job.partition,
-        plan.location.describe()
+        plan.location.describe(),
+        begun.reason
     ));
     let script = job
         .script_path
@@ -75,10 +91,7 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
         ("ZDM_MODE", job.mode.clone()),
         ("ZDM_RUN_ID", row.id.to_string()),
         ("ZDM_TRIGGER", live.trigger.as_str().to_string()),
-        (
-            "ZDM_BACKUP_KIND",
-            if plan.full { "full" } else { "incremental" }.to_string(),
-        ),
+        ("ZDM_BACKUP_KIND", kind.to_string()),
         ("ZDM_REPOSITORY", plan.location.describe()),
     ];
     if let Some((path, false)) = &script {
@@ -105,7 +118,7 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
         run_id: row.id,
         recorded: std::sync::atomic::AtomicBool::new(false),
     };
-    match backup(&plan, &recording, &live.cancel) {
+    match begun.write(&recording, &live.cancel) {
         Ok(report) => {
             let m = &report.manifest;
             for n in &report.notes {
@@ -271,20 +284,17 @@ fn prepare(
     } else {
         None
     };
-    let newest_full = newest_full(&location);
-    let (full, why) = wants_full(
+    let (kind, why) = policy(
         &job.mode,
         live.trigger,
         basic_kind,
-        newest_full,
-        Utc::now(),
         settings.runner.smart_full_interval_days,
     );
     Ok((
         BackupPlan {
             location,
             source: PathBuf::from(&job.partition),
-            full,
+            kind,
             rotation: job.rotation.clamp(1, 30) as u32,
             compression: job.compression,
             level: 3,
@@ -334,45 +344,31 @@ fn preflight_error(f: crate::repocheck::Failure) -> String {
     format!("repository check failed at step '{}': {}", f.step, f.reason)
 }
 
-fn newest_full(location: &JobLocation) -> Option<DateTime<Utc>> {
-    repo::points(&*location.target, &location.dir(), &location.trust.key)
-        .iter()
-        .rev()
-        .find(|p| p.manifest.is_full())
-        .and_then(|p| DateTime::parse_from_rfc3339(&p.manifest.started).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Full or incremental: the mode decides for full/increment jobs; smart jobs with a smart
-/// schedule (types 7-11) write a full for the basic half and an incremental for the advanced
-/// half; other smart runs follow decision D19 (incremental unless the newest full is too old).
-pub(super) fn wants_full(
+/// How the engine chooses full or incremental: the mode decides for full/increment jobs; smart
+/// jobs with a smart schedule (types 7-11) write a full for the basic half and an incremental
+/// for the advanced half; other smart runs follow decision D19 (incremental unless the newest
+/// full is too old), which the engine decides under the job lock from the points it lists.
+pub(super) fn policy(
     mode: &str,
     trigger: Trigger,
     basic_kind: Option<i64>,
-    newest_full: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
     interval_days: u32,
-) -> (bool, &'static str) {
+) -> (KindPolicy, &'static str) {
     match mode {
-        "full" => return (true, "full job"),
-        "increment" => return (false, "incremental job"),
+        "full" => return (KindPolicy::Full, "full job"),
+        "increment" => return (KindPolicy::Incremental, "incremental job"),
         _ => {}
     }
     let smart_schedule = basic_kind.is_some_and(|k| (7..=11).contains(&k));
     match (smart_schedule, trigger.role()) {
-        (true, Some(Role::Basic)) => (true, "smart schedule, basic half"),
-        (true, Some(Role::Advanced)) => (false, "smart schedule, advanced half"),
-        _ => match newest_full {
-            Some(t) if now - t <= chrono::Duration::days(interval_days as i64) => {
-                (false, "smart job, recent full exists")
-            }
-            Some(_) => (
-                true,
-                "smart job, newest full is older than the full interval",
-            ),
-            None => (true, "smart job, no full yet"),
-        },
+        (true, Some(Role::Basic)) => (KindPolicy::Full, "smart schedule, basic half"),
+        (true, Some(Role::Advanced)) => (KindPolicy::Incremental, "smart schedule, advanced half"),
+        _ => (
+            KindPolicy::FullEvery {
+                days: interval_days,
+            },
+            "smart job",
+        ),
     }
 }
 
@@ -472,25 +468,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn full_or_incremental() {
-        let now = Utc::now();
-        let old = now - chrono::Duration::days(8);
-        let recent = now - chrono::Duration::days(1);
-        let f = |mode, trig, kind, newest| wants_full(mode, trig, kind, newest, now, 7).0;
-        assert!(f("full", Trigger::Advanced, Some(3), Some(recent)));
-        assert!(!f("increment", Trigger::Basic, Some(3), None));
-        assert!(f("smart", Trigger::Basic, Some(7), Some(recent)));
-        assert!(!f("smart", Trigger::Advanced, Some(7), None));
-        assert!(f(
-            "smart",
-            Trigger::CatchUp(Role::Basic),
-            Some(9),
-            Some(recent)
-        ));
-        // D19: basic-only smart schedules and manual runs.
-        assert!(!f("smart", Trigger::Basic, Some(3), Some(recent)));
-        assert!(f("smart", Trigger::Basic, Some(3), Some(old)));
-        assert!(f("smart", Trigger::Manual, Some(7), None));
-        assert!(!f("smart", Trigger::Manual, Some(7), Some(recent)));
+    fn full_or_incremental_policy() {
+        let f = |mode, trig, kind| policy(mode, trig, kind, 7).0;
+        let every = KindPolicy::FullEvery { days: 7 };
+        assert_eq!(f("full", Trigger::Advanced, Some(3)), KindPolicy::Full);
+        assert_eq!(
+            f("increment", Trigger::Basic, Some(3)),
+            KindPolicy::Incremental
+        );
+        assert_eq!(f("smart", Trigger::Basic, Some(7)), KindPolicy::Full);
+        assert_eq!(
+            f("smart", Trigger::Advanced, Some(7)),
+            KindPolicy::Incremental
+        );
+        assert_eq!(
+            f("smart", Trigger::CatchUp(Role::Basic), Some(9)),
+            KindPolicy::Full
+        );
+        // D19: basic-only smart schedules and manual runs: the engine decides from the age of
+        // the newest full (engine::backup tests).
+        assert_eq!(f("smart", Trigger::Basic, Some(3)), every);
+        assert_eq!(f("smart", Trigger::Manual, Some(7)), every);
     }
 }
