@@ -7,4 +7,6 @@ pub mod partition;
 pub mod registration;
 pub mod run;
 pub mod schedule;
+#[cfg(test)]
+pub mod testing;
 pub mod update;

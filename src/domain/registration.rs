@@ -507,53 +507,15 @@ fn names(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::job::{parse_registration, HostProbe};
+    use crate::domain::job::parse_registration;
+    use crate::domain::testing::{MemCatalog as Mem, Probe};
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
-    struct Probe;
-    impl HostProbe for Probe {
-        fn is_local_dir(&self, _: &str) -> bool {
-            false
-        }
-        fn check_script(&self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
+    /// Repository 5 exists; nothing is a local directory.
+    fn mem() -> Mem {
+        Mem::with_repos(&[5])
     }
-
-    #[derive(Default)]
-    struct Mem {
-        names: HashSet<String>,
-        schedules: HashMap<i64, ScheduleData>,
-    }
-    impl Catalog for Mem {
-        fn user_id(&self, r: &Ref) -> Option<i64> {
-            r.matches(1, "admin@localhost").then_some(1)
-        }
-        fn repository(&self, id: i64) -> Option<StoredRepo> {
-            (id == 5).then(|| StoredRepo {
-                id,
-                kind: RepoKind::Nfs,
-                path: "/backup".into(),
-            })
-        }
-        fn repository_by_path(&self, _: RepoKind, _: &str) -> Option<i64> {
-            None
-        }
-        fn schedule(&self, id: i64) -> Option<ScheduleData> {
-            self.schedules.get(&id).cloned()
-        }
-        fn job_name_taken(&self, name: &str) -> bool {
-            self.names.contains(name)
-        }
-        fn job_names_with_prefix(&self, prefix: &str) -> Vec<String> {
-            self.names
-                .iter()
-                .filter(|n| n.starts_with(prefix))
-                .cloned()
-                .collect()
-        }
-    }
+    const PROBE: Probe = Probe { local_dirs: false };
 
     fn host() -> Host {
         Host {
@@ -573,7 +535,7 @@ mod tests {
     }
 
     fn run(body: Value, cat: &Mem) -> Result<Vec<Outcome>, Rejection> {
-        let req = parse_registration(&body, &Probe, now()).expect("valid body");
+        let req = parse_registration(&body, &PROBE, now()).expect("valid body");
         plan(&req, &host(), 1, cat, now())
     }
 
@@ -597,7 +559,7 @@ mod tests {
 
     #[test]
     fn names_follow_d4() {
-        let mut cat = Mem::default();
+        let mut cat = mem();
         let o = run(
             base(json!({"partition": ["/", "/boot/efi"], "jobName": "backupTest"})),
             &cat,
@@ -621,7 +583,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_d10() {
-        let o = run(base(json!({})), &Mem::default()).unwrap();
+        let o = run(base(json!({})), &mem()).unwrap();
         let j = created(&o)[0];
         assert!(j.compression && !j.encryption && !j.auto_start);
         assert_eq!((j.rotation, j.network_limit), (1, 0));
@@ -636,7 +598,7 @@ mod tests {
 
     #[test]
     fn mode_schedule_rules() {
-        let cat = Mem::default();
+        let cat = mem();
         assert_eq!(
             run(base(json!({"type": "smart"})), &cat),
             Err(Rejection::BadRequest(MSG_107.into()))
@@ -666,7 +628,7 @@ mod tests {
 
     #[test]
     fn references() {
-        let mut cat = Mem::default();
+        let mut cat = mem();
         assert_eq!(
             run(base(json!({"center": "2"})), &cat),
             Err(Rejection::NotFound("Center '2' not found.".into()))
@@ -699,7 +661,7 @@ mod tests {
         // Full-ID copies only the basic part.
         let req = parse_registration(
             &json!({"type": 3, "basic": {"time": "02:00"}}),
-            &Probe,
+            &PROBE,
             now(),
         );
         assert!(req.is_err());
@@ -722,7 +684,7 @@ mod tests {
 
     #[test]
     fn per_partition_failures_and_partial_success() {
-        let cat = Mem::default();
+        let cat = mem();
         let body = base(
             json!({"partition": ["/", "/nope"], "individual": [{"partition": "/", "server": "backup-server"}]}),
         );
@@ -752,13 +714,13 @@ mod tests {
     fn all_partitions_minus_excluded() {
         let o = run(
             base(json!({"partition": [], "excludePartition": "/boot/efi"})),
-            &Mem::default(),
+            &mem(),
         )
         .unwrap();
         let parts: Vec<_> = created(&o).iter().map(|j| j.partition.clone()).collect();
         assert_eq!(parts, vec!["/", "/home"]);
         assert!(
-            matches!(run(base(json!({"excludePartition": ["/"]})), &Mem::default()), Err(Rejection::BadRequest(m)) if m.starts_with("NO_PARTITIONS_TO_PROCESS"))
+            matches!(run(base(json!({"excludePartition": ["/"]})), &mem()), Err(Rejection::BadRequest(m)) if m.starts_with("NO_PARTITIONS_TO_PROCESS"))
         );
     }
 }

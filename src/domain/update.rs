@@ -356,47 +356,16 @@ pub fn plan_update(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::job::{parse_update, HostProbe, Ref, RepoKind};
-    use crate::domain::registration::StoredRepo;
-    use std::collections::HashMap;
+    use crate::domain::job::parse_update;
+    use crate::domain::testing::{MemCatalog, Probe};
 
-    struct Probe;
-    impl HostProbe for Probe {
-        fn is_local_dir(&self, _: &str) -> bool {
-            true
-        }
-        fn check_script(&self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
-    }
+    const PROBE: Probe = Probe { local_dirs: true };
 
-    #[derive(Default)]
-    struct Mem {
-        schedules: HashMap<i64, ScheduleData>,
-    }
-    impl Catalog for Mem {
-        fn user_id(&self, _: &Ref) -> Option<i64> {
-            Some(1)
-        }
-        fn repository(&self, id: i64) -> Option<StoredRepo> {
-            (id == 5 || id == 6).then(|| StoredRepo {
-                id,
-                kind: RepoKind::Nfs,
-                path: format!("/backup/{id}"),
-            })
-        }
-        fn repository_by_path(&self, _: RepoKind, p: &str) -> Option<i64> {
-            (p == "/backup/6").then_some(6)
-        }
-        fn schedule(&self, id: i64) -> Option<ScheduleData> {
-            self.schedules.get(&id).cloned()
-        }
-        fn job_name_taken(&self, name: &str) -> bool {
-            name == "taken"
-        }
-        fn job_names_with_prefix(&self, _: &str) -> Vec<String> {
-            Vec::new()
-        }
+    /// Repositories 5 and 6; a job named `taken` exists.
+    fn mem() -> MemCatalog {
+        let mut m = MemCatalog::with_repos(&[5, 6]);
+        m.names.insert("taken".into());
+        m
     }
 
     fn now() -> NaiveDateTime {
@@ -409,11 +378,11 @@ mod tests {
     fn daily(time: &str) -> ScheduleData {
         let up = parse_update(
             &json!({ "schedule": {"type": 3, "basic": {"time": time}} }),
-            &Probe,
+            &PROBE,
             now(),
         )
         .unwrap();
-        let r = resolve_schedule(up.opts.schedule.as_ref().unwrap(), &Mem::default()).unwrap();
+        let r = resolve_schedule(up.opts.schedule.as_ref().unwrap(), &mem()).unwrap();
         let mut b = r.basic;
         b.role = Role::Basic;
         b
@@ -440,8 +409,8 @@ mod tests {
     }
 
     fn plan(old: &CurrentJob, body: serde_json::Value) -> Result<UpdatePlan, Rejection> {
-        let up = parse_update(&body, &Probe, now()).unwrap();
-        plan_update(old, &up, &Mem::default(), now())
+        let up = parse_update(&body, &PROBE, now()).unwrap();
+        plan_update(old, &up, &mem(), now())
     }
 
     fn fields(p: &UpdatePlan) -> Vec<&'static str> {

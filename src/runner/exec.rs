@@ -2,6 +2,7 @@
 //! progress, after-script, persist the outcome, then mail. The engine is called exactly as the
 //! `backup` subcommand calls it, so what the daemon writes the CLI lists and restores.
 
+use super::error::RunError;
 use super::{mail, script, Live, Phase, Trigger};
 use crate::config::Settings;
 use crate::db::{self, jobs::JobRow, runs::RunRow, Db, DbError};
@@ -50,23 +51,13 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
     let prepared = prepare(db, settings, live, job);
     let (plan, kind_note) = match prepared {
         Ok(p) => p,
-        Err(e) => {
-            live.log(format!("error: {e}"));
-            row.state = RunState::Error;
-            row.error = Some(e);
-            return;
-        }
+        Err(e) => return failed(live, job, row, e),
     };
     // The job lock is taken and the points listed once; the engine decides the kind from the
     // policy, and the before-script already knows it.
     let begun = match crate::engine::backup::begin(&plan) {
         Ok(b) => b,
-        Err(e) => {
-            live.log(format!("error: {e}"));
-            row.state = RunState::Error;
-            row.error = Some(e.to_string());
-            return;
-        }
+        Err(e) => return failed(live, job, row, e.into()),
     };
     let kind = if begun.is_full() {
         "full"
@@ -175,11 +166,7 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
             row.state = RunState::Canceled;
             row.error = Some("canceled by a stop request; no restore point was written".into());
         }
-        Err(e) => {
-            live.log(format!("error: {e}"));
-            row.state = RunState::Error;
-            row.error = Some(e.to_string());
-        }
+        Err(e) => failed(live, job, row, e.into()),
     }
     if let Some((path, true)) = &script {
         let result = match row.state {
@@ -233,34 +220,40 @@ fn run_script(
     out
 }
 
+/// Records why the run failed: the message in the history and the run's log, every cause in the
+/// daemon's log.
+fn failed(live: &Live, job: &JobRow, row: &mut RunRow, e: RunError) {
+    tracing::warn!(job = %job.name, run = row.id, error = %e.chain(), "run failed");
+    live.log(format!("error: {e}"));
+    row.state = RunState::Error;
+    row.error = Some(e.to_string());
+}
+
 /// The engine plan for this run, and why it is full or incremental.
 fn prepare(
     db: &Db,
     settings: &Settings,
     live: &Live,
     job: &JobRow,
-) -> Result<(BackupPlan, String), String> {
-    let (repo, basic_kind) = db
-        .read_blocking(|c| {
-            let repo = db::repositories::get(c, job.repository_id)?;
-            let basic = job
-                .schedule_basic_id
-                .map(|id| db::schedules::get(c, id))
-                .transpose()?
-                .flatten()
-                .map(|s| s.kind);
-            Ok::<_, DbError>((repo, basic))
-        })
-        .map_err(|e| format!("reading the job: {e}"))?;
-    let repo = repo.ok_or_else(|| format!("repository {} no longer exists", job.repository_id))?;
+) -> Result<(BackupPlan, String), RunError> {
+    let (repo, basic_kind) = db.read_blocking(|c| {
+        let repo = db::repositories::get(c, job.repository_id)?;
+        let basic = job
+            .schedule_basic_id
+            .map(|id| db::schedules::get(c, id))
+            .transpose()?
+            .flatten()
+            .map(|s| s.kind);
+        Ok::<_, DbError>((repo, basic))
+    })?;
+    let repo = repo.ok_or(RunError::RepositoryGone(job.repository_id))?;
     // Preflight: the share answers, lets us in, takes a file, a rename and a read, and has room.
-    let target = crate::repocheck::open(&repo, &settings.runner).map_err(preflight_error)?;
-    let trust = crate::engine::trust::Trust::from_state_dir(&settings.state_dir, false)
-        .map_err(|e| e.to_string())?;
+    let target = crate::repocheck::open(&repo, &settings.runner)?;
+    let trust = crate::engine::trust::Trust::from_state_dir(&settings.state_dir, false)?;
     // The repository is the one this host knows there before anything is written to it (an
     // unmounted share leaves an empty mount point that would take the probe files).
-    repo::ensure_repository(&*target, &trust).map_err(|e| e.to_string())?;
-    let space = crate::repocheck::check(&*target).map_err(preflight_error)?;
+    repo::ensure_repository(&*target, &trust)?;
+    let space = crate::repocheck::check(&*target)?;
     // What the read side shows for a share until the next run looks again.
     let repo_id = repo.id;
     if let Err(e) = db.write_blocking(|tx| {
@@ -280,7 +273,7 @@ fn prepare(
         let key = settings
             .state_dir
             .join(crate::engine::keys::BACKUP_KEY_FILE);
-        Some(keys::load(&key).map_err(|e| format!("encryption key {}: {e}", key.display()))?)
+        Some(keys::load(&key).map_err(|source| RunError::Key { path: key, source })?)
     } else {
         None
     };
@@ -338,10 +331,6 @@ impl crate::engine::Progress for Recording<'_> {
         }
         crate::engine::Progress::update(self.live, state);
     }
-}
-
-fn preflight_error(f: crate::repocheck::Failure) -> String {
-    format!("repository check failed at step '{}': {}", f.step, f.reason)
 }
 
 /// How the engine chooses full or incremental: the mode decides for full/increment jobs; smart

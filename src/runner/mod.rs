@@ -5,6 +5,7 @@
 //! Every state change of a run is written to its history row before and after the work, so a
 //! crash leaves a row that the next start marks interrupted.
 
+pub mod error;
 mod exec;
 pub mod mail;
 pub mod script;
