@@ -38,7 +38,7 @@ fn decode(r: &Row) -> rusqlite::Result<Option<ScheduleData>> {
     else {
         return Ok(None);
     };
-    if !(0..=11).contains(&kind) {
+    if !crate::domain::schedule::is_kind(kind) {
         return Ok(None);
     }
     let mut d = ScheduleData {

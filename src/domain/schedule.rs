@@ -85,8 +85,18 @@ pub fn type_name(kind: u8) -> &'static str {
     TYPE_NAMES.get(kind as usize).copied().unwrap_or("Unknown")
 }
 
+/// The first smart type (7-11 are smart: a basic and an advanced half).
+pub const FIRST_SMART: u8 = 7;
+/// The highest schedule type (spec §3.1: 0-11).
+pub const LAST_KIND: u8 = 11;
+
+/// A schedule type the API knows.
+pub fn is_kind(kind: i64) -> bool {
+    (0..=LAST_KIND as i64).contains(&kind)
+}
+
 pub fn is_smart(kind: u8) -> bool {
-    (7..=11).contains(&kind)
+    (FIRST_SMART..=LAST_KIND).contains(&kind)
 }
 
 /// Which half of a schedule a record is. Smart types render differently by role.
@@ -198,11 +208,14 @@ fn weekday_day(kind: u8) -> bool {
 /// (case-insensitive).
 pub fn parse_type(v: &Value) -> Option<u8> {
     match v {
-        Value::Number(n) => n.as_u64().filter(|n| *n <= 11).map(|n| n as u8),
+        Value::Number(n) => n
+            .as_u64()
+            .filter(|n| *n <= LAST_KIND as u64)
+            .map(|n| n as u8),
         Value::String(s) => {
             let t = s.trim();
             if let Ok(n) = t.parse::<u8>() {
-                return (n <= 11).then_some(n);
+                return (n <= LAST_KIND).then_some(n);
             }
             let l = t.to_ascii_lowercase();
             TYPE_NAMES

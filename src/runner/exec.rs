@@ -348,7 +348,9 @@ pub(super) fn policy(
         "increment" => return (KindPolicy::Incremental, "incremental job"),
         _ => {}
     }
-    let smart_schedule = basic_kind.is_some_and(|k| (7..=11).contains(&k));
+    let smart_schedule = basic_kind
+        .and_then(|k| u8::try_from(k).ok())
+        .is_some_and(crate::domain::schedule::is_smart);
     match (smart_schedule, trigger.role()) {
         (true, Some(Role::Basic)) => (KindPolicy::Full, "smart schedule, basic half"),
         (true, Some(Role::Advanced)) => (KindPolicy::Incremental, "smart schedule, advanced half"),
