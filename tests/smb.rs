@@ -554,9 +554,14 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
 
     // With the server gone for good, a run fails at the preflight, saying so.
     smb.kill();
-    // A rename whose points cannot be moved is undone: the job keeps its name (the move runs
-    // after the database commit, outside the single writer).
-    let r = d.put("/api/backups/renamed", json!({"changeName": "moved-away"}));
+    // A rename whose points cannot be moved changes nothing, not even the other fields of the
+    // request (the move runs before the commit, outside the single database writer).
+    let options = |r: &common::Resp| r.body["data"]["job"]["info"]["options"].clone();
+    let before = options(&d.get("/api/backups/renamed?detail=true"));
+    let r = d.put(
+        "/api/backups/renamed",
+        json!({"changeName": "moved-away", "rotation": 9}),
+    );
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(
         r.body["error"]
@@ -566,7 +571,9 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
         "{}",
         r.body
     );
-    assert_eq!(d.get("/api/backups/renamed").status, 200);
+    let after = d.get("/api/backups/renamed?detail=true");
+    assert_eq!(after.status, 200);
+    assert_eq!(options(&after), before);
     assert_eq!(d.get("/api/backups/moved-away").status, 404);
     start();
     let gone = wait_run(&d, &id, 30, |r| {

@@ -530,8 +530,51 @@ struct Applied {
     job: JobRow,
     fields: Vec<Value>,
     status: Option<StatusChange>,
-    /// A rename within the same repository: its restore points move along (after commit).
-    moved: Option<(RepoRow, String, String)>,
+    /// A rename within the same repository: its restore points move along.
+    moved: Option<Moved>,
+}
+
+/// The stored job, its planner view and the plan of the request.
+struct Planned {
+    old: JobRow,
+    current: CurrentJob,
+    plan: crate::domain::update::UpdatePlan,
+}
+
+impl Planned {
+    /// A rename within the same repository: its restore points move along.
+    fn moved(&self, conn: &rusqlite::Connection) -> Result<Option<Moved>, ApiError> {
+        Ok(match self.plan.renamed(&self.current) {
+            Some((from, to)) => {
+                db::repositories::get(conn, self.old.repository_id)?.map(|r| (r, from, to))
+            }
+            None => None,
+        })
+    }
+}
+
+/// A repository and the job directory names to move between.
+type Moved = (RepoRow, String, String);
+
+/// Parses and plans an update against the stored job (read only).
+fn plan_for(
+    state: &AppState,
+    conn: &rusqlite::Connection,
+    ident: &str,
+    body: &Value,
+    running: &dyn Fn(i64) -> bool,
+) -> Result<Planned, ApiError> {
+    let now = state.settings.zone.now_local();
+    let up =
+        parse_update(body, &FsProbe::new(&state.settings), now).map_err(ApiError::validation)?;
+    let old = db::jobs::find(conn, ident)?.ok_or_else(|| not_found(ident))?;
+    let catalog = TxCatalog::new(conn);
+    let current = current_job(&catalog, &old, running(old.id));
+    db_error(&catalog)?;
+    let plan = plan_update(&current, &up, &catalog, now);
+    db_error(&catalog)?;
+    let plan = plan.map_err(rejection)?;
+    Ok(Planned { old, current, plan })
 }
 
 /// Plans the update in the domain and writes it; nothing here touches the repository, so the
@@ -543,16 +586,9 @@ fn apply_update(
     body: &Value,
     running: &dyn Fn(i64) -> bool,
 ) -> Result<Applied, ApiError> {
-    let now = state.settings.zone.now_local();
-    let up =
-        parse_update(body, &FsProbe::new(&state.settings), now).map_err(ApiError::validation)?;
-    let old = db::jobs::find(tx, ident)?.ok_or_else(|| not_found(ident))?;
-    let catalog = TxCatalog::new(tx);
-    let current = current_job(&catalog, &old, running(old.id));
-    db_error(&catalog)?;
-    let plan = plan_update(&current, &up, &catalog, now);
-    db_error(&catalog)?;
-    let plan = plan.map_err(rejection)?;
+    let planned = plan_for(state, tx, ident, body, running)?;
+    let moved = planned.moved(tx)?;
+    let Planned { old, plan, .. } = planned;
     let mut job = old.clone();
     job.name = plan.name.clone();
     job.mode = plan.mode.as_str().to_string();
@@ -583,16 +619,20 @@ fn apply_update(
     if job.schedule_advanced_id != old.schedule_advanced_id {
         release_schedule(tx, old.schedule_advanced_id)?;
     }
-    let moved = match plan.renamed(&current) {
-        Some((from, to)) => db::repositories::get(tx, old.repository_id)?.map(|r| (r, from, to)),
-        None => None,
-    };
     Ok(Applied {
         job,
         fields: plan.changes.iter().map(|c| c.to_json()).collect(),
         status: plan.status,
         moved,
     })
+}
+
+/// Moves a job's restore points on the blocking pool.
+async fn move_blocking(state: &web::Data<AppState>, m: Moved) -> Result<(), ApiError> {
+    let st = state.clone();
+    web::block(move || move_points(&st, &m.0, &m.1, &m.2))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// Undoes a committed rename whose restore points could not be moved: the job and its
@@ -633,8 +673,7 @@ pub async fn update(
     body: web::Json<Value>,
 ) -> ApiResult {
     let (ident, body) = (ident.into_inner(), body.into_inner());
-    // A rename may move restore points on a share after the commit: no run of the job may
-    // start until that is done.
+    // A rename moves the job's restore points: no run of the job may start until that is done.
     let _hold = if body.get("changeName").is_some() {
         let i = ident.clone();
         let id = state
@@ -646,6 +685,20 @@ pub async fn update(
     } else {
         None
     };
+    // Planned first without the writer: a rename on a share moves the restore points before
+    // anything is committed, so a move that fails changes nothing, and the database writer is
+    // never held while the share answers.
+    let (st, i, b) = (state.clone(), ident.clone(), body.clone());
+    let premoved = state
+        .db
+        .read(move |c| {
+            let runner = st.runner.clone();
+            plan_for(&st, c, &i, &b, &|id| runner.is_active(id))?.moved(c)
+        })
+        .await?;
+    if let Some(m) = premoved.clone() {
+        move_blocking(&state, m).await?;
+    }
     let st = state.clone();
     let applied = web::block(move || {
         let runner = st.runner.clone();
@@ -653,30 +706,38 @@ pub async fn update(
             .write_blocking(|tx| apply_update(&st, tx, &ident, &body, &|id| runner.is_active(id)))
     })
     .await
-    .map_err(ApiError::internal)??;
-    let job = &applied.job;
-    if let Some((repo, from, to)) = applied.moved.clone() {
-        let st = state.clone();
-        let moved = web::block(move || move_points(&st, &repo, &from, &to))
-            .await
-            .map_err(ApiError::internal)
-            .and_then(|r| r);
-        if let Err(e) = moved {
-            let (j, from) = (
-                job.clone(),
-                applied
-                    .moved
-                    .as_ref()
-                    .map(|m| m.1.clone())
-                    .unwrap_or_default(),
-            );
-            let undone = state
-                .db
-                .write(move |tx| rename_back(tx, &j, &from).map_err(ApiError::from))
-                .await;
-            tracing::warn!(job = job.id, error = %e.message, undone = undone.is_ok(), "rename undone: the restore points could not be moved");
-            undone?;
+    .map_err(ApiError::internal)
+    .and_then(|r| r);
+    let applied = match applied {
+        Ok(a) => a,
+        Err(e) => {
+            // Nothing was committed: the points go back where they were.
+            if let Some((repo, from, to)) = premoved {
+                if let Err(back) = move_blocking(&state, (repo, to, from)).await {
+                    tracing::error!(error = %back.message, "restore points could not be moved back after a failed update");
+                }
+            }
             return Err(e);
+        }
+    };
+    let job = &applied.job;
+    // Another request changed the job between the plan and the commit: follow what was
+    // committed (rare; the points move now, and the rename is undone if they cannot).
+    if applied.moved.as_ref().map(|m| (&m.1, &m.2)) != premoved.as_ref().map(|m| (&m.1, &m.2)) {
+        if let Some((repo, from, to)) = premoved {
+            let _ = move_blocking(&state, (repo, to, from)).await;
+        }
+        if let Some(m) = applied.moved.clone() {
+            if let Err(e) = move_blocking(&state, m.clone()).await {
+                let j = job.clone();
+                let undone = state
+                    .db
+                    .write(move |tx| rename_back(tx, &j, &m.1).map_err(ApiError::from))
+                    .await;
+                tracing::warn!(job = job.id, error = %e.message, undone = undone.is_ok(), "rename undone: the restore points could not be moved");
+                undone?;
+                return Err(e);
+            }
         }
     }
     state.runner.arm(job.id).await;

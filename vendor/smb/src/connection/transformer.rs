@@ -362,22 +362,28 @@ impl Transformer {
 
         // Verify signature (if required, according to the spec)
         let session_id = message.header.session_id;
-        let mut signer = self
-            ._with_channel(session_id, |session| {
-                let channel_info = session
-                    .channel
-                    .as_ref()
-                    .ok_or(crate::Error::TranformFailed(TransformError {
-                        outgoing: false,
-                        phase: TransformPhase::SignVerify,
-                        session_id: Some(session_id),
-                        why: "Message is required to be signed, but no channel is set up!",
-                        msg_id: Some(message.header.message_id),
-                    }))?;
-
-                Ok(channel_info.signer()?.clone())
+        let signer = self
+            ._with_channel(session_id, |session| match session.channel.as_ref() {
+                Some(channel_info) => Ok(Some(channel_info.signer()?.clone())),
+                None => Ok(None),
             })
             .await?;
+        let Some(mut signer) = signer else {
+            // zdm-backupd patch: the signed final SessionSetup response can reach this receive
+            // thread before the setup code has installed the session's channel (it does so
+            // right after sending the request). It is left unverified here and verified by the
+            // channel handler that receives it, which runs after the channel is installed.
+            if message.header.command == smb_msg::Command::SessionSetup {
+                return Ok(());
+            }
+            return Err(crate::Error::TranformFailed(TransformError {
+                outgoing: false,
+                phase: TransformPhase::SignVerify,
+                session_id: Some(session_id),
+                why: "Message is required to be signed, but no channel is set up!",
+                msg_id: Some(message.header.message_id),
+            }));
+        };
 
         signer.verify_signature(&mut message.header, raw)?;
         log::debug!(

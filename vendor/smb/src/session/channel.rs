@@ -153,7 +153,27 @@ impl ChannelMessageHandler {
         options: ReceiveOptions<'_>,
         skip_security_validation: bool,
     ) -> crate::Result<IncomingMessage> {
-        let incoming = self.upstream.recvo(options).await?;
+        let mut incoming = self.upstream.recvo(options).await?;
+
+        // zdm-backupd patch: a signed SessionSetup response can reach the receive thread before
+        // the setup code has installed the session's channel (it does so right after sending
+        // the request); the receive thread then leaves it unverified, and it is verified here,
+        // where the channel is installed.
+        if !incoming.form.signed_or_encrypted()
+            && incoming.message.header.flags.signed()
+            && incoming.message.header.command == smb_msg::Command::SessionSetup
+        {
+            let mut signer = {
+                let state = self.session_state.read().await?;
+                let channel = state.channel.as_ref().ok_or_else(|| {
+                    Error::InvalidState("No channel to verify the session setup with.".into())
+                })?;
+                channel.signer()?.clone()
+            };
+            let mut header = incoming.message.header.clone();
+            signer.verify_signature(&mut header, &incoming.raw)?;
+            incoming.form.signed = true;
+        }
 
         if !skip_security_validation {
             self._verify_incoming(&incoming).await?;
