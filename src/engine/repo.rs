@@ -219,6 +219,7 @@ pub fn ensure_repository(t: &dyn Target, trust: &Trust) -> Result<String, Engine
         Err(e) => return Err(EngineError::io(format!("repository {}", t.describe()), e)),
     }
     let location = location_key(t);
+    let _hold = trust.hold(&location)?;
     let known = trust.known_id(&location)?;
     let key = &trust.key;
     let mut marker = match read_marker(t)? {
@@ -244,7 +245,9 @@ pub fn ensure_repository(t: &dyn Target, trust: &Trust) -> Result<String, Engine
                 auth: BTreeMap::from([(key.key_id(), key.mac("repository", id.as_bytes()))]),
             };
             write_marker(t, &m)?;
-            // Two first runs may initialise at once: the marker that stayed wins.
+            // This host's runs are serialised by `_hold`; another host initialising the same
+            // empty share at this moment may still replace the marker: the one that stayed
+            // wins, and the loser's next run refuses the location instead of mixing them.
             read_marker(t)?.unwrap_or(m)
         }
     };
@@ -694,6 +697,35 @@ pub fn chain(points: &[Point], target: &str) -> Result<Vec<Point>, EngineError> 
 mod tests {
     use super::*;
     use crate::engine::target::LocalTarget;
+
+    /// Many first runs on one new repository at once (a burst of due jobs) all agree on one id,
+    /// and it is the one the host registered: before the per-location hold, one in a few hundred
+    /// runs recorded an id whose marker had been replaced and refused the repository afterwards.
+    #[test]
+    fn simultaneous_first_runs_agree_on_one_repository_id() {
+        for _round in 0..5 {
+            let state = tempfile::tempdir().unwrap();
+            let repo = tempfile::tempdir().unwrap();
+            let trust = Trust::from_state_dir(state.path(), true).unwrap();
+            let ids: Vec<String> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..16)
+                    .map(|_| {
+                        let trust = trust.clone();
+                        let root = repo.path().to_path_buf();
+                        s.spawn(move || ensure_repository(&LocalTarget::new(&root), &trust))
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+            });
+            assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+            let t = LocalTarget::new(repo.path());
+            assert_eq!(read_marker(&t).unwrap().unwrap().id.as_ref(), Some(&ids[0]));
+            let location = location_key(&t);
+            assert_eq!(trust.known_id(&location).unwrap().as_ref(), Some(&ids[0]));
+            // And a later run still accepts it.
+            assert_eq!(ensure_repository(&t, &trust).unwrap(), ids[0]);
+        }
+    }
 
     #[test]
     fn recovery_removes_points_whose_deletion_was_interrupted() {

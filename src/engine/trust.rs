@@ -10,7 +10,7 @@
 use super::EngineError;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -171,6 +171,36 @@ impl Trust {
         Ok(read_registry(path)?.remove(location))
     }
 
+    /// Serialises this host's work on one repository location (initialising it, adding this
+    /// host's entry to its marker) across threads and processes: two first runs that start at
+    /// once would otherwise each create a marker with its own id, and the one whose id lost
+    /// would refuse every later run as "not the repository this host registered". `None` when
+    /// there is no registry (tests). The lock is per location, so a share that hangs does not
+    /// hold up the others.
+    pub fn hold(&self, location: &str) -> Result<Option<RepoHold>, EngineError> {
+        let Some(path) = &self.registry else {
+            return Ok(None);
+        };
+        let dir = path.with_extension("locks");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| EngineError::io(dir.display(), e))?;
+        let name = blake3::hash(location.as_bytes()).to_hex();
+        let lock_path = dir.join(format!("{}.lock", &name[..32]));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| EngineError::io(lock_path.display(), e))?;
+        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| EngineError::io(lock_path.display(), e.into()))?;
+        Ok(Some(RepoHold { _lock: lock }))
+    }
+
     /// Records `location` as repository `id` (atomically, under a lock on the registry).
     pub fn remember(&self, location: &str, id: &str) -> Result<(), EngineError> {
         let Some(path) = &self.registry else {
@@ -208,6 +238,11 @@ impl Trust {
                 EngineError::io(format!("cannot record repository in {}", path.display()), e)
             })
     }
+}
+
+/// Held while this host initialises or updates one repository's marker; see [`Trust::hold`].
+pub struct RepoHold {
+    _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 fn read_registry(path: &Path) -> Result<BTreeMap<String, String>, EngineError> {
