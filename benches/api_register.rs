@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use zdm_backupd::db::{jobs, Db};
+use zdm_backupd::domain::ids::UserId;
 use zdm_backupd::domain::job::{parse_registration, HostProbe};
 use zdm_backupd::domain::registration::Host;
 
@@ -143,7 +144,7 @@ impl HostProbe for NoIo {
     fn is_local_dir(&self, _: &str) -> bool {
         false
     }
-    fn check_script(&self, _: &str) -> Result<(), String> {
+    fn check_script(&self, _: &str) -> Result<(), zdm_backupd::domain::invalid::Invalid> {
         Ok(())
     }
 }
@@ -174,7 +175,7 @@ fn direct_run(seconds: u64) -> f64 {
     let mut n = 0u64;
     while Instant::now() < deadline {
         let req = parse_registration(&body(&format!("d-{n}")), &NoIo, now).unwrap();
-        jobs::register_blocking(&db, &req, &host, 1, now, |_| false).unwrap();
+        jobs::register_blocking(&db, &req, &host, UserId(1), now, |_| false).unwrap();
         n += 1;
     }
     n as f64 / start.elapsed().as_secs_f64()

@@ -1,6 +1,7 @@
 //! Credentials: argon2 password hashes, HS256 tokens, and the secret files in the state
 //! directory (mode 0600, never logged).
 
+use crate::domain::ids::UserId;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -16,12 +17,22 @@ use std::path::Path;
 pub const SECRET_FILE: &str = "jwt-secret";
 pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
 
-pub fn hash_password(password: &str) -> Result<String, String> {
+/// Why a credential could not be made. Both are unexpected (the inputs are ours), so callers
+/// report them as internal errors and log the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("password hashing failed: {0}")]
+    Hash(argon2::password_hash::Error),
+    #[error("token signing failed")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| format!("hashing failed: {e}"))
+        .map_err(AuthError::Hash)
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -101,8 +112,12 @@ pub struct TokenKeys {
     lifetime_secs: i64,
 }
 
+/// Why a presented token is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    #[error("token expired")]
     Expired,
+    #[error("token invalid")]
     Invalid,
 }
 
@@ -118,10 +133,10 @@ impl TokenKeys {
     /// Returns the token and its expiry (UTC seconds).
     pub fn issue(
         &self,
-        user_id: i64,
+        user_id: UserId,
         email: &str,
         generation: i64,
-    ) -> Result<(String, i64), String> {
+    ) -> Result<(String, i64), AuthError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -133,14 +148,14 @@ impl TokenKeys {
         };
         jsonwebtoken::encode(&Header::default(), &claims, &self.encoding)
             .map(|t| (t, claims.exp))
-            .map_err(|e| e.to_string())
+            .map_err(AuthError::Sign)
     }
 
     /// Checks signature and expiry; returns the user ID, e-mail and token generation.
-    pub fn verify_user(&self, token: &str) -> Result<(i64, String, i64), TokenError> {
+    pub fn verify_user(&self, token: &str) -> Result<(UserId, String, i64), TokenError> {
         let c = self.verify(token)?;
         let id = c.sub.parse().map_err(|_| TokenError::Invalid)?;
-        Ok((id, c.email, c.gen))
+        Ok((UserId(id), c.email, c.gen))
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -189,7 +204,7 @@ mod tests {
             b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             60,
         );
-        let (t, _) = k.issue(1, "admin@localhost", 0).unwrap();
+        let (t, _) = k.issue(UserId(1), "admin@localhost", 0).unwrap();
         assert_eq!(k.verify(&t).ok().unwrap().sub, "1");
         let other = TokenKeys::new(
             b"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",

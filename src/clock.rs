@@ -3,6 +3,11 @@
 
 use chrono::{DateTime, Local, NaiveDateTime, TimeZone, Utc};
 
+/// A `timezone` setting that names no zone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not an IANA time zone such as Europe/Berlin or UTC (or 'host')")]
+pub struct UnknownZone(pub String);
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Zone {
     /// The host's zone (`TZ`, else `/etc/localtime`).
@@ -11,14 +16,13 @@ pub enum Zone {
 }
 
 impl Zone {
-    pub fn parse(s: &str) -> Result<Zone, String> {
+    pub fn parse(s: &str) -> Result<Zone, UnknownZone> {
         match s.trim() {
             "" | "host" => Ok(Zone::Host),
-            name => name.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
-                format!(
-                    "'{name}' is not an IANA time zone such as Europe/Berlin or UTC (or 'host')"
-                )
-            }),
+            name => name
+                .parse::<chrono_tz::Tz>()
+                .map(Zone::Named)
+                .map_err(|_| UnknownZone(name.to_string())),
         }
     }
 

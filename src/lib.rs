@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod engine;
+pub mod error_chain;
 pub mod host;
 pub mod http_counters;
 pub mod login_guard;

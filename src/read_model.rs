@@ -10,6 +10,7 @@ use crate::db::repositories::RepoRow;
 use crate::db::runs::RunRow;
 use crate::db::schedules::ScheduleRow;
 use crate::db::{self, DbError};
+use crate::domain::ids::{JobId, RepositoryId, ScheduleId};
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,12 +18,12 @@ use std::path::{Path, PathBuf};
 /// Everything the job views need, read in one transaction.
 pub struct Snapshot {
     pub jobs: Vec<JobRow>,
-    pub repos: HashMap<i64, RepoRow>,
-    pub schedules: HashMap<i64, ScheduleRow>,
+    pub repos: HashMap<RepositoryId, RepoRow>,
+    pub schedules: HashMap<ScheduleId, ScheduleRow>,
     /// The newest finished run of each job.
-    pub last: HashMap<i64, RunRow>,
-    pub inventory: HashMap<i64, Inventory>,
-    pub spaces: HashMap<i64, RecordedSpace>,
+    pub last: HashMap<JobId, RunRow>,
+    pub inventory: HashMap<JobId, Inventory>,
+    pub spaces: HashMap<RepositoryId, RecordedSpace>,
 }
 
 pub fn snapshot(c: &Connection) -> Result<Snapshot, DbError> {

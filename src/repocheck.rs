@@ -12,7 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The step that failed (connect, authenticate, share, exists, write, ...) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("repository check failed at step '{step}': {reason}")]
 pub struct Failure {
     pub step: &'static str,
     pub reason: String,
@@ -24,10 +26,10 @@ pub struct Report {
     pub free: u64,
 }
 
-fn fail(step: &'static str, reason: impl Into<String>) -> Failure {
+fn fail(step: &'static str, reason: impl std::fmt::Display) -> Failure {
     Failure {
         step,
-        reason: reason.into(),
+        reason: reason.to_string(),
     }
 }
 
@@ -222,28 +224,47 @@ pub fn check(t: &dyn Target) -> Result<Report, Failure> {
 
 /// Tries a TCP connection to a remote share's server, to tell "not reachable" from "reachable but
 /// not mounted" in messages.
-pub fn probe_tcp(host: &str, port: u16) -> Result<(), String> {
+pub fn probe_tcp(host: &str, port: u16) -> Result<(), Unreachable> {
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|source| Unreachable::Resolve {
+            host: host.to_string(),
+            source,
+        })?
         .collect();
-    let mut last = format!("no address for {host}");
+    let mut last = Unreachable::NoAddress(host.to_string());
     for a in addrs {
-        match TcpStream::connect_timeout(&a, Duration::from_secs(3)) {
+        last = match TcpStream::connect_timeout(&a, Duration::from_secs(3)) {
             Ok(_) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                last = format!("connection refused by {a}")
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Unreachable::Refused(a),
             Err(e)
                 if e.kind() == std::io::ErrorKind::TimedOut
                     || e.kind() == std::io::ErrorKind::WouldBlock =>
             {
-                last = format!("no answer from {a} within 3 s")
+                Unreachable::NoAnswer(a)
             }
-            Err(e) => last = format!("{a}: {e}"),
+            Err(source) => Unreachable::Other { addr: a, source },
         }
     }
     Err(last)
+}
+
+/// Why a share's server did not take a TCP connection.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    #[error("cannot resolve {host}: {source}")]
+    Resolve { host: String, source: io::Error },
+    #[error("no address for {0}")]
+    NoAddress(String),
+    #[error("connection refused by {0}")]
+    Refused(std::net::SocketAddr),
+    #[error("no answer from {0} within 3 s")]
+    NoAnswer(std::net::SocketAddr),
+    #[error("{addr}: {source}")]
+    Other {
+        addr: std::net::SocketAddr,
+        source: io::Error,
+    },
 }
 
 #[cfg(test)]

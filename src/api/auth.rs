@@ -5,6 +5,7 @@ use super::envelope::{object_body, success, ApiError, ApiResult};
 use crate::auth::{self, TokenError};
 use crate::db;
 use crate::domain::fields::{is_email, FieldErrors};
+use crate::domain::ids::UserId;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -18,7 +19,7 @@ pub const BAD_LOGIN: &str = "Invalid e-mail or password.";
 
 /// The authenticated user of a request.
 pub struct Authed {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: String,
 }
 
@@ -53,7 +54,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
     }
 }
 
-type Claimed = (web::Data<AppState>, (i64, String, i64));
+type Claimed = (web::Data<AppState>, (UserId, String, i64));
 
 fn token_claims(req: &HttpRequest) -> Result<Claimed, ApiError> {
     let state = req

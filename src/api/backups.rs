@@ -3,9 +3,9 @@
 use super::auth::Authed;
 use super::envelope::{success, ApiError, ApiResult};
 use crate::db::jobs::{self, RegisterError};
+use crate::domain::invalid::Invalid;
 use crate::domain::job::{parse_registration, HostProbe};
 use crate::domain::registration::{Outcome, PlannedJob, Rejection};
-use crate::domain::schedule;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -39,8 +39,8 @@ impl HostProbe for FsProbe {
         is_local_dir(path)
     }
 
-    fn check_script(&self, path: &str) -> Result<(), String> {
-        check_script(path)
+    fn check_script(&self, path: &str) -> Result<(), Invalid> {
+        check_script(path).map_err(|e| Invalid(e.to_string()))
     }
 
     fn repository_problem(&self, path: &str) -> Option<String> {
@@ -54,7 +54,7 @@ impl HostProbe for FsProbe {
 }
 
 /// Decision D11 and house rule 6, the same check the runner makes before each run.
-pub fn check_script(path: &str) -> Result<(), String> {
+pub fn check_script(path: &str) -> Result<(), crate::runner::script::ScriptRefused> {
     crate::runner::script::check_script(path)
 }
 
@@ -242,12 +242,12 @@ fn created_entry(j: &PlannedJob) -> Value {
         let mut s = Map::new();
         s.insert(
             "basic".into(),
-            json!({ "type": schedule::type_name(b.kind), "description": b.describe() }),
+            json!({ "type": b.kind.name(), "description": b.describe() }),
         );
         if let Some(a) = &j.advanced {
             s.insert(
                 "advanced".into(),
-                json!({ "type": schedule::type_name(a.kind), "description": a.describe() }),
+                json!({ "type": a.kind.name(), "description": a.describe() }),
             );
         }
         m.insert("schedule".into(), Value::Object(s));

@@ -47,7 +47,9 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match &e {
             DbError::Sqlite(inner) => api_error(inner),
-            _ => ApiError::internal(e),
+            DbError::Schema(_) | DbError::Task(_) | DbError::Copy(_) => {
+                ApiError::internal(crate::error_chain::chain(&e))
+            }
         }
     }
 }

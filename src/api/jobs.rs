@@ -7,10 +7,10 @@ use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, flag, paginate, paging, Query};
 use crate::db::jobs::{JobRow, TxCatalog};
 use crate::db::{self, repositories::RepoRow, runs::RunRow};
+use crate::domain::ids::{JobId, ScheduleId};
 use crate::domain::job::{parse_update, Mode, ScriptRun, StatusChange};
 use crate::domain::registration::Catalog;
 use crate::domain::run::{RunKind, RunState};
-use crate::domain::schedule;
 use crate::domain::update::{plan_update, CurrentJob, SlotWrite};
 use crate::engine::repo;
 use crate::state::AppState;
@@ -54,11 +54,11 @@ pub fn status_of(state: &AppState, snap: &Snapshot, job: &JobRow) -> &'static st
     )
 }
 
-fn schedule_ref(snap: &Snapshot, id: Option<i64>) -> Value {
+fn schedule_ref(snap: &Snapshot, id: Option<ScheduleId>) -> Value {
     match id.and_then(|id| snap.schedules.get(&id)) {
         Some(s) => json!({
             "id": s.id.to_string(),
-            "type": s.data.as_ref().map(|d| schedule::type_name(d.kind)).unwrap_or("Unknown"),
+            "type": s.data.as_ref().map(|d| d.kind.name()).unwrap_or("Unknown"),
             "description": s.data.as_ref().map(|d| d.describe()).unwrap_or_else(|| "-".into()),
         }),
         None => json!("-"),
@@ -216,7 +216,7 @@ fn matches(state: &AppState, snap: &Snapshot, job: &JobRow, q: &Query) -> Result
         }
     }
     if let Some(id) = q.get("repositoryID") {
-        if id.parse::<i64>().ok() != Some(job.repository_id) {
+        if id.parse::<i64>().ok() != Some(job.repository_id.0) {
             return Ok(false);
         }
     }
@@ -295,7 +295,7 @@ pub fn find<'a>(snap: &'a Snapshot, ident: &str) -> Option<&'a JobRow> {
     ident
         .parse::<i64>()
         .ok()
-        .and_then(|id| snap.jobs.iter().find(|j| j.id == id))
+        .and_then(|id| snap.jobs.iter().find(|j| j.id.0 == id))
         .or_else(|| snap.jobs.iter().find(|j| j.name == ident))
 }
 
@@ -471,7 +471,7 @@ fn mode_of(s: &str) -> Mode {
 }
 
 /// Deletes schedule records no job refers to any more.
-fn release_schedule(tx: &rusqlite::Connection, id: Option<i64>) -> rusqlite::Result<()> {
+fn release_schedule(tx: &rusqlite::Connection, id: Option<ScheduleId>) -> rusqlite::Result<()> {
     if let Some(id) = id {
         if db::schedules::backup_references(tx, id)? == 0 {
             db::schedules::delete(tx, id)?;
@@ -483,10 +483,10 @@ fn release_schedule(tx: &rusqlite::Connection, id: Option<i64>) -> rusqlite::Res
 /// Carries out the plan for one schedule half; returns the record the job refers to now.
 fn write_slot(
     tx: &rusqlite::Connection,
-    existing: Option<i64>,
+    existing: Option<ScheduleId>,
     w: &SlotWrite,
     job: &JobRow,
-) -> rusqlite::Result<Option<i64>> {
+) -> rusqlite::Result<Option<ScheduleId>> {
     Ok(match w {
         SlotWrite::Keep => existing,
         SlotWrite::Overwrite(id, d) => {
@@ -500,7 +500,7 @@ fn write_slot(
 
 /// The stored job as the update planner sees it.
 fn current_job(catalog: &TxCatalog, old: &JobRow, running: bool) -> CurrentJob {
-    let slot = |id: Option<i64>| id.and_then(|id| catalog.schedule(id).map(|d| (id, d)));
+    let slot = |id: Option<ScheduleId>| id.and_then(|id| catalog.schedule(id).map(|d| (id, d)));
     CurrentJob {
         name: old.name.clone(),
         mode: mode_of(&old.mode),
@@ -562,7 +562,7 @@ fn plan_for(
     conn: &rusqlite::Connection,
     ident: &str,
     body: &Value,
-    running: &dyn Fn(i64) -> bool,
+    running: &dyn Fn(JobId) -> bool,
 ) -> Result<Planned, ApiError> {
     let now = state.settings.zone.now_local();
     let up =
@@ -584,7 +584,7 @@ fn apply_update(
     tx: &rusqlite::Transaction,
     ident: &str,
     body: &Value,
-    running: &dyn Fn(i64) -> bool,
+    running: &dyn Fn(JobId) -> bool,
 ) -> Result<Applied, ApiError> {
     let planned = plan_for(state, tx, ident, body, running)?;
     let moved = planned.moved(tx)?;
@@ -734,7 +734,7 @@ pub async fn update(
                     .db
                     .write(move |tx| rename_back(tx, &j, &m.1).map_err(ApiError::from))
                     .await;
-                tracing::warn!(job = job.id, error = %e.message, undone = undone.is_ok(), "rename undone: the restore points could not be moved");
+                tracing::warn!(job = %job.id, error = %e.message, undone = undone.is_ok(), "rename undone: the restore points could not be moved");
                 undone?;
                 return Err(e);
             }

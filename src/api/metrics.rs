@@ -3,6 +3,8 @@
 //! scrape time, as typed values (never from the API's rendered JSON), without reaching a share.
 
 use crate::api::envelope::ApiError;
+use crate::db;
+use crate::domain::ids::JobId;
 use crate::domain::run::RunState;
 use crate::http_counters::Labels;
 use crate::read_model;
@@ -62,19 +64,7 @@ pub async fn scrape(
     let snap = super::jobs::snapshot(&state).await?;
     let (last_success, counts) = state
         .db
-        .read(|c| {
-            let mut st = c.prepare(
-                "SELECT job_id, max(ended_at) FROM runs WHERE state IN ('complete', 'warning') GROUP BY job_id",
-            )?;
-            let last: HashMap<i64, i64> = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut st = c.prepare("SELECT job_id, state, count(*) FROM runs GROUP BY job_id, state")?;
-            let counts: Vec<(i64, RunState, i64)> = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok::<_, ApiError>((last, counts))
-        })
+        .read(|c| Ok::<_, ApiError>((db::runs::last_success_times(c)?, db::runs::state_counts(c)?)))
         .await?;
     // Local directories are counted and measured (statvfs) on the blocking pool; shares answer
     // from the inventory of their last run.
@@ -198,7 +188,7 @@ pub async fn scrape(
         let _ = missed.get_or_create(&l);
         let _ = skipped.get_or_create(&l);
     }
-    let names: HashMap<i64, &str> = snap.jobs.iter().map(|j| (j.id, j.name.as_str())).collect();
+    let names: HashMap<JobId, &str> = snap.jobs.iter().map(|j| (j.id, j.name.as_str())).collect();
     for (id, st, n) in counts {
         let Some(name) = names.get(&id) else { continue };
         match st {

@@ -6,6 +6,7 @@ use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::jobs::{find, result_status, snapshot, Snapshot};
 use super::query::{paginate, paging, Query};
 use crate::db::{self, jobs::JobRow, runs::RunRow};
+use crate::domain::ids::RunId;
 use crate::domain::job::{Mode, Ref};
 use crate::domain::run::{RunKind, RunState};
 use crate::state::AppState;
@@ -383,7 +384,7 @@ pub async fn history(
     q: web::Query<Query>,
 ) -> ApiResult {
     let (ident, q) = (ident.into_inner(), q.into_inner());
-    if let Ok(id) = ident.parse::<i64>() {
+    if let Ok(id) = ident.parse::<i64>().map(RunId) {
         let row = state
             .db
             .read(move |c| db::runs::get(c, id).map_err(ApiError::from))

@@ -11,6 +11,7 @@ use crate::db::{
     repositories::{NewRepo, RepoRow},
 };
 use crate::domain::fields::{integer, string, type_of, FieldErrors};
+use crate::domain::ids::RepositoryId;
 use crate::domain::job::{normalize_repo_path, Ref, RepoKind};
 use crate::engine::target::smb::SmbLogin;
 use crate::host::format_size;
@@ -314,7 +315,7 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
 /// Whether a just-registered repository can be reached: registering one that is not reachable
 /// yet is allowed (the share may come later), but the answer says so. Connecting is bounded by
 /// a few seconds; the full check is `POST .../repositories/verify`.
-pub async fn reachability_warnings(state: &AppState, id: i64) -> Vec<String> {
+pub async fn reachability_warnings(state: &AppState, id: RepositoryId) -> Vec<String> {
     let Ok(Some(row)) = state
         .db
         .read(move |c| db::repositories::get(c, id).map_err(ApiError::from))
@@ -443,7 +444,7 @@ pub async fn create(
             return Err(e);
         }
     };
-    tracing::info!(repository = id, kind = kind.as_str(), path = %spec.path, "repository registered");
+    tracing::info!(repository = %id, kind = kind.as_str(), path = %spec.path, "repository registered");
     let warnings = reachability_warnings(&state, id).await;
     Ok(success(
         StatusCode::CREATED,
@@ -488,7 +489,7 @@ pub async fn update(
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> ApiResult {
-    let id = numeric_id(&id, "repository identifier")?;
+    let id = RepositoryId(numeric_id(&id, "repository identifier")?);
     let mut errs = FieldErrors::new();
     let obj = object_body(body.into_inner(), UPDATE_FIELDS, &mut errs)?;
     if let Some(c) = obj
@@ -650,7 +651,7 @@ pub async fn delete(
     id: web::Path<String>,
     q: web::Query<Query>,
 ) -> ApiResult {
-    let id = numeric_id(&id, "repository identifier")?;
+    let id = RepositoryId(numeric_id(&id, "repository identifier")?);
     if let Some(c) = q.get("center") {
         if !Ref::parse_ident(c.trim()).matches(1, &state.settings.center_name) {
             return Err(ApiError::forbidden(format!(

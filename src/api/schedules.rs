@@ -5,6 +5,7 @@ use super::envelope::{object_body, ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, numeric_id, paginate, paging, Query};
 use crate::db::{self, schedules::ScheduleRow};
 use crate::domain::fields::{string, FieldErrors};
+use crate::domain::ids::ScheduleId;
 use crate::domain::job::{parse_inline_schedule, Ref, ScheduleInput, SlotInput};
 use crate::domain::schedule::{self, ScheduleData};
 use crate::state::AppState;
@@ -72,7 +73,7 @@ pub async fn create(state: web::Data<AppState>, auth: Authed, body: web::Json<Va
     };
     let basic = slot(basic, "basic")?;
     let advanced = advanced.map(|a| slot(a, "advanced")).transpose()?;
-    if schedule::is_smart(kind) {
+    if kind.is_smart() {
         if advanced.is_none() {
             return Err(ApiError::bad_request(
                 "Smart Schedule requires advanced data.",
@@ -103,7 +104,7 @@ pub async fn create(state: web::Data<AppState>, auth: Authed, body: web::Json<Va
             Ok::<_, ApiError>(((b, basic), a.zip(advanced)))
         })
         .await?;
-    let entry = |id: i64, d: &ScheduleData| json!({ "id": id.to_string(), "type": d.kind, "state": 1, "description": d.describe() });
+    let entry = |id: ScheduleId, d: &ScheduleData| json!({ "id": id.to_string(), "type": d.kind, "state": 1, "description": d.describe() });
     let mut data = Map::new();
     data.insert("basic".into(), entry(b_id.0, &b_id.1));
     if let Some((id, d)) = &a_id {
@@ -122,7 +123,7 @@ fn item(row: &ScheduleRow, center_name: &str) -> Value {
     json!({
         "id": row.id.to_string(),
         "center": { "id": row.center_id.to_string(), "name": if row.center_id == 1 { center_name } else { "-" } },
-        "type": row.data.as_ref().map(|d| schedule::type_name(d.kind)).unwrap_or("Unknown"),
+        "type": row.data.as_ref().map(|d| d.kind.name()).unwrap_or("Unknown"),
         "state": match row.state { 1 => "Enabled", 0 => "Disabled", _ => "Unknown" },
         "jobName": row.job_name,
         "lastRunTime": zone.format_secs(row.last_run_at),
@@ -185,9 +186,9 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         .await?;
     let rows: Vec<ScheduleRow> = rows
         .into_iter()
-        .filter(|r| center_ok && id_filter.is_none_or(|i| r.id == i))
+        .filter(|r| center_ok && id_filter.is_none_or(|i| r.id.0 == i))
         .filter(|r| q.get("jobName").is_none_or(|j| &r.job_name == j))
-        .filter(|r| type_filter.is_none_or(|t| r.kind == i64::from(t)))
+        .filter(|r| type_filter.is_none_or(|t| r.kind.map(i64::from) == Some(i64::from(t))))
         .filter(|r| state_filter.is_none_or(|s| r.state == s))
         .collect();
     let (page, pagination) = paginate(rows, &p);
@@ -217,7 +218,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
 pub async fn get(state: web::Data<AppState>, _auth: Authed, id: web::Path<String>) -> ApiResult {
     let raw = id.into_inner();
     let not_found = || ApiError::not_found(format!("Schedule with ID '{raw}' not found"));
-    let Ok(id) = raw.parse::<i64>() else {
+    let Ok(id) = raw.parse::<i64>().map(ScheduleId) else {
         return Err(not_found());
     };
     let row = state
@@ -260,7 +261,7 @@ pub async fn delete(
     q: web::Query<Query>,
 ) -> ApiResult {
     let raw = id.into_inner();
-    let id = numeric_id(&raw, "schedule identifier")?;
+    let id = ScheduleId(numeric_id(&raw, "schedule identifier")?);
     if let Some(c) = q.get("center") {
         if !Ref::parse_ident(c.trim()).matches(1, &state.settings.center_name) {
             return Err(ApiError::forbidden(format!(
@@ -293,7 +294,7 @@ pub async fn delete(
         json!({
             "id": id,
             "name": name,
-            "type": row.data.as_ref().map(|d| schedule::type_name(d.kind)).unwrap_or("Unknown"),
+            "type": row.data.as_ref().map(|d| d.kind.name()).unwrap_or("Unknown"),
             "description": row.data.as_ref().map(|d| d.describe()).unwrap_or_else(|| "-".into()),
         }),
     ))

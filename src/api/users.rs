@@ -201,7 +201,7 @@ pub async fn update(
             state.logins.failed(ip, &account);
         }
         tracing::warn!(
-            user = user.id,
+            user = %user.id,
             "user update refused: wrong current password"
         );
         return Err(ApiError::forbidden("currentPassword is wrong"));
@@ -244,7 +244,7 @@ pub async fn update(
             Ok((row, fields))
         })
         .await?;
-    tracing::info!(user = id, fields = fields.len(), "user updated");
+    tracing::info!(user = %id, fields = fields.len(), "user updated");
     let mut v = item(&state, &row);
     v.updated_fields = Some(fields);
     v.tokens_revoked = Some(password.is_some());

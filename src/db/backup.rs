@@ -12,21 +12,34 @@ pub const KEEP: usize = 7;
 /// A copy is made when the newest is older than this.
 pub const EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// Why the database was refused or could not be copied.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The first problems `quick_check` reported.
+    #[error("{}", .0.join("; "))]
+    Damaged(Vec<String>),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("copy of the state database: {0}")]
+    Copy(#[source] rusqlite::Error),
+}
+
 /// `PRAGMA quick_check` on a read-only connection: `Ok` only when SQLite answers "ok".
-pub fn check(path: &Path) -> Result<(), String> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| e.to_string())?;
-    let rows: Vec<String> = conn
-        .prepare("PRAGMA quick_check")
-        .and_then(|mut st| {
-            st.query_map([], |r| r.get::<_, String>(0))?
-                .collect::<Result<_, _>>()
-        })
-        .map_err(|e| e.to_string())?;
+pub fn check(path: &Path) -> Result<(), CopyError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let rows: Vec<String> = conn.prepare("PRAGMA quick_check").and_then(|mut st| {
+        st.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()
+    })?;
     if rows.len() == 1 && rows[0] == "ok" {
         Ok(())
     } else {
-        Err(rows.into_iter().take(3).collect::<Vec<_>>().join("; "))
+        Err(CopyError::Damaged(rows.into_iter().take(3).collect()))
     }
 }
 
@@ -62,10 +75,13 @@ pub fn due(dir: &Path) -> bool {
 }
 
 /// Writes a consistent copy of the open database into `dir` and prunes old copies.
-pub fn snapshot(conn: &Connection, dir: &Path, reason: &str) -> Result<PathBuf, String> {
+pub fn snapshot(conn: &Connection, dir: &Path, reason: &str) -> Result<PathBuf, CopyError> {
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .map_err(|source| CopyError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     // Time first, so names sort by age; a random tail keeps two copies in one millisecond apart.
     let name = format!(
         "zdm-backupd-{}-{reason}-{:04x}.db",
@@ -74,9 +90,13 @@ pub fn snapshot(conn: &Connection, dir: &Path, reason: &str) -> Result<PathBuf, 
     );
     let path = dir.join(name);
     conn.execute("VACUUM INTO ?1", [path.to_string_lossy()])
-        .map_err(|e| format!("copy of the state database: {e}"))?;
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(|e| e.to_string())?;
+        .map_err(CopyError::Copy)?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(
+        |source| CopyError::Io {
+            path: path.clone(),
+            source,
+        },
+    )?;
     let copies = list(dir);
     for old in copies.iter().take(copies.len().saturating_sub(KEEP)) {
         let _ = std::fs::remove_file(old);

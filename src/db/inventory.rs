@@ -2,6 +2,7 @@
 //! (`sql/0006_inventory.sql`): the read side answers from here instead of reaching a share.
 
 use super::now_secs;
+use crate::domain::ids::{JobId, RepositoryId};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
 
@@ -25,7 +26,7 @@ pub struct RecordedSpace {
 /// Records the job's points (ID, bytes occupied), oldest first.
 pub fn set_points(
     conn: &Connection,
-    job_id: i64,
+    job_id: JobId,
     points: &[(String, u64)],
 ) -> rusqlite::Result<()> {
     let bytes: u64 = points.iter().map(|p| p.1).sum();
@@ -46,7 +47,7 @@ pub fn set_points(
 
 pub fn set_space(
     conn: &Connection,
-    repository_id: i64,
+    repository_id: RepositoryId,
     size: u64,
     free: u64,
 ) -> rusqlite::Result<()> {
@@ -58,11 +59,11 @@ pub fn set_space(
     Ok(())
 }
 
-pub fn all_points(conn: &Connection) -> rusqlite::Result<HashMap<i64, Inventory>> {
+pub fn all_points(conn: &Connection) -> rusqlite::Result<HashMap<JobId, Inventory>> {
     conn.prepare("SELECT job_id, points, bytes, newest, updated_at FROM point_inventory")?
         .query_map([], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
+                r.get(0)?,
                 Inventory {
                     points: r.get::<_, i64>(1)?.max(0) as u64,
                     bytes: r.get::<_, i64>(2)?.max(0) as u64,
@@ -74,11 +75,11 @@ pub fn all_points(conn: &Connection) -> rusqlite::Result<HashMap<i64, Inventory>
         .collect()
 }
 
-pub fn all_spaces(conn: &Connection) -> rusqlite::Result<HashMap<i64, RecordedSpace>> {
+pub fn all_spaces(conn: &Connection) -> rusqlite::Result<HashMap<RepositoryId, RecordedSpace>> {
     conn.prepare("SELECT repository_id, size, free, checked_at FROM repository_space")?
         .query_map([], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
+                r.get(0)?,
                 RecordedSpace {
                     size: r.get::<_, i64>(1)?.max(0) as u64,
                     free: r.get::<_, i64>(2)?.max(0) as u64,

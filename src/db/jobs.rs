@@ -2,6 +2,7 @@
 //! (decision D5), with the plan computed against the transaction's own view of the data.
 
 use super::{repositories, schedules, users, Db, DbError};
+use crate::domain::ids::{JobId, RepositoryId, ScheduleId, UserId};
 use crate::domain::job::{Ref, RegistrationRequest, RepoKind};
 use crate::domain::registration::{
     self, Catalog, Host, Outcome, PlannedJob, Rejection, RepoTarget, StoredRepo,
@@ -54,10 +55,10 @@ impl<'a> TxCatalog<'a> {
 }
 
 impl Catalog for TxCatalog<'_> {
-    fn user_id(&self, r: &Ref) -> Option<i64> {
+    fn user_id(&self, r: &Ref) -> Option<UserId> {
         self.keep(users::find_id(self.conn, r))
     }
-    fn repository(&self, id: i64) -> Option<StoredRepo> {
+    fn repository(&self, id: RepositoryId) -> Option<StoredRepo> {
         self.keep(repositories::get(self.conn, id))
             .map(|r| StoredRepo {
                 id: r.id,
@@ -65,10 +66,10 @@ impl Catalog for TxCatalog<'_> {
                 path: r.path,
             })
     }
-    fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<i64> {
+    fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<RepositoryId> {
         self.keep(repositories::by_path(self.conn, kind, path))
     }
-    fn schedule(&self, id: i64) -> Option<ScheduleData> {
+    fn schedule(&self, id: ScheduleId) -> Option<ScheduleData> {
         self.keep(schedules::get(self.conn, id))
             .and_then(|s| s.data)
     }
@@ -99,7 +100,7 @@ pub fn register_blocking(
     db: &Db,
     req: &RegistrationRequest,
     host: &Host,
-    token_user: i64,
+    token_user: UserId,
     now: NaiveDateTime,
     is_local_dir: fn(&str) -> bool,
 ) -> Result<Vec<Outcome>, RegisterError> {
@@ -110,7 +111,7 @@ pub fn register_blocking(
             return Err(RegisterError::from(e));
         }
         let outcomes = planned.map_err(RegisterError::Rejected)?;
-        let mut new_repos: HashMap<(RepoKind, String), i64> = HashMap::new();
+        let mut new_repos: HashMap<(RepoKind, String), RepositoryId> = HashMap::new();
         for o in &outcomes {
             if let Outcome::Create(job) = o {
                 insert_job(tx, job, &mut new_repos, is_local_dir)?;
@@ -123,7 +124,7 @@ pub fn register_blocking(
 fn insert_job(
     conn: &Connection,
     job: &PlannedJob,
-    new_repos: &mut HashMap<(RepoKind, String), i64>,
+    new_repos: &mut HashMap<(RepoKind, String), RepositoryId>,
     is_local_dir: fn(&str) -> bool,
 ) -> rusqlite::Result<()> {
     let repository_id = match &job.repository {
@@ -187,13 +188,13 @@ fn insert_job(
 /// A stored job as the read endpoints and the runner see it.
 #[derive(Debug, Clone)]
 pub struct JobRow {
-    pub id: i64,
+    pub id: JobId,
     pub name: String,
     pub partition: String,
     pub mode: String,
-    pub repository_id: i64,
-    pub schedule_basic_id: Option<i64>,
-    pub schedule_advanced_id: Option<i64>,
+    pub repository_id: RepositoryId,
+    pub schedule_basic_id: Option<ScheduleId>,
+    pub schedule_advanced_id: Option<ScheduleId>,
     pub rotation: i64,
     pub compression: bool,
     pub encryption: bool,
@@ -203,7 +204,7 @@ pub struct JobRow {
     pub auto_start: bool,
     pub script_path: Option<String>,
     pub script_run: Option<String>,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub stopped: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -252,7 +253,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<JobRow> {
 
 /// Records the job directory a run created (the first run, or one after the directory was
 /// removed by hand).
-pub fn set_dir_id(conn: &Connection, id: i64, dir_id: &str) -> rusqlite::Result<()> {
+pub fn set_dir_id(conn: &Connection, id: JobId, dir_id: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE jobs SET dir_id = ?2 WHERE id = ?1",
         rusqlite::params![id, dir_id],
@@ -266,7 +267,7 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<JobRow>> {
     rows.collect()
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<JobRow>> {
+pub fn get(conn: &Connection, id: JobId) -> rusqlite::Result<Option<JobRow>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM jobs WHERE id = ?1"))?
         .query_row([id], row)
         .optional()
@@ -275,7 +276,7 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<JobRow>> {
 /// A job by ID (digits) or name (spec §1.4).
 pub fn find(conn: &Connection, identifier: &str) -> rusqlite::Result<Option<JobRow>> {
     if let Ok(id) = identifier.parse::<i64>() {
-        if let Some(j) = get(conn, id)? {
+        if let Some(j) = get(conn, JobId(id))? {
             return Ok(Some(j));
         }
     }
@@ -284,7 +285,7 @@ pub fn find(conn: &Connection, identifier: &str) -> rusqlite::Result<Option<JobR
         .optional()
 }
 
-pub fn set_stopped(conn: &Connection, id: i64, stopped: bool) -> rusqlite::Result<()> {
+pub fn set_stopped(conn: &Connection, id: JobId, stopped: bool) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE jobs SET stopped = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, stopped, super::now_secs()],
@@ -322,6 +323,6 @@ pub fn update(conn: &Connection, j: &JobRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, id: JobId) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM jobs WHERE id = ?1", [id])? == 1)
 }

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod hosts;
+pub mod ids;
 pub mod inventory;
 pub mod jobs;
 pub mod migrations;
@@ -24,6 +25,8 @@ pub enum DbError {
     Schema(String),
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("the state database could not be copied before its migration: {0}")]
+    Copy(#[from] backup::CopyError),
 }
 
 #[derive(Clone)]
@@ -74,7 +77,7 @@ impl Db {
         let mut writer = open_connection(path)?;
         let version: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > 0 && version < migrations::latest() {
-            backup::snapshot(&writer, copies, "before-migration").map_err(DbError::Schema)?;
+            backup::snapshot(&writer, copies, "before-migration")?;
         }
         migrations::apply(&mut writer)?;
         if backup::due(copies) {

@@ -1,12 +1,13 @@
 //! Backup repositories (NFS/SMB shares or mounted directories).
 
 use super::now_secs;
+use crate::domain::ids::RepositoryId;
 use crate::domain::job::RepoKind;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
 pub struct RepoRow {
-    pub id: i64,
+    pub id: RepositoryId,
     pub kind: RepoKind,
     pub path: String,
     pub local_path: Option<String>,
@@ -52,26 +53,30 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<RepoRow>> {
     rows.collect()
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<RepoRow>> {
+pub fn get(conn: &Connection, id: RepositoryId) -> rusqlite::Result<Option<RepoRow>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM repositories WHERE id = ?1"))?
         .query_row([id], row)
         .optional()
 }
 
-pub fn by_path(conn: &Connection, kind: RepoKind, path: &str) -> rusqlite::Result<Option<i64>> {
+pub fn by_path(
+    conn: &Connection,
+    kind: RepoKind,
+    path: &str,
+) -> rusqlite::Result<Option<RepositoryId>> {
     conn.prepare_cached("SELECT id FROM repositories WHERE kind = ?1 AND path = ?2")?
         .query_row(params![kind.as_str(), path], |r| r.get(0))
         .optional()
 }
 
-pub fn insert(conn: &Connection, kind: RepoKind, r: &NewRepo) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, kind: RepoKind, r: &NewRepo) -> rusqlite::Result<RepositoryId> {
     let now = now_secs();
     conn.prepare_cached(
         "INSERT INTO repositories (center_id, kind, path, local_path, ip, port, remote_user, credentials_file, created_at, updated_at)
          VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
     )?
     .execute(params![kind.as_str(), r.path, r.local_path, r.ip, r.port, r.remote_user, r.credentials_file, now])?;
-    Ok(conn.last_insert_rowid())
+    Ok(RepositoryId(conn.last_insert_rowid()))
 }
 
 pub fn update(conn: &Connection, r: &RepoRow) -> rusqlite::Result<()> {
@@ -93,13 +98,13 @@ pub fn update(conn: &Connection, r: &RepoRow) -> rusqlite::Result<()> {
 }
 
 /// Names of the jobs that write into repository `id`.
-pub fn jobs_using(conn: &Connection, id: i64) -> rusqlite::Result<Vec<String>> {
+pub fn jobs_using(conn: &Connection, id: RepositoryId) -> rusqlite::Result<Vec<String>> {
     let mut st =
         conn.prepare_cached("SELECT name FROM jobs WHERE repository_id = ?1 ORDER BY id")?;
     let rows = st.query_map([id], |r| r.get(0))?;
     rows.collect()
 }
 
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, id: RepositoryId) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM repositories WHERE id = ?1", [id])? == 1)
 }

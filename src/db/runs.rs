@@ -2,6 +2,7 @@
 //! A run's row is written when it is queued and updated when it starts and ends, so a crash
 //! leaves a row that start-up can mark interrupted.
 
+use crate::domain::ids::{JobId, RunId};
 use crate::domain::run::{RunKind, RunState};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -36,8 +37,8 @@ impl FromSql for RunKind {
 
 #[derive(Debug, Clone, Default)]
 pub struct RunRow {
-    pub id: i64,
-    pub job_id: i64,
+    pub id: RunId,
+    pub job_id: JobId,
     pub job_name: String,
     pub partition: String,
     pub mode: String,
@@ -103,7 +104,7 @@ fn row(r: &Row) -> rusqlite::Result<RunRow> {
 }
 
 /// Inserts a new row (queued, missed or skipped) and returns its id.
-pub fn insert(conn: &Connection, r: &RunRow) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, r: &RunRow) -> rusqlite::Result<RunId> {
     conn.prepare_cached(
         "INSERT INTO runs (job_id, job_name, partition, mode, repository_path, trigger, kind, state,
                            due_at, queued_at, ended_at, error, mail, log)
@@ -125,14 +126,14 @@ pub fn insert(conn: &Connection, r: &RunRow) -> rusqlite::Result<i64> {
         r.mail,
         r.log,
     ])?;
-    Ok(conn.last_insert_rowid())
+    Ok(RunId(conn.last_insert_rowid()))
 }
 
 /// Records a run's restore point as soon as it is published, so a crash during the rotation
 /// that follows still shows the point in history.
 pub fn set_published(
     conn: &Connection,
-    id: i64,
+    id: RunId,
     point: &str,
     kind: RunKind,
 ) -> rusqlite::Result<()> {
@@ -143,7 +144,7 @@ pub fn set_published(
     Ok(())
 }
 
-pub fn set_running(conn: &Connection, id: i64, started_at: i64) -> rusqlite::Result<()> {
+pub fn set_running(conn: &Connection, id: RunId, started_at: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE runs SET state = 'running', started_at = ?2 WHERE id = ?1",
         params![id, started_at],
@@ -177,7 +178,7 @@ pub fn finish(conn: &Connection, r: &RunRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn set_mail(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Result<()> {
+pub fn set_mail(conn: &Connection, id: RunId, outcome: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE runs SET mail = ?2 WHERE id = ?1",
         params![id, outcome],
@@ -198,7 +199,7 @@ pub fn mark_interrupted(conn: &Connection, now: i64) -> rusqlite::Result<usize> 
     )
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<RunRow>> {
+pub fn get(conn: &Connection, id: RunId) -> rusqlite::Result<Option<RunRow>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM runs WHERE id = ?1"))?
         .query_row([id], row)
         .optional()
@@ -245,7 +246,7 @@ pub fn last_results(conn: &Connection) -> rusqlite::Result<Vec<RunRow>> {
     rows.collect()
 }
 
-pub fn last_result(conn: &Connection, job_id: i64) -> rusqlite::Result<Option<RunRow>> {
+pub fn last_result(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<RunRow>> {
     conn.prepare_cached(&format!(
         "SELECT {COLS} FROM runs WHERE job_id = ?1
            AND state IN ('complete', 'warning', 'error', 'canceled', 'interrupted')
@@ -255,6 +256,25 @@ pub fn last_result(conn: &Connection, job_id: i64) -> rusqlite::Result<Option<Ru
     .optional()
 }
 
-pub fn delete_for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<usize> {
+pub fn delete_for_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM runs WHERE job_id = ?1", [job_id])
+}
+
+/// When each job last succeeded (complete or warning), by job.
+pub fn last_success_times(
+    conn: &Connection,
+) -> rusqlite::Result<std::collections::HashMap<JobId, i64>> {
+    conn.prepare_cached(
+        "SELECT job_id, max(ended_at) FROM runs WHERE state IN ('complete', 'warning')
+         GROUP BY job_id",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// How many runs each job has in each state.
+pub fn state_counts(conn: &Connection) -> rusqlite::Result<Vec<(JobId, RunState, i64)>> {
+    conn.prepare_cached("SELECT job_id, state, count(*) FROM runs GROUP BY job_id, state")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
 }

@@ -1,14 +1,16 @@
 //! Schedule records: one row per schedule half, multi-value fields as spec §3.3 bitmaps.
 
 use super::now_secs;
-use crate::domain::schedule::{Bits, Role, ScheduleData};
+use crate::domain::ids::{ScheduleId, UserId};
+use crate::domain::schedule::{Bits, Role, ScheduleData, ScheduleKind};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
 pub struct ScheduleRow {
-    pub id: i64,
+    pub id: ScheduleId,
     pub center_id: i64,
-    pub kind: i64,
+    /// `None` for a stored number no schedule type has.
+    pub kind: Option<ScheduleKind>,
     pub state: i64,
     pub job_name: String,
     /// The newest slot that was handled (run, skipped or missed).
@@ -23,7 +25,9 @@ const COLS: &str = "id, center_id, kind, state, job_name, last_run_at, role, onc
                     interval_minute, interval_hour, dayweek, week, date, months, handled_until";
 
 fn decode(r: &Row) -> rusqlite::Result<Option<ScheduleData>> {
-    let kind: i64 = r.get(2)?;
+    let Some(kind) = ScheduleKind::from_code(r.get(2)?) else {
+        return Ok(None);
+    };
     let role: Option<String> = r.get(6)?;
     let once: Option<String> = r.get(7)?;
     let bits = |i: usize, len: u8| -> rusqlite::Result<Option<Option<Bits>>> {
@@ -38,11 +42,8 @@ fn decode(r: &Row) -> rusqlite::Result<Option<ScheduleData>> {
     else {
         return Ok(None);
     };
-    if !crate::domain::schedule::is_kind(kind) {
-        return Ok(None);
-    }
     let mut d = ScheduleData {
-        kind: kind as u8,
+        kind,
         role: Role::Basic,
         time: r.get(8)?,
         once: once.and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
@@ -66,7 +67,7 @@ fn row(r: &Row) -> rusqlite::Result<ScheduleRow> {
     Ok(ScheduleRow {
         id: r.get(0)?,
         center_id: r.get(1)?,
-        kind: r.get(2)?,
+        kind: ScheduleKind::from_code(r.get(2)?),
         state: r.get(3)?,
         job_name: r.get(4)?,
         last_run_at: r.get(5)?,
@@ -97,11 +98,11 @@ fn data_values(d: &ScheduleData) -> Vec<rusqlite::types::Value> {
 pub fn insert(
     conn: &Connection,
     d: &ScheduleData,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     job_name: &str,
-) -> rusqlite::Result<i64> {
+) -> rusqlite::Result<ScheduleId> {
     let head = [
-        rusqlite::types::Value::from(user_id),
+        rusqlite::types::Value::from(user_id.map(i64::from)),
         rusqlite::types::Value::Text(job_name.into()),
         rusqlite::types::Value::Integer(now_secs()),
     ];
@@ -111,10 +112,10 @@ pub fn insert(
          VALUES (1, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params_from_iter(head.into_iter().chain(data_values(d))))?;
-    Ok(conn.last_insert_rowid())
+    Ok(ScheduleId(conn.last_insert_rowid()))
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<ScheduleRow>> {
+pub fn get(conn: &Connection, id: ScheduleId) -> rusqlite::Result<Option<ScheduleRow>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM schedules WHERE id = ?1"))?
         .query_row([id], row)
         .optional()
@@ -127,7 +128,7 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<ScheduleRow>> {
 }
 
 /// How many job slots (basic and advanced) reference schedule `id`.
-pub fn backup_references(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
+pub fn backup_references(conn: &Connection, id: ScheduleId) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT (SELECT count(*) FROM jobs WHERE schedule_basic_id = ?1)
               + (SELECT count(*) FROM jobs WHERE schedule_advanced_id = ?1)",
@@ -136,12 +137,12 @@ pub fn backup_references(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
     )
 }
 
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, id: ScheduleId) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM schedules WHERE id = ?1", [id])? == 1)
 }
 
 /// The job a schedule record belongs to, as shown in its `jobName`.
-pub fn set_job_name(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
+pub fn set_job_name(conn: &Connection, id: ScheduleId, name: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE schedules SET job_name = ?2 WHERE id = ?1",
         params![id, name],
@@ -150,7 +151,7 @@ pub fn set_job_name(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<
 }
 
 /// Remembers the newest slot of this schedule that was handled (run, skipped or missed).
-pub fn set_last_run(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()> {
+pub fn set_last_run(conn: &Connection, id: ScheduleId, at: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE schedules SET last_run_at = max(coalesce(last_run_at, 0), ?2) WHERE id = ?1",
         params![id, at],
@@ -160,13 +161,13 @@ pub fn set_last_run(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()>
 
 /// Copies the data of `d` into record `id` (spec §4.3: an update keeps the record's id).
 /// Slots before now count as handled, so the change does not look like missed runs.
-pub fn overwrite(conn: &Connection, id: i64, d: &ScheduleData) -> rusqlite::Result<()> {
+pub fn overwrite(conn: &Connection, id: ScheduleId, d: &ScheduleData) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE schedules SET kind = ?2, role = ?3, once_date = ?4, time = ?5, interval_minute = ?6,
                 interval_hour = ?7, dayweek = ?8, week = ?9, date = ?10, months = ?11,
                 handled_until = CAST(strftime('%s', 'now') AS INTEGER)
          WHERE id = ?1",
-        params_from_iter(std::iter::once(rusqlite::types::Value::Integer(id)).chain(data_values(d))),
+        params_from_iter(std::iter::once(rusqlite::types::Value::Integer(id.0)).chain(data_values(d))),
     )?;
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! Users: the admin created at first start, and look-ups for `user` references (decision D14).
 
 use super::now_secs;
+use crate::domain::ids::UserId;
 use crate::domain::job::Ref;
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub struct UserAuth {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
     pub token_generation: i64,
@@ -15,13 +16,13 @@ pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
 }
 
-pub fn insert(conn: &Connection, email: &str, password_hash: &str) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, email: &str, password_hash: &str) -> rusqlite::Result<UserId> {
     let now = now_secs();
     conn.execute(
         "INSERT INTO users (email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
         params![email, password_hash, now],
     )?;
-    Ok(conn.last_insert_rowid())
+    Ok(UserId(conn.last_insert_rowid()))
 }
 
 pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<UserAuth>> {
@@ -40,16 +41,16 @@ pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<UserA
     .optional()
 }
 
-pub fn exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn exists(conn: &Connection, id: UserId) -> rusqlite::Result<bool> {
     conn.query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
         .optional()
         .map(|o| o.is_some())
 }
 
 /// Resolves a user reference: digits are an ID, anything else an e-mail.
-pub fn find_id(conn: &Connection, r: &Ref) -> rusqlite::Result<Option<i64>> {
+pub fn find_id(conn: &Connection, r: &Ref) -> rusqlite::Result<Option<UserId>> {
     match r {
-        Ref::Id(id) => Ok(exists(conn, *id)?.then_some(*id)),
+        Ref::Id(id) => Ok(exists(conn, UserId(*id))?.then_some(UserId(*id))),
         Ref::Name(email) => Ok(by_email(conn, email)?.map(|u| u.id)),
     }
 }
@@ -66,7 +67,7 @@ pub fn set_password(conn: &Connection, email: &str, password_hash: &str) -> rusq
 }
 
 /// The token generation of a user; `None` when the user does not exist.
-pub fn token_generation(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
+pub fn token_generation(conn: &Connection, id: UserId) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
         "SELECT token_generation FROM users WHERE id = ?1",
         [id],
@@ -78,7 +79,7 @@ pub fn token_generation(conn: &Connection, id: i64) -> rusqlite::Result<Option<i
 /// A user as the API shows it (never the hash).
 #[derive(Debug, Clone)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -100,7 +101,7 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<UserRow>> {
         .collect()
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<UserRow>> {
+pub fn get(conn: &Connection, id: UserId) -> rusqlite::Result<Option<UserRow>> {
     conn.query_row(
         "SELECT id, email, created_at, updated_at FROM users WHERE id = ?1",
         [id],
@@ -110,7 +111,7 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<UserRow>> {
 }
 
 /// Changes a user's e-mail (the login name); tokens name the user by ID and stay valid.
-pub fn set_email(conn: &Connection, id: i64, email: &str) -> rusqlite::Result<()> {
+pub fn set_email(conn: &Connection, id: UserId, email: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE users SET email = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, email, now_secs()],

@@ -5,7 +5,9 @@ use super::fields::{
     integer, is_email, join, normalize_abs_path, reject_unknown, string, string_list, type_of,
     use_option, FieldErrors,
 };
-use super::schedule::{self, parse_slot, Role, ScheduleData};
+use super::ids::{RepositoryId, ScheduleId};
+use super::invalid::Invalid;
+use super::schedule::{self, parse_slot, Role, ScheduleData, ScheduleKind};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
@@ -130,7 +132,7 @@ impl RepoKind {
 pub enum RepoInput {
     /// `{ "id": N }`, optionally with `type`/`path` that must match the registered repository.
     Id {
-        id: i64,
+        id: RepositoryId,
         kind: Option<RepoKind>,
         path: Option<String>,
     },
@@ -141,15 +143,15 @@ pub enum RepoInput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SlotInput {
     Data(ScheduleData),
-    Id(i64),
+    Id(ScheduleId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScheduleInput {
     /// `"schedule": 42`: copy the basic part of record 42.
-    FullId(i64),
+    FullId(ScheduleId),
     Inline {
-        kind: u8,
+        kind: ScheduleKind,
         basic: SlotInput,
         advanced: Option<SlotInput>,
     },
@@ -157,7 +159,7 @@ pub enum ScheduleInput {
 
 impl ScheduleInput {
     /// The schedule type when it is known without a database look-up.
-    pub fn known_kind(&self) -> Option<u8> {
+    pub fn known_kind(&self) -> Option<ScheduleKind> {
         match self {
             ScheduleInput::FullId(_) => None,
             ScheduleInput::Inline { kind, .. } => Some(*kind),
@@ -263,7 +265,7 @@ pub trait HostProbe {
     fn is_local_dir(&self, path: &str) -> bool;
     /// Decision D11: absolute, a regular executable file, owned by root, not writable by
     /// group or others.
-    fn check_script(&self, path: &str) -> Result<(), String>;
+    fn check_script(&self, path: &str) -> Result<(), Invalid>;
     /// Why a local directory (normalized, absolute) cannot hold a repository, if it cannot.
     fn repository_problem(&self, path: &str) -> Option<String> {
         forbidden_repo_path(path, None)
@@ -371,33 +373,35 @@ pub const MAX_NETWORK_LIMIT: i64 = 1_048_576;
 
 /// Job names become directory names in the repository and are also looked up by name in URLs,
 /// so they must be usable as both.
-pub fn check_job_name(name: &str) -> Result<(), String> {
+pub fn check_job_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty() || name.chars().count() > 128 {
-        return Err(format!(
+        return Err(Invalid::new(format!(
             "job name must be 1 to 128 characters, got {} characters",
             name.chars().count()
-        ));
+        )));
     }
     // A directory name holds at most 255 bytes; 128 characters of UTF-8 can be more.
     if name.len() > 255 {
-        return Err(format!(
+        return Err(Invalid::new(format!(
             "job name must be at most 255 bytes in UTF-8 (it names a directory), got {} bytes",
             name.len()
-        ));
+        )));
     }
     if name == "." || name == ".." || name.starts_with(".partial") {
-        return Err(format!("job name '{name}' is reserved"));
+        return Err(Invalid::new(format!("job name '{name}' is reserved")));
     }
     if name.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
+        return Err(Invalid::new(format!(
             "job name '{name}' must not be all digits (digits identify a job by ID)"
-        ));
+        )));
     }
     if let Some(c) = name
         .chars()
         .find(|c| matches!(c, '/' | '\\') || c.is_control())
     {
-        return Err(format!("job name '{name}' must not contain {c:?}"));
+        return Err(Invalid::new(format!(
+            "job name '{name}' must not contain {c:?}"
+        )));
     }
     Ok(())
 }
@@ -442,7 +446,11 @@ fn parse_repository(
         (_, p) => p,
     };
     if let Some(id) = id {
-        return Some(RepoInput::Id { id, kind, path });
+        return Some(RepoInput::Id {
+            id: RepositoryId(id),
+            kind,
+            path,
+        });
     }
     if obj.get("id").is_some() {
         return None;
@@ -469,22 +477,22 @@ pub fn normalize_repo_path(
     kind: RepoKind,
     path: &str,
     probe: &dyn HostProbe,
-) -> Result<String, String> {
+) -> Result<String, Invalid> {
     let p = path.trim();
     if p.contains('\0') {
-        return Err("repository path must not contain NUL".into());
+        return Err(Invalid::new("repository path must not contain NUL"));
     }
     if p.starts_with('/') && !p.starts_with("//") {
         let n = normalize_abs_path(p).ok_or_else(|| {
             format!("repository path '{p}' must not contain '.' or '..' components")
         })?;
         if let Some(m) = probe.repository_problem(&n) {
-            return Err(m);
+            return Err(Invalid(m));
         }
         if kind == RepoKind::Smb && !probe.is_local_dir(&n) {
-            return Err(format!(
+            return Err(Invalid::new(format!(
                 "SMB path format is invalid. Expected UNC path (e.g., \\\\server\\share) or an existing local directory, got '{p}'"
-            ));
+            )));
         }
         return Ok(n);
     }
@@ -497,7 +505,7 @@ pub fn normalize_repo_path(
                 (Some(host), Some(share)) if !host.is_empty() && !share.is_empty() => {
                     let tail: Vec<&str> = parts.collect();
                     if tail.iter().any(|s| *s == "." || *s == "..") {
-                        return Err(format!("SMB path '{p}' must not contain '.' or '..' components"));
+                        return Err(Invalid::new(format!("SMB path '{p}' must not contain '.' or '..' components")));
                     }
                     let mut out = format!("//{host}/{share}");
                     for t in tail {
@@ -506,9 +514,9 @@ pub fn normalize_repo_path(
                     }
                     Ok(out)
                 }
-                _ => Err(format!(
+                _ => Err(Invalid::new(format!(
                     "SMB path format is invalid. Expected UNC path (e.g., \\\\server\\share), got '{p}'"
-                )),
+                ))),
             }
         }
         RepoKind::Nfs => {
@@ -520,9 +528,9 @@ pub fn normalize_repo_path(
                     })?;
                     Ok(format!("{host}:{export}"))
                 }
-                _ => Err(format!(
+                _ => Err(Invalid::new(format!(
                     "NFS path must be host:/export, host:port:/export or an absolute local path, got '{p}'"
-                )),
+                ))),
             }
         }
     }
@@ -535,11 +543,13 @@ fn parse_schedule(
     now: NaiveDateTime,
 ) -> Option<ScheduleInput> {
     match v {
-        Value::Number(_) => integer(v, field, 1, i64::MAX, errs).map(ScheduleInput::FullId),
+        Value::Number(_) => {
+            integer(v, field, 1, i64::MAX, errs).map(|i| ScheduleInput::FullId(ScheduleId(i)))
+        }
         Value::String(s)
             if s.trim().bytes().all(|b| b.is_ascii_digit()) && !s.trim().is_empty() =>
         {
-            integer(v, field, 1, i64::MAX, errs).map(ScheduleInput::FullId)
+            integer(v, field, 1, i64::MAX, errs).map(|i| ScheduleInput::FullId(ScheduleId(i)))
         }
         Value::Object(obj) => parse_inline_schedule(obj, field, errs, now),
         other => {
@@ -590,7 +600,7 @@ pub fn parse_inline_schedule(
                 Some(SlotInput::Data(d))
             }
             v @ (Value::Number(_) | Value::String(_)) => {
-                integer(v, &f, 1, i64::MAX, errs).map(SlotInput::Id)
+                integer(v, &f, 1, i64::MAX, errs).map(|i| SlotInput::Id(ScheduleId(i)))
             }
             other => {
                 errs.add(
@@ -610,12 +620,12 @@ pub fn parse_inline_schedule(
     }
     let basic = slot("basic", Role::Basic, errs);
     let advanced = slot("advanced", Role::Advanced, errs);
-    if obj.contains_key("advanced") && !schedule::is_smart(kind) {
+    if obj.contains_key("advanced") && !kind.is_smart() {
         errs.add(
             join(field, "advanced"),
             format!(
                 "advanced is only used by smart schedule types 7 ~ 11; type {kind} ({}) takes basic only",
-                schedule::type_name(kind)
+                kind.name()
             ),
         );
         return None;
@@ -1038,11 +1048,11 @@ mod tests {
         fn is_local_dir(&self, path: &str) -> bool {
             path == "/mnt/backup"
         }
-        fn check_script(&self, path: &str) -> Result<(), String> {
+        fn check_script(&self, path: &str) -> Result<(), Invalid> {
             if path == "/usr/local/bin/ok.sh" {
                 Ok(())
             } else {
-                Err(format!("scriptPath '{path}' does not exist"))
+                Err(Invalid(format!("scriptPath '{path}' does not exist")))
             }
         }
     }
@@ -1121,6 +1131,7 @@ mod tests {
         );
         assert!(normalize_repo_path(RepoKind::Smb, "//srv", p)
             .unwrap_err()
+            .0
             .contains("SMB path format is invalid"));
         assert!(normalize_repo_path(RepoKind::Smb, "/not/there", p).is_err());
         assert_eq!(
@@ -1179,7 +1190,7 @@ mod tests {
         assert!(check_job_name("..").is_err());
         assert!(check_job_name(&"x".repeat(129)).is_err());
         assert!(check_job_name(&"한".repeat(85)).is_ok());
-        let e = check_job_name(&"한".repeat(86)).unwrap_err();
+        let e = check_job_name(&"한".repeat(86)).unwrap_err().0;
         assert!(e.contains("255 bytes"), "{e}");
     }
 

@@ -1,6 +1,8 @@
 //! Pure rules of the ZDM API: no I/O, no HTTP, no SQLite.
 
 pub mod fields;
+pub mod ids;
+pub mod invalid;
 pub mod job;
 pub mod nextfire;
 pub mod partition;

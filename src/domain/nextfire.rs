@@ -9,7 +9,7 @@
 //! - a wall-clock time inside a spring-forward gap fires at the first instant after the gap; a
 //!   time that occurs twice on a fall-back day fires once, at its first occurrence.
 
-use super::schedule::ScheduleData;
+use super::schedule::{ScheduleData, ScheduleKind};
 use crate::clock::Zone;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 
@@ -20,8 +20,8 @@ const HORIZON_DAYS: i64 = 366 * 8 + 2;
 pub fn next_fire(s: &ScheduleData, after: DateTime<Utc>, zone: &Zone) -> Option<DateTime<Utc>> {
     let start = zone.local(after).date() - Duration::days(1);
     let days: Box<dyn Iterator<Item = NaiveDate>> = match s.once {
-        Some(d) if s.kind == 0 => Box::new(std::iter::once(d)),
-        _ if s.kind == 0 => return None,
+        Some(d) if s.kind == ScheduleKind::Once => Box::new(std::iter::once(d)),
+        _ if s.kind == ScheduleKind::Once => return None,
         _ => Box::new((0..HORIZON_DAYS).map(move |i| start + Duration::days(i))),
     };
     for day in days {
@@ -92,15 +92,15 @@ fn fires_on(s: &ScheduleData, day: NaiveDate) -> bool {
     let weekday = || s.weekdays.is_some_and(|b| b.has(weekday_index(day)));
     let date = || s.dates.is_some_and(|b| b.has(day.day() as usize - 1));
     let month = || s.months.is_some_and(|b| b.has(day.month0() as usize));
+    use ScheduleKind::*;
     match s.kind {
-        0 => s.once == Some(day),
-        1..=3 => true,
-        4 | 7 => weekday(),
-        5 | 8 => weekday() && week_matches(s, day),
-        6 | 9 => date(),
-        10 => month() && weekday() && week_matches(s, day),
-        11 => month() && date(),
-        _ => false,
+        Once => s.once == Some(day),
+        EveryMinute | Hourly | Daily => true,
+        Weekly | SmartWeekly => weekday(),
+        MonthlyWeekDay | SmartMonthlyWeekDay => weekday() && week_matches(s, day),
+        MonthlyDate | SmartMonthlyDate => date(),
+        SmartCustomWeekDay => month() && weekday() && week_matches(s, day),
+        SmartCustomDate => month() && date(),
     }
 }
 
@@ -110,8 +110,8 @@ fn day_times(s: &ScheduleData) -> Vec<NaiveTime> {
         return Vec::new();
     };
     let step_minutes = match s.kind {
-        1 => s.interval_minute.unwrap_or(0),
-        2 => s.interval_hour.unwrap_or(0) * 60,
+        ScheduleKind::EveryMinute => s.interval_minute.unwrap_or(0),
+        ScheduleKind::Hourly => s.interval_hour.unwrap_or(0) * 60,
         _ => 0,
     };
     if step_minutes == 0 {
@@ -140,7 +140,7 @@ mod tests {
 
     fn sched(kind: u8, time: &str) -> ScheduleData {
         ScheduleData {
-            kind,
+            kind: ScheduleKind::from_code(kind.into()).unwrap(),
             role: Role::Basic,
             time: time.into(),
             once: None,

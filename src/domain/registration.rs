@@ -3,12 +3,13 @@
 //! order spec §2.4 gives. Pure: stored state is read through `Catalog`.
 
 use super::fields::FieldErrors;
+use super::ids::{RepositoryId, ScheduleId, UserId};
 use super::job::{
     JobOptions, Mode, Ref, RegistrationRequest, RepoInput, RepoKind, ScheduleInput, ScriptRun,
     SlotInput,
 };
 use super::partition::suffix;
-use super::schedule::{self, Role, ScheduleData};
+use super::schedule::{self, Role, ScheduleData, ScheduleKind};
 use chrono::NaiveDateTime;
 use std::collections::HashSet;
 
@@ -44,17 +45,17 @@ pub struct Host {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRepo {
-    pub id: i64,
+    pub id: RepositoryId,
     pub kind: RepoKind,
     pub path: String,
 }
 
 /// Read access to stored state during planning (implemented over the write transaction).
 pub trait Catalog {
-    fn user_id(&self, r: &Ref) -> Option<i64>;
-    fn repository(&self, id: i64) -> Option<StoredRepo>;
-    fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<i64>;
-    fn schedule(&self, id: i64) -> Option<ScheduleData>;
+    fn user_id(&self, r: &Ref) -> Option<UserId>;
+    fn repository(&self, id: RepositoryId) -> Option<StoredRepo>;
+    fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<RepositoryId>;
+    fn schedule(&self, id: ScheduleId) -> Option<ScheduleData>;
     fn job_name_taken(&self, name: &str) -> bool;
     /// Names of stored jobs that start with `prefix` (for automatic numbering).
     fn job_names_with_prefix(&self, prefix: &str) -> Vec<String>;
@@ -62,7 +63,7 @@ pub trait Catalog {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepoTarget {
-    Existing(i64),
+    Existing(RepositoryId),
     New { kind: RepoKind, path: String },
 }
 
@@ -71,7 +72,7 @@ pub struct PlannedJob {
     pub partition: String,
     pub name: String,
     pub mode: Mode,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub center_id: i64,
     pub server_id: i64,
     pub repository: RepoTarget,
@@ -109,7 +110,7 @@ fn field(prefix: &str, key: &str) -> String {
 pub fn plan(
     req: &RegistrationRequest,
     host: &Host,
-    token_user: i64,
+    token_user: UserId,
     catalog: &dyn Catalog,
     now: NaiveDateTime,
 ) -> Result<Vec<Outcome>, Rejection> {
@@ -317,12 +318,12 @@ fn resolve_repository(t: &Target, catalog: &dyn Catalog) -> Result<RepoTarget, R
 /// A schedule after ID references were read: the records to copy for this job.
 #[derive(Debug, Clone)]
 pub struct ResolvedSchedule {
-    pub kind: u8,
+    pub kind: ScheduleKind,
     pub basic: ScheduleData,
     pub advanced: Option<ScheduleData>,
     /// Slots that came from an ID reference (for JOB-ERROR-108).
-    basic_ref: Option<i64>,
-    advanced_ref: Option<i64>,
+    basic_ref: Option<ScheduleId>,
+    advanced_ref: Option<ScheduleId>,
 }
 
 pub fn resolve_schedule(
@@ -351,7 +352,7 @@ pub fn resolve_schedule(
         } => {
             let slot = |s: &SlotInput,
                         role: Role|
-             -> Result<(ScheduleData, Option<i64>), Rejection> {
+             -> Result<(ScheduleData, Option<ScheduleId>), Rejection> {
                 match s {
                     SlotInput::Data(d) => Ok((d.clone(), None)),
                     SlotInput::Id(id) => {
@@ -362,8 +363,8 @@ pub fn resolve_schedule(
                             return Err(Rejection::BadRequest(format!(
                                 "Schedule ID '{id}' is of type {} ({}), but schedule.type is {kind} ({}).",
                                 d.kind,
-                                schedule::type_name(d.kind),
-                                schedule::type_name(*kind)
+                                d.kind.name(),
+                                kind.name()
                             )));
                         }
                         d.role = role;
@@ -397,7 +398,7 @@ pub fn check_compat(
     now: NaiveDateTime,
 ) -> Result<(), Rejection> {
     let Some(s) = s else { return Ok(()) };
-    let smart_kind = schedule::is_smart(s.kind);
+    let smart_kind = s.kind.is_smart();
     match mode {
         Mode::Full | Mode::Increment if smart_kind || s.advanced.is_some() => {
             return Err(Rejection::BadRequest(MSG_101.into()));
@@ -425,14 +426,14 @@ pub fn check_compat(
         }
         if mode == Mode::Smart {
             if let Err(m) = schedule::check_smart_basic_single(&s.basic) {
-                return Err(Rejection::Conflict(m));
+                return Err(Rejection::Conflict(m.into()));
             }
         }
     }
     // A copied Once record may have expired since it was stored.
     for d in std::iter::once(&s.basic).chain(s.advanced.as_ref()) {
         if let Err(m) = schedule::check_not_past(d, now) {
-            return Err(Rejection::BadRequest(m));
+            return Err(Rejection::BadRequest(m.into()));
         }
     }
     Ok(())
@@ -536,7 +537,7 @@ mod tests {
 
     fn run(body: Value, cat: &Mem) -> Result<Vec<Outcome>, Rejection> {
         let req = parse_registration(&body, &PROBE, now()).expect("valid body");
-        plan(&req, &host(), 1, cat, now())
+        plan(&req, &host(), UserId(1), cat, now())
     }
 
     fn base(extra: Value) -> Value {
@@ -667,14 +668,14 @@ mod tests {
         assert!(req.is_err());
         let mut errs = FieldErrors::new();
         let d = schedule::parse_slot(
-            3,
+            ScheduleKind::Daily,
             Role::Basic,
             json!({"time": "02:00"}).as_object().unwrap(),
             "b",
             &mut errs,
         )
         .unwrap();
-        cat.schedules.insert(42, d);
+        cat.schedules.insert(ScheduleId(42), d);
         let o = run(base(json!({"schedule": 42})), &cat).unwrap();
         assert_eq!(
             created(&o)[0].basic.as_ref().unwrap().describe(),

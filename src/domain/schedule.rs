@@ -2,6 +2,7 @@
 //! bitmap storage of spec §3.3, display names and description strings of §3.1/§3.4.
 
 use super::fields::{join, reject_unknown, type_of, FieldErrors};
+use super::invalid::Invalid;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
@@ -21,24 +22,39 @@ pub const TYPE_NAMES: [&str; 12] = [
 ];
 
 /// Lower-case aliases the vendor's docs and CLI use (current and pre-2026 names), by type.
-const TYPE_ALIASES: [(&str, u8); 17] = [
-    ("once", 0),
-    ("every minute", 1),
-    ("hourly", 2),
-    ("daily", 3),
-    ("weekly", 4),
-    ("monthly on specific week", 5),
-    ("monthly on specific day", 6),
-    ("smart weekly", 7),
-    ("smart monthly week", 8),
-    ("smart monthly date", 9),
-    ("smart custom monthly week", 10),
-    ("smart custom monthly date", 11),
-    ("smart weekly on specific day", 7),
-    ("smart monthly on specific week and day", 8),
-    ("smart monthly on specific date", 9),
-    ("smart custom monthly on specific month, week and day", 10),
-    ("smart custom monthly on specific month and date", 11),
+const TYPE_ALIASES: [(&str, ScheduleKind); 17] = [
+    ("once", ScheduleKind::Once),
+    ("every minute", ScheduleKind::EveryMinute),
+    ("hourly", ScheduleKind::Hourly),
+    ("daily", ScheduleKind::Daily),
+    ("weekly", ScheduleKind::Weekly),
+    ("monthly on specific week", ScheduleKind::MonthlyWeekDay),
+    ("monthly on specific day", ScheduleKind::MonthlyDate),
+    ("smart weekly", ScheduleKind::SmartWeekly),
+    ("smart monthly week", ScheduleKind::SmartMonthlyWeekDay),
+    ("smart monthly date", ScheduleKind::SmartMonthlyDate),
+    (
+        "smart custom monthly week",
+        ScheduleKind::SmartCustomWeekDay,
+    ),
+    ("smart custom monthly date", ScheduleKind::SmartCustomDate),
+    ("smart weekly on specific day", ScheduleKind::SmartWeekly),
+    (
+        "smart monthly on specific week and day",
+        ScheduleKind::SmartMonthlyWeekDay,
+    ),
+    (
+        "smart monthly on specific date",
+        ScheduleKind::SmartMonthlyDate,
+    ),
+    (
+        "smart custom monthly on specific month, week and day",
+        ScheduleKind::SmartCustomWeekDay,
+    ),
+    (
+        "smart custom monthly on specific month and date",
+        ScheduleKind::SmartCustomDate,
+    ),
 ];
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -81,22 +97,81 @@ pub const WEEKDAY_MSG: &str =
     "Invalid day value. (day must be one of: mon, tue, wed, thu, fri, sat, sun)";
 pub const TYPE_MSG: &str = "invalid schedule type (must be 0 ~ 11)";
 
-pub fn type_name(kind: u8) -> &'static str {
-    TYPE_NAMES.get(kind as usize).copied().unwrap_or("Unknown")
+/// The ZDM schedule types (spec §3.1), stored and sent as their numbers 0-11. Types 7-11 are
+/// "smart": a basic (full backup) and an advanced (incremental) half.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum ScheduleKind {
+    Once = 0,
+    EveryMinute = 1,
+    Hourly = 2,
+    Daily = 3,
+    Weekly = 4,
+    MonthlyWeekDay = 5,
+    MonthlyDate = 6,
+    SmartWeekly = 7,
+    SmartMonthlyWeekDay = 8,
+    SmartMonthlyDate = 9,
+    SmartCustomWeekDay = 10,
+    SmartCustomDate = 11,
 }
 
-/// The first smart type (7-11 are smart: a basic and an advanced half).
-pub const FIRST_SMART: u8 = 7;
-/// The highest schedule type (spec §3.1: 0-11).
-pub const LAST_KIND: u8 = 11;
+impl ScheduleKind {
+    pub const ALL: [ScheduleKind; 12] = [
+        ScheduleKind::Once,
+        ScheduleKind::EveryMinute,
+        ScheduleKind::Hourly,
+        ScheduleKind::Daily,
+        ScheduleKind::Weekly,
+        ScheduleKind::MonthlyWeekDay,
+        ScheduleKind::MonthlyDate,
+        ScheduleKind::SmartWeekly,
+        ScheduleKind::SmartMonthlyWeekDay,
+        ScheduleKind::SmartMonthlyDate,
+        ScheduleKind::SmartCustomWeekDay,
+        ScheduleKind::SmartCustomDate,
+    ];
 
-/// A schedule type the API knows.
-pub fn is_kind(kind: i64) -> bool {
-    (0..=LAST_KIND as i64).contains(&kind)
+    /// The type with API number `code`, if there is one.
+    pub fn from_code(code: i64) -> Option<ScheduleKind> {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| Self::ALL.get(i))
+            .copied()
+    }
+
+    /// The API number (spec §3.1).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The display name of spec §3.1.
+    pub fn name(self) -> &'static str {
+        TYPE_NAMES[self as usize]
+    }
+
+    pub fn is_smart(self) -> bool {
+        self >= ScheduleKind::SmartWeekly
+    }
 }
 
-pub fn is_smart(kind: u8) -> bool {
-    (FIRST_SMART..=LAST_KIND).contains(&kind)
+impl From<ScheduleKind> for i64 {
+    fn from(k: ScheduleKind) -> i64 {
+        i64::from(k.code())
+    }
+}
+
+/// Sent as its number, like the API's `type` field.
+impl serde::Serialize for ScheduleKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.code())
+    }
+}
+
+impl std::fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
 }
 
 /// Which half of a schedule a record is. Smart types render differently by role.
@@ -171,7 +246,7 @@ impl Bits {
 /// One schedule record: the `basic` or `advanced` half of a schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleData {
-    pub kind: u8,
+    pub kind: ScheduleKind,
     pub role: Role,
     /// `HH:mm`
     pub time: String,
@@ -186,42 +261,43 @@ pub struct ScheduleData {
 }
 
 /// The keys each type takes in a slot object (spec §3.1).
-fn slot_keys(kind: u8) -> &'static [&'static str] {
+fn slot_keys(kind: ScheduleKind) -> &'static [&'static str] {
+    use ScheduleKind::*;
     match kind {
-        0 => &["year", "month", "day", "time"],
-        1 | 2 => &["time", "interval"],
-        3 => &["time"],
-        4 | 7 => &["day", "time"],
-        5 | 8 => &["week", "day", "time"],
-        6 | 9 => &["day", "time"],
-        10 => &["month", "week", "day", "time"],
-        11 => &["month", "day", "time"],
-        _ => &[],
+        Once => &["year", "month", "day", "time"],
+        EveryMinute | Hourly => &["time", "interval"],
+        Daily => &["time"],
+        Weekly | SmartWeekly => &["day", "time"],
+        MonthlyWeekDay | SmartMonthlyWeekDay => &["week", "day", "time"],
+        MonthlyDate | SmartMonthlyDate => &["day", "time"],
+        SmartCustomWeekDay => &["month", "week", "day", "time"],
+        SmartCustomDate => &["month", "day", "time"],
     }
 }
 
-fn weekday_day(kind: u8) -> bool {
-    matches!(kind, 4 | 5 | 7 | 8 | 10)
+/// Whether `day` names weekdays (else dates of the month).
+fn weekday_day(kind: ScheduleKind) -> bool {
+    use ScheduleKind::*;
+    matches!(
+        kind,
+        Weekly | MonthlyWeekDay | SmartWeekly | SmartMonthlyWeekDay | SmartCustomWeekDay
+    )
 }
 
 /// Parses the schedule `type` field: a number 0-11, a numeric string, a display name or an alias
 /// (case-insensitive).
-pub fn parse_type(v: &Value) -> Option<u8> {
+pub fn parse_type(v: &Value) -> Option<ScheduleKind> {
     match v {
-        Value::Number(n) => n
-            .as_u64()
-            .filter(|n| *n <= LAST_KIND as u64)
-            .map(|n| n as u8),
+        Value::Number(n) => n.as_i64().and_then(ScheduleKind::from_code),
         Value::String(s) => {
             let t = s.trim();
-            if let Ok(n) = t.parse::<u8>() {
-                return (n <= LAST_KIND).then_some(n);
+            if let Ok(n) = t.parse::<i64>() {
+                return ScheduleKind::from_code(n);
             }
             let l = t.to_ascii_lowercase();
-            TYPE_NAMES
-                .iter()
-                .position(|n| n.to_ascii_lowercase() == l)
-                .map(|i| i as u8)
+            ScheduleKind::ALL
+                .into_iter()
+                .find(|k| k.name().to_ascii_lowercase() == l)
                 .or_else(|| TYPE_ALIASES.iter().find(|(a, _)| *a == l).map(|(_, k)| *k))
         }
         _ => None,
@@ -250,31 +326,31 @@ fn tokens(v: &Value) -> Option<Vec<String>> {
     }
 }
 
-fn numeric_bits(v: &Value, len: u8, msg: &str) -> Result<Bits, String> {
+fn numeric_bits(v: &Value, len: u8, msg: &str) -> Result<Bits, Invalid> {
     let toks = tokens(v).ok_or_else(|| msg.to_string())?;
     if toks.is_empty() {
-        return Err(msg.to_string());
+        return Err(Invalid::new(msg.to_string()));
     }
     let mut b = Bits::empty(len);
     for t in toks {
         match t.parse::<usize>() {
             Ok(n) if (1..=len as usize).contains(&n) => b.set(n - 1),
-            _ => return Err(msg.to_string()),
+            _ => return Err(Invalid::new(msg.to_string())),
         }
     }
     Ok(b)
 }
 
-fn weekday_bits(v: &Value) -> Result<Bits, String> {
+fn weekday_bits(v: &Value) -> Result<Bits, Invalid> {
     let toks = tokens(v).ok_or_else(|| WEEKDAY_MSG.to_string())?;
     if toks.is_empty() {
-        return Err(WEEKDAY_MSG.to_string());
+        return Err(Invalid::new(WEEKDAY_MSG.to_string()));
     }
     let mut b = Bits::empty(7);
     for t in toks {
         match WEEKDAYS.iter().position(|d| *d == t) {
             Some(i) => b.set(i),
-            None => return Err(WEEKDAY_MSG.to_string()),
+            None => return Err(Invalid::new(WEEKDAY_MSG.to_string())),
         }
     }
     Ok(b)
@@ -304,7 +380,7 @@ fn single_number(v: &Value) -> Option<i64> {
 /// `field` is the dotted path used in messages (`schedule.basic`, `basic`). Every problem is
 /// added to `errs`; `None` is returned when there was any.
 pub fn parse_slot(
-    kind: u8,
+    kind: ScheduleKind,
     role: Role,
     obj: &Map<String, Value>,
     field: &str,
@@ -343,13 +419,13 @@ pub fn parse_slot(
         }
     }
     if let Some(d) = obj.get("day") {
-        let r = if kind == 0 {
+        let r = if kind == ScheduleKind::Once {
             match single_number(d) {
                 Some(n) if (1..=31).contains(&n) => Ok(Bits {
                     mask: 1 << (n - 1),
                     len: 31,
                 }),
-                _ => Err(DATE_MSG.to_string()),
+                _ => Err(Invalid::new(DATE_MSG)),
             }
         } else if weekday_day(kind) {
             weekday_bits(d)
@@ -369,13 +445,13 @@ pub fn parse_slot(
         }
     }
     if let Some(m) = obj.get("month") {
-        let r = if kind == 0 {
+        let r = if kind == ScheduleKind::Once {
             match single_number(m) {
                 Some(n) if (1..=12).contains(&n) => Ok(Bits {
                     mask: 1 << (n - 1),
                     len: 12,
                 }),
-                _ => Err(MONTH_MSG.to_string()),
+                _ => Err(Invalid::new(MONTH_MSG)),
             }
         } else {
             numeric_bits(m, 12, MONTH_MSG)
@@ -385,7 +461,7 @@ pub fn parse_slot(
             Err(msg) => errs.add(join(field, "month"), msg),
         }
     }
-    if kind == 0 {
+    if kind == ScheduleKind::Once {
         if let Some(y) = obj.get("year") {
             match single_number(y) {
                 Some(n) if (1970..=9999).contains(&n) => {
@@ -411,7 +487,7 @@ pub fn parse_slot(
         data.dates = None;
     }
     if let Some(iv) = obj.get("interval") {
-        let (unit, max) = if kind == 1 {
+        let (unit, max) = if kind == ScheduleKind::EveryMinute {
             ("minute", 1440)
         } else {
             ("hour", 24)
@@ -422,7 +498,7 @@ pub fn parse_slot(
                 reject_unknown(o, &[unit], &ifield, errs);
                 match o.get(unit).and_then(single_number) {
                     Some(n) if (1..=max).contains(&n) => {
-                        if kind == 1 {
+                        if kind == ScheduleKind::EveryMinute {
                             data.interval_minute = Some(n as u32);
                         } else {
                             data.interval_hour = Some(n as u32);
@@ -457,15 +533,15 @@ pub fn parse_slot(
 }
 
 /// Type 0 schedules in the past can never fire: refuse them (`now` is local wall-clock time).
-pub fn check_not_past(data: &ScheduleData, now: NaiveDateTime) -> Result<(), String> {
+pub fn check_not_past(data: &ScheduleData, now: NaiveDateTime) -> Result<(), Invalid> {
     if let Some(date) = data.once {
         let at = date.and_time(parse_hm(&data.time));
         if at <= now {
-            return Err(format!(
+            return Err(Invalid::new(format!(
                 "Once schedule {} is in the past (now {}); choose a future date and time.",
                 at.format("%d/%m/%Y %H:%M"),
                 now.format("%d/%m/%Y %H:%M")
-            ));
+            )));
         }
     }
     Ok(())
@@ -477,8 +553,8 @@ pub fn parse_hm(s: &str) -> chrono::NaiveTime {
 
 /// Spec §3.5 SCHEDULE-ERROR-23: the `basic` (full-backup) half of a smart schedule selects one
 /// value per field.
-pub fn check_smart_basic_single(data: &ScheduleData) -> Result<(), String> {
-    let name = type_name(data.kind);
+pub fn check_smart_basic_single(data: &ScheduleData) -> Result<(), Invalid> {
+    let name = data.kind.name();
     let lists = [
         ("weekday", "weekdays", data.weekdays, true),
         ("week", "weeks", data.weeks, false),
@@ -492,10 +568,10 @@ pub fn check_smart_basic_single(data: &ScheduleData) -> Result<(), String> {
             } else {
                 b.indices().map(|i| (i + 1).to_string()).collect()
             };
-            return Err(format!(
+            return Err(Invalid::new(format!(
                 "{name} type schedule does not allow multiple {one} selections in basic. (Currently selected {many}: {})",
                 shown.join(", ")
-            ));
+            )));
         }
     }
     Ok(())
@@ -526,41 +602,53 @@ impl ScheduleData {
             })
             .unwrap_or_default();
         let basic = self.role == Role::Basic;
+        use ScheduleKind::*;
         match (self.kind, basic) {
-            (0, _) => {
+            (Once, _) => {
                 let d = self
                     .once
                     .map(|d| d.format("%d/%m/%Y").to_string())
                     .unwrap_or_default();
                 format!("[Basic] Start working on {d} {t}.")
             }
-            (1, _) => format!(
+            (EveryMinute, _) => format!(
                 "[Basic] Start working at {t} every {} Minute.",
                 self.interval_minute.unwrap_or(0)
             ),
-            (2, _) => format!(
+            (Hourly, _) => format!(
                 "[Basic] Start working at {t} every {} Hour.",
                 self.interval_hour.unwrap_or(0)
             ),
-            (3, _) => format!("[Basic] Start working at {t} every day."),
-            (4, _) => format!("[Basic] Start working at {t} {days} every week."),
-            (5, _) => format!("[Basic] Start working at {t} {weeks} / {days} every month."),
-            (6, _) => format!("[Basic] Start working at {t} {dates} every month."),
-            (7, true) => format!("[Basic] Start working every {days} at {t}"),
-            (7, false) => format!("[Advanced] Start working every {days} at {t}"),
-            (8, true) => format!("[Basic] Start working at {t} on {days} {weeks} of every month."),
-            (8, false) => format!(
+            (Daily, _) => format!("[Basic] Start working at {t} every day."),
+            (Weekly, _) => format!("[Basic] Start working at {t} {days} every week."),
+            (MonthlyWeekDay, _) => {
+                format!("[Basic] Start working at {t} {weeks} / {days} every month.")
+            }
+            (MonthlyDate, _) => format!("[Basic] Start working at {t} {dates} every month."),
+            (SmartWeekly, true) => format!("[Basic] Start working every {days} at {t}"),
+            (SmartWeekly, false) => format!("[Advanced] Start working every {days} at {t}"),
+            (SmartMonthlyWeekDay, true) => {
+                format!("[Basic] Start working at {t} on {days} {weeks} of every month.")
+            }
+            (SmartMonthlyWeekDay, false) => format!(
                 "[Advanced] Start working at {t} on the {days} of the {weeks} of every month."
             ),
-            (9, true) => format!("[Basic] Start working at {t} on the {dates} of every month."),
-            (9, false) => format!("[Advanced] Start working at {t} on the {dates} of every month."),
-            (10, true) => format!("[Basic] Start working at {t} on the {weeks} {days} of {months}"),
-            (10, false) => {
+            (SmartMonthlyDate, true) => {
+                format!("[Basic] Start working at {t} on the {dates} of every month.")
+            }
+            (SmartMonthlyDate, false) => {
+                format!("[Advanced] Start working at {t} on the {dates} of every month.")
+            }
+            (SmartCustomWeekDay, true) => {
+                format!("[Basic] Start working at {t} on the {weeks} {days} of {months}")
+            }
+            (SmartCustomWeekDay, false) => {
                 format!("[Advanced] Start working at {t} on the {weeks} / {days} of {months}")
             }
-            (11, true) => format!("[Basic] Start working on {months} {dates} at {t}"),
-            (11, false) => format!("[Advanced] Start working at {t} on the {dates} of {months}"),
-            _ => "-".to_string(),
+            (SmartCustomDate, true) => format!("[Basic] Start working on {months} {dates} at {t}"),
+            (SmartCustomDate, false) => {
+                format!("[Advanced] Start working at {t} on the {dates} of {months}")
+            }
         }
     }
 }
@@ -578,7 +666,7 @@ mod tests {
     fn slot(kind: u8, role: Role, v: Value) -> Result<ScheduleData, FieldErrors> {
         let mut errs = FieldErrors::new();
         let r = parse_slot(
-            kind,
+            ScheduleKind::from_code(kind.into()).unwrap(),
             role,
             v.as_object().unwrap(),
             "schedule.basic",
@@ -675,15 +763,31 @@ mod tests {
 
     #[test]
     fn type_names_and_aliases() {
-        assert_eq!(parse_type(&json!(3)), Some(3));
-        assert_eq!(parse_type(&json!("11")), Some(11));
-        assert_eq!(parse_type(&json!("daily")), Some(3));
-        assert_eq!(parse_type(&json!("Monthly on Specific Date")), Some(6));
-        assert_eq!(parse_type(&json!("smart weekly on specific day")), Some(7));
+        assert_eq!(parse_type(&json!(3)).map(ScheduleKind::code), Some(3));
+        assert_eq!(parse_type(&json!("11")).map(ScheduleKind::code), Some(11));
+        assert_eq!(parse_type(&json!("daily")).map(ScheduleKind::code), Some(3));
+        assert_eq!(
+            parse_type(&json!("Monthly on Specific Date")).map(ScheduleKind::code),
+            Some(6)
+        );
+        assert_eq!(
+            parse_type(&json!("smart weekly on specific day")).map(ScheduleKind::code),
+            Some(7)
+        );
         assert_eq!(parse_type(&json!(12)), None);
         assert_eq!(parse_type(&json!(-1)), None);
         assert_eq!(parse_type(&json!("weekly-ish")), None);
-        assert_eq!(type_name(5), "Monthly (Specific Week and Day of the Week)");
+        for (i, k) in ScheduleKind::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(k.code()), i);
+            assert_eq!(ScheduleKind::from_code(i as i64), Some(k));
+            assert_eq!(k.is_smart(), i >= 7, "{k:?}");
+            assert_eq!(parse_type(&json!(k.name())), Some(k));
+        }
+        assert_eq!(ScheduleKind::from_code(12), None);
+        assert_eq!(
+            ScheduleKind::MonthlyWeekDay.name(),
+            "Monthly (Specific Week and Day of the Week)"
+        );
     }
 
     #[test]
@@ -738,20 +842,23 @@ mod tests {
     fn smart_basic_must_select_single_values() {
         let d = slot(7, B, json!({"day":"mon, tue","time":"01:00"})).unwrap();
         assert_eq!(
-            check_smart_basic_single(&d).unwrap_err(),
+            check_smart_basic_single(&d).unwrap_err().0,
             "Smart Weekly (Specific Day of the Week) type schedule does not allow multiple weekday selections in basic. (Currently selected weekdays: Monday, Tuesday)"
         );
         let d = slot(8, B, json!({"week":"1,2","day":"mon","time":"01:00"})).unwrap();
         assert!(check_smart_basic_single(&d)
             .unwrap_err()
+            .0
             .contains("multiple week selections in basic. (Currently selected weeks: 1, 2)"));
         let d = slot(11, B, json!({"month":"1,3","day":"1","time":"01:00"})).unwrap();
         assert!(check_smart_basic_single(&d)
             .unwrap_err()
+            .0
             .contains("(Currently selected months: 1, 3)"));
         let d = slot(9, B, json!({"day":"1,15","time":"01:00"})).unwrap();
         assert!(check_smart_basic_single(&d)
             .unwrap_err()
+            .0
             .contains("multiple date selections in basic. (Currently selected dates: 1, 15)"));
     }
 
@@ -769,6 +876,7 @@ mod tests {
             .unwrap();
         assert!(check_not_past(&d, now)
             .unwrap_err()
+            .0
             .contains("is in the past"));
         let earlier = NaiveDate::from_ymd_opt(2026, 1, 20)
             .unwrap()

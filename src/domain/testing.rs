@@ -1,6 +1,8 @@
 //! In-memory stand-ins for the domain's ports (`Catalog`, `HostProbe`), shared by the table
 //! tests of registration and update planning.
 
+use super::ids::{RepositoryId, ScheduleId, UserId};
+use super::invalid::Invalid;
 use super::job::{HostProbe, Ref, RepoKind};
 use super::registration::{Catalog, StoredRepo};
 use super::schedule::ScheduleData;
@@ -15,7 +17,7 @@ impl HostProbe for Probe {
     fn is_local_dir(&self, _: &str) -> bool {
         self.local_dirs
     }
-    fn check_script(&self, _: &str) -> Result<(), String> {
+    fn check_script(&self, _: &str) -> Result<(), Invalid> {
         Ok(())
     }
 }
@@ -24,7 +26,7 @@ impl HostProbe for Probe {
 #[derive(Default)]
 pub struct MemCatalog {
     pub names: HashSet<String>,
-    pub schedules: HashMap<i64, ScheduleData>,
+    pub schedules: HashMap<ScheduleId, ScheduleData>,
     pub repos: Vec<StoredRepo>,
 }
 
@@ -35,7 +37,7 @@ impl MemCatalog {
             repos: ids
                 .iter()
                 .map(|&id| StoredRepo {
-                    id,
+                    id: RepositoryId(id),
                     kind: RepoKind::Nfs,
                     path: format!("/backup/{id}"),
                 })
@@ -46,19 +48,19 @@ impl MemCatalog {
 }
 
 impl Catalog for MemCatalog {
-    fn user_id(&self, r: &Ref) -> Option<i64> {
-        r.matches(1, "admin@localhost").then_some(1)
+    fn user_id(&self, r: &Ref) -> Option<UserId> {
+        r.matches(1, "admin@localhost").then_some(UserId(1))
     }
-    fn repository(&self, id: i64) -> Option<StoredRepo> {
+    fn repository(&self, id: RepositoryId) -> Option<StoredRepo> {
         self.repos.iter().find(|r| r.id == id).cloned()
     }
-    fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<i64> {
+    fn repository_by_path(&self, kind: RepoKind, path: &str) -> Option<RepositoryId> {
         self.repos
             .iter()
             .find(|r| r.kind == kind && r.path == path)
             .map(|r| r.id)
     }
-    fn schedule(&self, id: i64) -> Option<ScheduleData> {
+    fn schedule(&self, id: ScheduleId) -> Option<ScheduleData> {
         self.schedules.get(&id).cloned()
     }
     fn job_name_taken(&self, name: &str) -> bool {

@@ -4,11 +4,12 @@
 //! the §2.4 compatibility rules), so an update cannot accept what a registration refuses.
 
 use super::fields::FieldErrors;
+use super::ids::{RepositoryId, ScheduleId};
 use super::job::{JobUpdate, Mode, RepoInput, ScriptRun, StatusChange};
 use super::registration::{
     check_compat, resolve_schedule, Catalog, Rejection, JOB_NAME_CONFLICT, MSG_101, MSG_107,
 };
-use super::schedule::{self, Role, ScheduleData};
+use super::schedule::{Role, ScheduleData};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 
@@ -17,10 +18,10 @@ use serde_json::{json, Value};
 pub struct CurrentJob {
     pub name: String,
     pub mode: Mode,
-    pub repository_id: i64,
+    pub repository_id: RepositoryId,
     /// Schedule records (ID and data) of the basic and advanced halves.
-    pub basic: Option<(i64, ScheduleData)>,
-    pub advanced: Option<(i64, ScheduleData)>,
+    pub basic: Option<(ScheduleId, ScheduleData)>,
+    pub advanced: Option<(ScheduleId, ScheduleData)>,
     pub rotation: u32,
     pub compression: bool,
     pub encryption: bool,
@@ -40,7 +41,7 @@ pub enum SlotWrite {
     /// Unchanged (or absent and staying absent).
     Keep,
     /// The record keeps its ID and gets new data (same mode family, spec §4.3).
-    Overwrite(i64, ScheduleData),
+    Overwrite(ScheduleId, ScheduleData),
     /// A new record (the old one, if any, is released).
     Insert(ScheduleData),
     /// The job has no such half any more (the old record is released).
@@ -66,7 +67,7 @@ impl Change {
 pub struct UpdatePlan {
     pub name: String,
     pub mode: Mode,
-    pub repository_id: i64,
+    pub repository_id: RepositoryId,
     pub basic: SlotWrite,
     pub advanced: SlotWrite,
     pub rotation: u32,
@@ -161,8 +162,8 @@ pub fn plan_update(
         .transpose()?;
     let new_mode = match (up.opts.mode, &resolved) {
         (Some(m), _) => m,
-        (None, Some(r)) if schedule::is_smart(r.kind) && old.mode != Mode::Smart => Mode::Smart,
-        (None, Some(r)) if !schedule::is_smart(r.kind) && old.mode == Mode::Smart => Mode::Full,
+        (None, Some(r)) if r.kind.is_smart() && old.mode != Mode::Smart => Mode::Smart,
+        (None, Some(r)) if !r.kind.is_smart() && old.mode == Mode::Smart => Mode::Full,
         _ => old.mode,
     };
     let old_basic = old.basic.as_ref().map(|(_, d)| d);
@@ -176,7 +177,7 @@ pub fn plan_update(
         }
         None => {
             if new_mode != Mode::Smart
-                && (old_advanced.is_some() || old_basic.is_some_and(|b| schedule::is_smart(b.kind)))
+                && (old_advanced.is_some() || old_basic.is_some_and(|b| b.kind.is_smart()))
             {
                 return Err(Rejection::BadRequest(MSG_101.into()));
             }
@@ -206,10 +207,11 @@ pub fn plan_update(
         // The same schedule sent again changes nothing (and is not reported).
         if old_basic != Some(&b) || old_advanced != a.as_ref() {
             let same_family = (old.mode == Mode::Smart) == (new_mode == Mode::Smart);
-            let slot = |current: &Option<(i64, ScheduleData)>, data: ScheduleData| match current {
-                Some((id, _)) if same_family => SlotWrite::Overwrite(*id, data),
-                _ => SlotWrite::Insert(data),
-            };
+            let slot =
+                |current: &Option<(ScheduleId, ScheduleData)>, data: ScheduleData| match current {
+                    Some((id, _)) if same_family => SlotWrite::Overwrite(*id, data),
+                    _ => SlotWrite::Insert(data),
+                };
             changed("schedule", previous_schedule, describe(&b, a.as_ref()));
             basic = slot(&old.basic, b);
             advanced = match a {
@@ -392,8 +394,8 @@ mod tests {
         CurrentJob {
             name: "web".into(),
             mode: Mode::Full,
-            repository_id: 5,
-            basic: Some((11, daily("03:00"))),
+            repository_id: RepositoryId(5),
+            basic: Some((ScheduleId(11), daily("03:00"))),
             advanced: None,
             rotation: 3,
             compression: true,
@@ -475,7 +477,10 @@ mod tests {
             json!({ "schedule": {"type": 3, "basic": {"time": "05:00"}} }),
         )
         .unwrap();
-        assert_eq!(moved.basic, SlotWrite::Overwrite(11, daily("05:00")));
+        assert_eq!(
+            moved.basic,
+            SlotWrite::Overwrite(ScheduleId(11), daily("05:00"))
+        );
         let gone = plan(&old, json!({ "schedule": null })).unwrap();
         assert_eq!(gone.basic, SlotWrite::Remove);
         // Full -> smart changes the family: new records.

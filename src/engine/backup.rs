@@ -187,7 +187,7 @@ fn decide(
     kind: KindPolicy,
     points: &[repo::Point],
     now: chrono::DateTime<chrono::Utc>,
-    usable: impl Fn(&repo::Point) -> Result<(), String>,
+    usable: impl Fn(&repo::Point) -> Result<(), NotUsable>,
 ) -> (Option<repo::Point>, String) {
     let newest = points.last();
     let newest_full_age = points
@@ -310,20 +310,34 @@ impl Begun<'_> {
     }
 }
 
+/// Why the newest point cannot be the parent of an incremental (so a full is written).
+#[derive(Debug, thiserror::Error)]
+pub enum NotUsable {
+    #[error(transparent)]
+    Chain(EngineError),
+    #[error("the newest point {0} is encrypted and no key was given")]
+    NoKey(String),
+    #[error("the encryption setting changed")]
+    EncryptionChanged,
+    #[error("the source changed from {0}")]
+    SourceChanged(String),
+}
+
 /// An incremental needs its whole chain readable with the settings of this run.
-fn usable_parent(points: &[repo::Point], p: &repo::Point, plan: &BackupPlan) -> Result<(), String> {
-    repo::chain(points, &p.manifest.id).map_err(|e| e.to_string())?;
+fn usable_parent(
+    points: &[repo::Point],
+    p: &repo::Point,
+    plan: &BackupPlan,
+) -> Result<(), NotUsable> {
+    repo::chain(points, &p.manifest.id).map_err(NotUsable::Chain)?;
     if p.manifest.encryption && plan.identity.is_none() {
-        return Err(format!(
-            "the newest point {} is encrypted and no key was given",
-            p.manifest.id
-        ));
+        return Err(NotUsable::NoKey(p.manifest.id.clone()));
     }
     if p.manifest.encryption != plan.identity.is_some() {
-        return Err("the encryption setting changed".into());
+        return Err(NotUsable::EncryptionChanged);
     }
     if p.manifest.source != plan.source.display().to_string() {
-        return Err(format!("the source changed from {}", p.manifest.source));
+        return Err(NotUsable::SourceChanged(p.manifest.source.clone()));
     }
     Ok(())
 }
@@ -597,11 +611,11 @@ mod tests {
         assert_eq!(decide(every, &recent, now, ok).0.unwrap().manifest.id, "b");
         // An unusable chain falls back to a full point and says why.
         let (parent, why) = decide(KindPolicy::Incremental, &recent, now, |_| {
-            Err("the source changed".into())
+            Err(NotUsable::SourceChanged("/srv".into()))
         });
         assert!(parent.is_none());
         assert!(
-            why.contains("but writing a full point: the source changed"),
+            why.contains("but writing a full point: the source changed from /srv"),
             "{why}"
         );
     }

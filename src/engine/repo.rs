@@ -405,40 +405,64 @@ pub struct Listing {
     pub rejected: Vec<Rejected>,
 }
 
+/// Why a directory of a job directory is not listed as a restore point (shown per directory by
+/// `points` and the API).
+#[derive(Debug, thiserror::Error)]
+pub enum PointRejected {
+    #[error("no {MANIFEST}: not a restore point")]
+    NoManifest,
+    #[error("{MANIFEST} cannot be read: {0}")]
+    Unreadable(#[source] std::io::Error),
+    #[error("{MANIFEST} is damaged: {0}")]
+    Damaged(#[source] serde_json::Error),
+    #[error("its manifest names point {0}")]
+    WrongName(String),
+    #[error(
+        "not authenticated: the manifest carries no MAC (written before points were \
+         authenticated, or forged)"
+    )]
+    NoMac,
+    #[error(
+        "not authenticated: the manifest's MAC does not match this host's key (modified, or \
+         written by another host)"
+    )]
+    BadMac,
+    /// The job directory's own identity could not be checked.
+    #[error("{0}")]
+    JobDirectory(String),
+    #[error("it belongs to another job directory")]
+    OtherJob,
+}
+
 fn check_point(
     t: &dyn Target,
     dir: &Path,
     name: &str,
     key: &AuthKey,
     job_id: &Result<Option<String>, String>,
-) -> Result<Manifest, String> {
+) -> Result<Manifest, PointRejected> {
     let text = match t.read(&dir.join(MANIFEST)) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("no {MANIFEST}: not a restore point"))
+            return Err(PointRejected::NoManifest)
         }
-        Err(e) => return Err(format!("{MANIFEST} cannot be read: {e}")),
+        Err(e) => return Err(PointRejected::Unreadable(e)),
     };
-    let m: Manifest =
-        serde_json::from_slice(&text).map_err(|e| format!("{MANIFEST} is damaged: {e}"))?;
+    let m: Manifest = serde_json::from_slice(&text).map_err(PointRejected::Damaged)?;
     if m.id != name {
-        return Err(format!("its manifest names point {}", m.id));
+        return Err(PointRejected::WrongName(m.id));
     }
     if !m.authentic(key) {
         return Err(if m.auth.is_none() {
-            "not authenticated: the manifest carries no MAC (written before points were \
-             authenticated, or forged)"
-                .into()
+            PointRejected::NoMac
         } else {
-            "not authenticated: the manifest's MAC does not match this host's key (modified, \
-             or written by another host)"
-                .into()
+            PointRejected::BadMac
         });
     }
     match job_id {
-        Err(e) => Err(e.clone()),
+        Err(e) => Err(PointRejected::JobDirectory(e.clone())),
         Ok(id) if m.job_id.is_some() && m.job_id == *id => Ok(m),
-        Ok(_) => Err("it belongs to another job directory".into()),
+        Ok(_) => Err(PointRejected::OtherJob),
     }
 }
 
@@ -467,7 +491,10 @@ pub fn scan(t: &dyn Target, job_dir: &Path, key: &AuthKey) -> Listing {
         };
         match check_point(t, &dir, &name, key, &job_id) {
             Ok(m) => out.points.push(Point { dir, manifest: m }),
-            Err(reason) => out.rejected.push(Rejected { name, reason }),
+            Err(why) => out.rejected.push(Rejected {
+                name,
+                reason: why.to_string(),
+            }),
         }
     }
     out.points.sort_by(|a, b| a.manifest.id.cmp(&b.manifest.id));

@@ -75,6 +75,17 @@ fn check_digest(
     Ok(())
 }
 
+/// A catalog line restore would refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogViolation {
+    #[error("unsafe path {0:?}")]
+    UnsafePath(String),
+    #[error("{0:?} is a duplicate or out of order")]
+    OutOfOrder(String),
+    #[error("hard link {link:?} names {to:?}, which is not an earlier file of the point")]
+    DanglingLink { link: String, to: String },
+}
+
 /// What restore demands of a catalog, checked line by line so verify never passes a point that
 /// restore would refuse: safe paths, strictly increasing walk order (no duplicates), hard links
 /// only to earlier regular files of the same point.
@@ -91,17 +102,15 @@ impl CatalogRules {
             .expect("16 bytes")
     }
 
-    pub fn check(&mut self, e: &Entry) -> Result<(), String> {
+    pub fn check(&mut self, e: &Entry) -> Result<(), CatalogViolation> {
         let p = e.path();
+        let shown = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         if !super::catalog::safe_rel(p) {
-            return Err(format!("unsafe path {:?}", String::from_utf8_lossy(p)));
+            return Err(CatalogViolation::UnsafePath(shown(p)));
         }
         if let Some(prev) = &self.prev {
             if walk_cmp(prev, p) != std::cmp::Ordering::Less {
-                return Err(format!(
-                    "{:?} is a duplicate or out of order",
-                    String::from_utf8_lossy(p)
-                ));
+                return Err(CatalogViolation::OutOfOrder(shown(p)));
             }
         }
         self.prev = Some(p.to_vec());
@@ -112,11 +121,10 @@ impl CatalogRules {
             Kind::HardLink => {
                 let to = e.link.as_ref().map(|l| l.0.as_slice()).unwrap_or_default();
                 if !self.files.contains(&Self::key(to)) {
-                    return Err(format!(
-                        "hard link {:?} names {:?}, which is not an earlier file of the point",
-                        String::from_utf8_lossy(p),
-                        String::from_utf8_lossy(to)
-                    ));
+                    return Err(CatalogViolation::DanglingLink {
+                        link: shown(p),
+                        to: shown(to),
+                    });
                 }
             }
             _ => {}

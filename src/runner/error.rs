@@ -2,6 +2,7 @@
 //! `error` and the mail say; [`RunError::chain`] adds every underlying cause for the log.
 
 use crate::db::DbError;
+use crate::domain::ids::RepositoryId;
 use crate::engine::EngineError;
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ pub enum RunError {
     #[error("reading the job: {0}")]
     Db(#[from] DbError),
     #[error("repository {0} no longer exists")]
-    RepositoryGone(i64),
+    RepositoryGone(RepositoryId),
     /// The preflight named the step that failed (connect, authenticate, share, exists, write,
     /// ...).
     #[error("repository check failed at step '{step}': {reason}")]
@@ -33,19 +34,11 @@ impl From<crate::repocheck::Failure> for RunError {
 impl RunError {
     /// The message with every source below it, for the log.
     pub fn chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut cur = std::error::Error::source(self);
-        while let Some(e) = cur {
-            let s = e.to_string();
-            if !out.contains(&s) {
-                out.push_str(": ");
-                out.push_str(&s);
-            }
-            cur = e.source();
-        }
-        out
+        chain(self)
     }
 }
+
+pub use crate::error_chain::chain;
 
 #[cfg(test)]
 mod tests {

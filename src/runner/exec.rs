@@ -6,8 +6,9 @@ use super::error::RunError;
 use super::{mail, script, Live, Phase, Trigger};
 use crate::config::Settings;
 use crate::db::{self, jobs::JobRow, runs::RunRow, Db, DbError};
+use crate::domain::ids::RunId;
 use crate::domain::run::{RunKind, RunState};
-use crate::domain::schedule::Role;
+use crate::domain::schedule::{Role, ScheduleKind};
 use crate::engine::backup::{BackupPlan, KindPolicy};
 use crate::engine::{keys, repo, JobLocation};
 use chrono::Utc;
@@ -30,20 +31,20 @@ pub(super) fn run(db: &Db, settings: &Settings, live: &Live, job: &JobRow) {
     } else {
         live.set_phase(Phase::Running);
         let late_ms = live.due.map(|d| (started - d).num_milliseconds());
-        tracing::info!(job = %job.name, run = run_id, late_ms, "run started");
+        tracing::info!(job = %job.name, run = %run_id, late_ms, "run started");
         if let Err(e) = db.write_blocking(|tx| {
             db::runs::set_running(tx, run_id, started.timestamp()).map_err(DbError::from)
         }) {
-            tracing::error!(run = run_id, "cannot record the run start: {e}");
+            tracing::error!(run = %run_id, "cannot record the run start: {e}");
         }
         work(db, settings, live, job, &mut row);
     }
     row.ended_at = Some(Utc::now().timestamp());
     row.log = live.log_text();
     if let Err(e) = db.write_blocking(|tx| db::runs::finish(tx, &row).map_err(DbError::from)) {
-        tracing::error!(run = run_id, "cannot record the run result: {e}");
+        tracing::error!(run = %run_id, "cannot record the run result: {e}");
     }
-    tracing::info!(job = %job.name, run = run_id, state = %row.state, error = row.error.as_deref().unwrap_or(""), "run finished");
+    tracing::info!(job = %job.name, run = %run_id, state = %row.state, error = row.error.as_deref().unwrap_or(""), "run finished");
     notify(db, settings, job, &row);
 }
 
@@ -223,7 +224,7 @@ fn run_script(
 /// Records why the run failed: the message in the history and the run's log, every cause in the
 /// daemon's log.
 fn failed(live: &Live, job: &JobRow, row: &mut RunRow, e: RunError) {
-    tracing::warn!(job = %job.name, run = row.id, error = %e.chain(), "run failed");
+    tracing::warn!(job = %job.name, run = %row.id, error = %e.chain(), "run failed");
     live.log(format!("error: {e}"));
     row.state = RunState::Error;
     row.error = Some(e.to_string());
@@ -243,7 +244,7 @@ fn prepare(
             .map(|id| db::schedules::get(c, id))
             .transpose()?
             .flatten()
-            .map(|s| s.kind);
+            .and_then(|s| s.kind);
         Ok::<_, DbError>((repo, basic))
     })?;
     let repo = repo.ok_or(RunError::RepositoryGone(job.repository_id))?;
@@ -305,7 +306,7 @@ fn prepare(
 struct Recording<'a> {
     live: &'a Live,
     db: &'a Db,
-    run_id: i64,
+    run_id: RunId,
     recorded: std::sync::atomic::AtomicBool,
 }
 
@@ -340,7 +341,7 @@ impl crate::engine::Progress for Recording<'_> {
 pub(super) fn policy(
     mode: &str,
     trigger: Trigger,
-    basic_kind: Option<i64>,
+    basic_kind: Option<ScheduleKind>,
     interval_days: u32,
 ) -> (KindPolicy, &'static str) {
     match mode {
@@ -348,9 +349,7 @@ pub(super) fn policy(
         "increment" => return (KindPolicy::Incremental, "incremental job"),
         _ => {}
     }
-    let smart_schedule = basic_kind
-        .and_then(|k| u8::try_from(k).ok())
-        .is_some_and(crate::domain::schedule::is_smart);
+    let smart_schedule = basic_kind.is_some_and(ScheduleKind::is_smart);
     match (smart_schedule, trigger.role()) {
         (true, Some(Role::Basic)) => (KindPolicy::Full, "smart schedule, basic half"),
         (true, Some(Role::Advanced)) => (KindPolicy::Incremental, "smart schedule, advanced half"),
@@ -374,7 +373,7 @@ fn notify(db: &Db, settings: &Settings, job: &JobRow, row: &RunRow) {
             match mail::send(cfg, to, &subject, &body) {
                 Ok(o) => o,
                 Err(e) => {
-                    tracing::warn!(job = %job.name, "mail failed: {e}");
+                    tracing::warn!(job = %job.name, error = %super::error::chain(&e), "mail failed");
                     format!("failed: {e}")
                 }
             }
@@ -384,7 +383,7 @@ fn notify(db: &Db, settings: &Settings, job: &JobRow, row: &RunRow) {
     if let Err(e) =
         db.write_blocking(|tx| db::runs::set_mail(tx, id, &outcome).map_err(DbError::from))
     {
-        tracing::error!(run = id, "cannot record the mail outcome: {e}");
+        tracing::error!(run = %id, "cannot record the mail outcome: {e}");
     }
 }
 
@@ -462,23 +461,36 @@ mod tests {
     fn full_or_incremental_policy() {
         let f = |mode, trig, kind| policy(mode, trig, kind, 7).0;
         let every = KindPolicy::FullEvery { days: 7 };
-        assert_eq!(f("full", Trigger::Advanced, Some(3)), KindPolicy::Full);
         assert_eq!(
-            f("increment", Trigger::Basic, Some(3)),
-            KindPolicy::Incremental
-        );
-        assert_eq!(f("smart", Trigger::Basic, Some(7)), KindPolicy::Full);
-        assert_eq!(
-            f("smart", Trigger::Advanced, Some(7)),
-            KindPolicy::Incremental
+            f("full", Trigger::Advanced, Some(ScheduleKind::Daily)),
+            KindPolicy::Full
         );
         assert_eq!(
-            f("smart", Trigger::CatchUp(Role::Basic), Some(9)),
+            f("increment", Trigger::Basic, Some(ScheduleKind::Daily)),
+            KindPolicy::Incremental
+        );
+        assert_eq!(
+            f("smart", Trigger::Basic, Some(ScheduleKind::SmartWeekly)),
+            KindPolicy::Full
+        );
+        assert_eq!(
+            f("smart", Trigger::Advanced, Some(ScheduleKind::SmartWeekly)),
+            KindPolicy::Incremental
+        );
+        assert_eq!(
+            f(
+                "smart",
+                Trigger::CatchUp(Role::Basic),
+                Some(ScheduleKind::SmartMonthlyDate)
+            ),
             KindPolicy::Full
         );
         // D19: basic-only smart schedules and manual runs: the engine decides from the age of
         // the newest full (engine::backup tests).
-        assert_eq!(f("smart", Trigger::Basic, Some(3)), every);
-        assert_eq!(f("smart", Trigger::Manual, Some(7)), every);
+        assert_eq!(f("smart", Trigger::Basic, Some(ScheduleKind::Daily)), every);
+        assert_eq!(
+            f("smart", Trigger::Manual, Some(ScheduleKind::SmartWeekly)),
+            every
+        );
     }
 }

@@ -15,6 +15,7 @@ mod timers;
 
 use crate::config::Settings;
 use crate::db::{self, runs::RunRow, Db, DbError};
+use crate::domain::ids::{JobId, RunId};
 use crate::domain::run::RunState;
 use crate::domain::schedule::Role;
 use crate::engine::{CancelToken, Progress, ProgressState};
@@ -65,7 +66,7 @@ pub enum Phase {
 
 /// A queued or running run, shared by the runner, its worker thread and the monitoring API.
 pub struct Live {
-    pub job_id: i64,
+    pub job_id: JobId,
     pub trigger: Trigger,
     /// The schedule slot behind the run, if any.
     pub due: Option<DateTime<Utc>>,
@@ -74,7 +75,7 @@ pub struct Live {
 }
 
 struct LiveState {
-    run_id: i64,
+    run_id: RunId,
     phase: Phase,
     started: Option<(DateTime<Utc>, Instant)>,
     progress: ProgressState,
@@ -84,7 +85,7 @@ struct LiveState {
 /// What the monitoring API shows of a live run.
 #[derive(Debug, Clone)]
 pub struct LiveView {
-    pub run_id: i64,
+    pub run_id: RunId,
     pub phase: Phase,
     pub trigger: Trigger,
     pub started_at: Option<DateTime<Utc>>,
@@ -96,14 +97,14 @@ pub struct LiveView {
 }
 
 impl Live {
-    fn new(job_id: i64, trigger: Trigger, due: Option<DateTime<Utc>>) -> Live {
+    fn new(job_id: JobId, trigger: Trigger, due: Option<DateTime<Utc>>) -> Live {
         Live {
             job_id,
             trigger,
             due,
             cancel: CancelToken::new(),
             state: Mutex::new(LiveState {
-                run_id: 0,
+                run_id: RunId(0),
                 phase: Phase::Queued,
                 started: None,
                 progress: ProgressState::default(),
@@ -176,9 +177,9 @@ impl Progress for Live {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Enqueued {
     /// Queued as history row `run_id`.
-    Queued(i64),
+    Queued(RunId),
     /// The job already has an active run; recorded as skipped (history row `run_id`).
-    Skipped(i64),
+    Skipped(RunId),
     /// A manual start while the job runs (or is being renamed): refused, nothing recorded.
     Busy,
     NotFound,
@@ -188,7 +189,7 @@ pub enum Enqueued {
 /// when dropped.
 pub struct Hold {
     runner: Runner,
-    job_id: i64,
+    job_id: JobId,
 }
 
 impl Drop for Hold {
@@ -206,9 +207,9 @@ struct Inner {
     db: Db,
     settings: Settings,
     permits: Arc<Semaphore>,
-    active: Mutex<HashMap<i64, Arc<Live>>>,
+    active: Mutex<HashMap<JobId, Arc<Live>>>,
     /// Jobs that must not start now (see [`Hold`]); taken only while `active` is locked.
-    holds: Mutex<std::collections::HashSet<i64>>,
+    holds: Mutex<std::collections::HashSet<JobId>>,
     timers: timers::Timers,
 }
 
@@ -227,17 +228,17 @@ impl Runner {
         }
     }
 
-    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<Live>>> {
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Arc<Live>>> {
         self.inner.active.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn holds(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+    fn holds(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<JobId>> {
         self.inner.holds.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Keeps `job_id` from starting until the guard is dropped; `None` when it has an active
     /// run (or is already held).
-    pub fn hold(&self, job_id: i64) -> Option<Hold> {
+    pub fn hold(&self, job_id: JobId) -> Option<Hold> {
         let active = self.active();
         if active.contains_key(&job_id) || !self.holds().insert(job_id) {
             return None;
@@ -250,7 +251,7 @@ impl Runner {
     }
 
     /// The queued or running run of a job.
-    pub fn live(&self, job_id: i64) -> Option<Arc<Live>> {
+    pub fn live(&self, job_id: JobId) -> Option<Arc<Live>> {
         self.active().get(&job_id).cloned()
     }
 
@@ -266,7 +267,7 @@ impl Runner {
     /// skipped). `due` is the schedule slot that caused it, if any.
     pub async fn enqueue(
         &self,
-        job_id: i64,
+        job_id: JobId,
         trigger: Trigger,
         due: Option<DateTime<Utc>>,
     ) -> Result<Enqueued, DbError> {
@@ -331,7 +332,7 @@ impl Runner {
         };
         live.lock().run_id = id;
         live.log(format!("queued ({})", trigger.as_str()));
-        tracing::info!(job = %job.name, run = id, trigger = trigger.as_str(), "run queued");
+        tracing::info!(job = %job.name, run = %id, trigger = trigger.as_str(), "run queued");
         let runner = self.clone();
         tokio::spawn(async move { runner.work(live, job).await });
         Ok(Enqueued::Queued(id))
@@ -339,7 +340,7 @@ impl Runner {
 
     async fn job_and_repo(
         &self,
-        job_id: i64,
+        job_id: JobId,
     ) -> Result<Option<(db::jobs::JobRow, String)>, DbError> {
         self.inner
             .db
@@ -365,14 +366,14 @@ impl Runner {
         })
         .await;
         if let Err(e) = outcome {
-            tracing::error!(run = live.view().run_id, "run task failed: {e}");
+            tracing::error!(run = %live.view().run_id, "run task failed: {e}");
         }
         self.active().remove(&live.job_id);
     }
 
     /// `status: stop`: cancels the active run at the next file boundary, or keeps a scheduled
     /// job from firing until it is started again. Returns whether a run was canceled.
-    pub async fn stop_job(&self, job_id: i64) -> Result<bool, DbError> {
+    pub async fn stop_job(&self, job_id: JobId) -> Result<bool, DbError> {
         self.inner
             .db
             .write(move |tx| db::jobs::set_stopped(tx, job_id, true).map_err(DbError::from))
@@ -399,7 +400,7 @@ impl Runner {
     }
 
     /// `status: start`: clears a stop, re-arms the schedule and queues a run now.
-    pub async fn start_job(&self, job_id: i64) -> Result<Enqueued, DbError> {
+    pub async fn start_job(&self, job_id: JobId) -> Result<Enqueued, DbError> {
         let now = Utc::now().timestamp();
         self.inner
             .db
@@ -422,7 +423,7 @@ impl Runner {
     }
 
     /// Whether `job_id` has an active run (used to refuse deleting it).
-    pub fn is_active(&self, job_id: i64) -> bool {
+    pub fn is_active(&self, job_id: JobId) -> bool {
         self.active().contains_key(&job_id)
     }
 }

@@ -23,36 +23,87 @@ pub struct ScriptOutcome {
     pub output: String,
 }
 
+/// Why a script is not run (decision D11, house rule 6). The text is what registration answers
+/// and what the run's history says.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptRefused {
+    #[error("scriptPath must be an absolute path, got '{0}'")]
+    NotAbsolute(String),
+    #[error("scriptPath '{0}' must name a file without '.' or '..' components")]
+    DotComponents(String),
+    #[error("scriptPath '{0}' does not exist")]
+    Missing(String),
+    #[error("scriptPath '{path}': {at} is a symlink or not a directory; give the real path")]
+    NotADirectory { path: String, at: String },
+    #[error(
+        "scriptPath '{path}': the directory {at} must be owned by root and not writable by group \
+         or others (owner uid {uid}, mode {mode:04o})"
+    )]
+    UnsafeDirectory {
+        path: String,
+        at: String,
+        uid: u32,
+        mode: u32,
+    },
+    #[error("scriptPath '{0}' is a symlink; give the real path")]
+    Symlink(String),
+    #[error("scriptPath '{0}' is not a regular file")]
+    NotAFile(String),
+    #[error("scriptPath '{path}' must be owned by root (it is owned by uid {uid})")]
+    NotRootOwned { path: String, uid: u32 },
+    #[error(
+        "scriptPath '{path}' must not be writable by group or others (mode {mode:04o}); run chmod \
+         go-w on it"
+    )]
+    Writable { path: String, mode: u32 },
+    #[error("scriptPath '{path}' is not executable by its owner (mode {mode:04o})")]
+    NotExecutable { path: String, mode: u32 },
+    #[error("scriptPath '{path}': {at}: {source}")]
+    Io {
+        path: String,
+        at: String,
+        source: rustix::io::Errno,
+    },
+}
+
 /// Opens a script the way it will be run, and checks what was opened (decision D11 and house
 /// rule 6: scripts run as root, so only root may be able to change them or the way to them).
 /// Every directory from `/` down is opened without following symlinks and must be owned by
 /// root and not writable by group or others; the file itself must be a root-owned regular file,
 /// executable, not writable by group or others. The descriptor is what runs, so the file cannot
 /// be swapped between the check and the exec.
-pub fn open_trusted(path: &str) -> Result<OwnedFd, String> {
+pub fn open_trusted(path: &str) -> Result<OwnedFd, ScriptRefused> {
     use rustix::fs::{fstat, openat, FileType, Mode, OFlags, CWD};
+    use rustix::io::Errno;
+    use ScriptRefused as R;
+    let p = || path.to_string();
+    let io = |at: &str| {
+        let at = at.to_string();
+        move |source| R::Io {
+            path: p(),
+            at,
+            source,
+        }
+    };
     if !path.starts_with('/') {
-        return Err(format!("scriptPath must be an absolute path, got '{path}'"));
+        return Err(R::NotAbsolute(p()));
     }
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     if comps.is_empty() || comps.iter().any(|c| *c == "." || *c == "..") {
-        return Err(format!(
-            "scriptPath '{path}' must name a file without '.' or '..' components"
-        ));
+        return Err(R::DotComponents(p()));
     }
     let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut dir = openat(CWD, "/", dir_flags, Mode::empty())
-        .map_err(|e| format!("scriptPath '{path}': /: {e}"))?;
+    let mut dir = openat(CWD, "/", dir_flags, Mode::empty()).map_err(io("/"))?;
     let mut here = String::new();
-    let check_dir = |fd: &OwnedFd, at: &str| -> Result<(), String> {
-        let st = fstat(fd).map_err(|e| format!("scriptPath '{path}': {at}: {e}"))?;
+    let check_dir = |fd: &OwnedFd, at: &str| -> Result<(), ScriptRefused> {
+        let st = fstat(fd).map_err(io(at))?;
         if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
-            return Err(format!(
-                "scriptPath '{path}': the directory {at} must be owned by root and not writable \
-                 by group or others (owner uid {}, mode {:04o})",
-                st.st_uid,
-                st.st_mode & 0o7777
-            ));
+            return Err(R::UnsafeDirectory {
+                path: p(),
+                at: at.to_string(),
+                uid: st.st_uid,
+                mode: st.st_mode & 0o7777,
+            });
         }
         Ok(())
     };
@@ -62,11 +113,12 @@ pub fn open_trusted(path: &str) -> Result<OwnedFd, String> {
         here.push('/');
         here.push_str(c);
         dir = openat(&dir, *c, dir_flags, Mode::empty()).map_err(|e| match e {
-            rustix::io::Errno::NOENT => format!("scriptPath '{path}' does not exist"),
-            rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => format!(
-                "scriptPath '{path}': {here} is a symlink or not a directory; give the real path"
-            ),
-            e => format!("scriptPath '{path}': {here}: {e}"),
+            Errno::NOENT => R::Missing(p()),
+            Errno::NOTDIR | Errno::LOOP => R::NotADirectory {
+                path: p(),
+                at: here.clone(),
+            },
+            e => io(&here)(e),
         })?;
         check_dir(&dir, &here)?;
     }
@@ -77,38 +129,32 @@ pub fn open_trusted(path: &str) -> Result<OwnedFd, String> {
         Mode::empty(),
     )
     .map_err(|e| match e {
-        rustix::io::Errno::NOENT => format!("scriptPath '{path}' does not exist"),
-        rustix::io::Errno::LOOP => {
-            format!("scriptPath '{path}' is a symlink; give the real path")
-        }
-        e => format!("scriptPath '{path}' cannot be read: {e}"),
+        Errno::NOENT => R::Missing(p()),
+        Errno::LOOP => R::Symlink(p()),
+        e => io("cannot be read")(e),
     })?;
-    let st = fstat(&fd).map_err(|e| format!("scriptPath '{path}': {e}"))?;
+    let st = fstat(&fd).map_err(io("stat"))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(format!("scriptPath '{path}' is not a regular file"));
+        return Err(R::NotAFile(p()));
     }
     if st.st_uid != 0 {
-        return Err(format!(
-            "scriptPath '{path}' must be owned by root (it is owned by uid {})",
-            st.st_uid
-        ));
+        return Err(R::NotRootOwned {
+            path: p(),
+            uid: st.st_uid,
+        });
     }
     let mode = st.st_mode & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(format!(
-            "scriptPath '{path}' must not be writable by group or others (mode {mode:04o}); run chmod go-w on it"
-        ));
+        return Err(R::Writable { path: p(), mode });
     }
     if mode & 0o100 == 0 {
-        return Err(format!(
-            "scriptPath '{path}' is not executable by its owner (mode {mode:04o})"
-        ));
+        return Err(R::NotExecutable { path: p(), mode });
     }
     Ok(fd)
 }
 
 /// The registration-time check: the same as at run time.
-pub fn check_script(path: &str) -> Result<(), String> {
+pub fn check_script(path: &str) -> Result<(), ScriptRefused> {
     open_trusted(path).map(drop)
 }
 
@@ -261,7 +307,9 @@ mod tests {
         let good = d.path().join("good.sh");
         script(&good, "#!/bin/sh\necho original\n");
         // tempdir lives in /tmp (world-writable): refused for that alone.
-        let e = check_script(good.to_str().unwrap()).unwrap_err();
+        let e = check_script(good.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/tmp") && e.contains("not writable"), "{e}");
         // A root-owned chain: accepted; a symlink to the same script, or a group-writable
         // directory on the way, is refused.
@@ -275,17 +323,23 @@ mod tests {
         check_script(ok.to_str().unwrap()).unwrap();
         let link = safe.join("link.sh");
         std::os::unix::fs::symlink(&ok, &link).unwrap();
-        let e = check_script(link.to_str().unwrap()).unwrap_err();
+        let e = check_script(link.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("symlink"), "{e}");
         let sub = safe.join("open");
         std::fs::create_dir(&sub).unwrap();
         script(&sub.join("s.sh"), "#!/bin/sh\n");
         std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o775)).unwrap();
-        let e = check_script(sub.join("s.sh").to_str().unwrap()).unwrap_err();
+        let e = check_script(sub.join("s.sh").to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not writable"), "{e}");
         let dirlink = safe.join("dirlink");
         std::os::unix::fs::symlink(&safe, &dirlink).unwrap();
-        let e = check_script(dirlink.join("ok.sh").to_str().unwrap()).unwrap_err();
+        let e = check_script(dirlink.join("ok.sh").to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("symlink"), "{e}");
         let _ = std::fs::remove_dir_all(&safe);
     }

@@ -5,6 +5,7 @@
 use super::timers::{load_schedules, missed_row, JobSchedules};
 use super::{exec, Runner, Trigger};
 use crate::db::{self, jobs::JobRow, DbError};
+use crate::domain::ids::{RepositoryId, ScheduleId};
 use crate::domain::nextfire::slots_between;
 use chrono::{DateTime, Utc};
 
@@ -22,17 +23,18 @@ impl Runner {
                 "marked runs of the previous process as interrupted"
             );
         }
-        self.start_timers().await.map_err(anyhow::Error::msg)?;
+        self.start_timers().await?;
         let (jobs, handled) = self
             .inner
             .db
             .read(|c| {
-                let repos: std::collections::HashMap<i64, String> = db::repositories::list(c)?
-                    .into_iter()
-                    .map(|r| (r.id, r.path))
-                    .collect();
+                let repos: std::collections::HashMap<RepositoryId, String> =
+                    db::repositories::list(c)?
+                        .into_iter()
+                        .map(|r| (r.id, r.path))
+                        .collect();
                 // The newest handled slot of every schedule record, read once.
-                let last_runs: std::collections::HashMap<i64, i64> = db::schedules::list(c)?
+                let last_runs: std::collections::HashMap<ScheduleId, i64> = db::schedules::list(c)?
                     .into_iter()
                     .filter_map(|s| s.last_run_at.max(s.handled_until).map(|t| (s.id, t)))
                     .collect();
@@ -99,7 +101,7 @@ impl Runner {
         job: &JobRow,
         s: &JobSchedules,
         repo: &str,
-        handled: &std::collections::HashMap<i64, i64>,
+        handled: &std::collections::HashMap<ScheduleId, i64>,
         now: DateTime<Utc>,
     ) -> Option<(
         DateTime<Utc>,

@@ -7,6 +7,7 @@
 use super::status::next_for_job;
 use super::{exec, Runner, Trigger};
 use crate::db::{self, jobs::JobRow, runs::RunRow, DbError};
+use crate::domain::ids::{JobId, ScheduleId};
 use crate::domain::nextfire::slots_between;
 use crate::domain::run::RunState;
 use crate::domain::schedule::{Role, ScheduleData};
@@ -34,7 +35,7 @@ const REARM_EVERY_SECS: u64 = 20;
 #[derive(Default)]
 pub(super) struct Timers {
     sched: OnceLock<JobScheduler>,
-    armed: Mutex<HashMap<i64, Armed>>,
+    armed: Mutex<HashMap<JobId, Armed>>,
     generation: AtomicU64,
 }
 
@@ -48,15 +49,15 @@ struct Armed {
 
 /// A job's schedule halves as the timers need them.
 pub(super) struct JobSchedules {
-    pub basic: Option<(i64, ScheduleData)>,
-    pub advanced: Option<(i64, ScheduleData)>,
+    pub basic: Option<(ScheduleId, ScheduleData)>,
+    pub advanced: Option<(ScheduleId, ScheduleData)>,
 }
 
 pub(super) fn load_schedules(
     c: &rusqlite::Connection,
     job: &JobRow,
 ) -> rusqlite::Result<JobSchedules> {
-    let get = |id: Option<i64>| -> rusqlite::Result<Option<(i64, ScheduleData)>> {
+    let get = |id: Option<ScheduleId>| -> rusqlite::Result<Option<(ScheduleId, ScheduleData)>> {
         Ok(match id {
             Some(id) => db::schedules::get(c, id)?.and_then(|s| s.data.map(|d| (id, d))),
             None => None,
@@ -69,17 +70,15 @@ pub(super) fn load_schedules(
 }
 
 impl Timers {
-    fn armed(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Armed>> {
+    fn armed(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Armed>> {
         self.armed.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Runner {
-    pub(super) async fn start_timers(&self) -> Result<(), String> {
-        let sched = JobScheduler::new_with_channel_size(CHANNEL_SIZE)
-            .await
-            .map_err(|e| e.to_string())?;
-        sched.start().await.map_err(|e| e.to_string())?;
+    pub(super) async fn start_timers(&self) -> Result<(), tokio_cron_scheduler::JobSchedulerError> {
+        let sched = JobScheduler::new_with_channel_size(CHANNEL_SIZE).await?;
+        sched.start().await?;
         let _ = self.inner.timers.sched.set(sched);
         let runner = self.clone();
         tokio::spawn(async move {
@@ -101,7 +100,7 @@ impl Runner {
     /// fire that failed (a database error, the state disk full) never disarms a schedule for
     /// good.
     pub(super) async fn rearm_sweep(&self) {
-        let armed: std::collections::HashSet<i64> =
+        let armed: std::collections::HashSet<JobId> =
             self.inner.timers.armed().keys().copied().collect();
         let loaded = self
             .inner
@@ -144,7 +143,7 @@ impl Runner {
     /// entry under the lock, so a late activation from the scheduler cannot fire twice.
     async fn sweep(&self) {
         let limit = Utc::now() - chrono::Duration::seconds(SWEEP_GRACE_SECS);
-        let overdue: Vec<(i64, Armed)> = self
+        let overdue: Vec<(JobId, Armed)> = self
             .inner
             .timers
             .armed()
@@ -153,7 +152,7 @@ impl Runner {
             .map(|(id, a)| (*id, a.clone()))
             .collect();
         for (job_id, a) in overdue {
-            tracing::warn!(job = job_id, slot = %a.at, "timer activation was lost; firing it now");
+            tracing::warn!(job = %job_id, slot = %a.at, "timer activation was lost; firing it now");
             if let Some(sched) = self.inner.timers.sched.get() {
                 let _ = sched.remove(&a.uuid).await;
             }
@@ -162,12 +161,12 @@ impl Runner {
     }
 
     /// When the job's timer fires next (`None`: not armed).
-    pub fn armed_at(&self, job_id: i64) -> Option<DateTime<Utc>> {
+    pub fn armed_at(&self, job_id: JobId) -> Option<DateTime<Utc>> {
         self.inner.timers.armed().get(&job_id).map(|a| a.at)
     }
 
     /// (Re-)arms the timer of `job_id` from its stored schedules (none when stopped).
-    pub async fn arm(&self, job_id: i64) {
+    pub async fn arm(&self, job_id: JobId) {
         let loaded = self
             .inner
             .db
@@ -182,7 +181,7 @@ impl Runner {
         match loaded {
             Ok(Some((job, s))) => self.arm_loaded(&job, &s, Utc::now()).await,
             Ok(None) => self.disarm(job_id).await,
-            Err(e) => tracing::error!(job = job_id, "cannot arm the schedule: {e}"),
+            Err(e) => tracing::error!(job = %job_id, "cannot arm the schedule: {e}"),
         }
     }
 
@@ -243,7 +242,7 @@ impl Runner {
         }
     }
 
-    pub async fn disarm(&self, job_id: i64) {
+    pub async fn disarm(&self, job_id: JobId) {
         let old = self.inner.timers.armed().remove(&job_id);
         if let (Some(old), Some(sched)) = (old, self.inner.timers.sched.get()) {
             let _ = sched.remove(&old.uuid).await;
@@ -254,7 +253,7 @@ impl Runner {
     /// cannot express as `Send`.
     fn fire(
         &self,
-        job_id: i64,
+        job_id: JobId,
         generation: u64,
         at: DateTime<Utc>,
         roles: Vec<Role>,
@@ -263,7 +262,7 @@ impl Runner {
         Box::pin(async move { this.fire_now(job_id, generation, at, roles).await })
     }
 
-    async fn fire_now(&self, job_id: i64, generation: u64, at: DateTime<Utc>, roles: Vec<Role>) {
+    async fn fire_now(&self, job_id: JobId, generation: u64, at: DateTime<Utc>, roles: Vec<Role>) {
         // The scheduler keeps one-shot delays in whole seconds and may round them down: it can
         // wake up to a second early. A slot never runs before its time.
         if let Ok(early) = (at - Utc::now()).to_std() {
@@ -300,7 +299,7 @@ impl Runner {
             Err(e) => {
                 // The slot is lost, not the schedule: record it as missed if the database
                 // lets us, and re-arm for the next slot (the re-arm sweep retries if this fails).
-                tracing::error!(job = job_id, "timer fired but the job cannot be read: {e}");
+                tracing::error!(job = %job_id, "timer fired but the job cannot be read: {e}");
                 self.record_failed_fire(job_id, at, roles[0], &e.to_string())
                     .await;
                 self.arm(job_id).await;
@@ -349,7 +348,7 @@ impl Runner {
 
 impl Runner {
     /// Best effort: a `missed` history row for a slot whose fire failed.
-    async fn record_failed_fire(&self, job_id: i64, at: DateTime<Utc>, role: Role, why: &str) {
+    async fn record_failed_fire(&self, job_id: JobId, at: DateTime<Utc>, role: Role, why: &str) {
         let Ok(Some(job)) = self
             .inner
             .db

@@ -10,6 +10,7 @@
 //! in NFSv3, so syncing a directory is nothing to do.
 
 use super::{DirEntry, LockError, LockGuard, RepoFile, Space, Target};
+use crate::engine::EngineError;
 use nfs3_client::nfs3_types::mount::mountstat3;
 use nfs3_client::nfs3_types::nfs3::{self, nfs_fh3, nfsstat3, Nfs3Option, Nfs3Result};
 use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
@@ -36,29 +37,32 @@ pub struct NfsPath {
 }
 
 impl NfsPath {
-    pub fn parse(raw: &str) -> Result<NfsPath, String> {
+    pub fn parse(raw: &str) -> Result<NfsPath, EngineError> {
         let s = raw.trim();
         let (left, rest) = s.split_once(":/").ok_or_else(|| {
-            format!("NFS path '{raw}' must look like host:/export or host:port:/export")
+            EngineError::Usage(format!(
+                "NFS path '{raw}' must look like host:/export or host:port:/export"
+            ))
         })?;
         let (host, port) = match left.rsplit_once(':') {
             Some((h, p)) => (
                 h,
-                Some(
-                    p.parse::<u16>()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| format!("NFS path '{raw}': '{p}' is not a port number"))?,
-                ),
+                Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    EngineError::Usage(format!("NFS path '{raw}': '{p}' is not a port number"))
+                })?),
             ),
             None => (left, None),
         };
         if host.is_empty() {
-            return Err(format!("NFS path '{raw}' must name a host"));
+            return Err(EngineError::Usage(format!(
+                "NFS path '{raw}' must name a host"
+            )));
         }
         let path = format!("/{}", rest.trim_end_matches('/'));
         if path.split('/').any(|c| c == "." || c == "..") {
-            return Err(format!("NFS path '{raw}' must not contain . or .."));
+            return Err(EngineError::Usage(format!(
+                "NFS path '{raw}' must not contain . or .."
+            )));
         }
         Ok(NfsPath {
             host: host.to_string(),

@@ -9,6 +9,7 @@
 //! it every small request waits out the peer's delayed ACK (40 ms).
 
 use super::{DirEntry, LockError, LockGuard, RepoFile, Space, Target};
+use crate::engine::EngineError;
 use smb::{
     Client, ClientConfig, ConnectionConfig, CreateDisposition, CreateOptions, FileAccessMask,
     FileAttributes, FileCreateArgs, Resource, ResourceHandle, Status, UncPath,
@@ -34,26 +35,28 @@ pub struct SmbPath {
 }
 
 impl SmbPath {
-    pub fn parse(raw: &str) -> Result<SmbPath, String> {
+    pub fn parse(raw: &str) -> Result<SmbPath, EngineError> {
         let s = raw.trim().replace('\\', "/");
         let rest = s.strip_prefix("//").ok_or_else(|| {
-            format!("SMB path '{raw}' must look like //host/share or //host:port/share/dir")
+            EngineError::Usage(format!(
+                "SMB path '{raw}' must look like //host/share or //host:port/share/dir"
+            ))
         })?;
         let mut parts = rest.splitn(3, '/');
         let authority = parts.next().unwrap_or_default();
         let share = parts.next().unwrap_or_default();
         let subdir = parts.next().unwrap_or_default().trim_matches('/');
         if authority.is_empty() || share.is_empty() {
-            return Err(format!(
+            return Err(EngineError::Usage(format!(
                 "SMB path '{raw}' must name a host and a share (//host/share)"
-            ));
+            )));
         }
         let (host, port) = match authority.strip_prefix('[') {
             // [v6 address] or [v6 address]:port
             Some(rest) => {
                 let (h, tail) = rest
                     .split_once(']')
-                    .ok_or_else(|| format!("SMB path '{raw}': unclosed ["))?;
+                    .ok_or_else(|| EngineError::Usage(format!("SMB path '{raw}': unclosed [")))?;
                 (format!("[{h}]"), tail.strip_prefix(':'))
             }
             None => match authority.split_once(':') {
@@ -62,19 +65,20 @@ impl SmbPath {
             },
         };
         if host.is_empty() || host == "[]" {
-            return Err(format!("SMB path '{raw}' must name a host"));
+            return Err(EngineError::Usage(format!(
+                "SMB path '{raw}' must name a host"
+            )));
         }
         let port = match port {
             None => None,
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| format!("SMB path '{raw}': '{p}' is not a port number"))?,
-            ),
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                EngineError::Usage(format!("SMB path '{raw}': '{p}' is not a port number"))
+            })?),
         };
         if subdir.split('/').any(|c| c == ".." || c == ".") {
-            return Err(format!("SMB path '{raw}' must not contain . or .."));
+            return Err(EngineError::Usage(format!(
+                "SMB path '{raw}' must not contain . or .."
+            )));
         }
         Ok(SmbPath {
             host,
