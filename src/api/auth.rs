@@ -2,6 +2,7 @@
 //! so no handler can forget authentication.
 
 use super::envelope::{object_body, success, ApiError, ApiResult};
+use super::views::auth::Token;
 use crate::auth::{self, TokenError};
 use crate::db;
 use crate::domain::fields::{is_email, FieldErrors};
@@ -10,7 +11,7 @@ use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub const MISSING: &str = "Authorization token is required.";
 pub const EXPIRED: &str = "Token has expired.";
@@ -93,10 +94,10 @@ pub const FIELDS: &[&str] = &["email", "password"];
     tag = "auth",
     operation_id = "issue_token",
     security(()),
-    request_body = crate::api::openapi::schemas::TokenRequest,
+    request_body = crate::api::openapi::requests::TokenRequest,
     responses(
-        (status = 201, description = "Token issued", body = crate::api::openapi::schemas::TokenEnvelope),
-        (status = 429, description = "Too many failed logins from this address; see `Retry-After`", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 201, description = "Token issued", body = crate::api::views::auth::TokenEnvelope),
+        (status = 429, description = "Too many failed logins from this address; see `Retry-After`", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn issue(
@@ -178,7 +179,10 @@ pub async fn issue(
     Ok(success(
         StatusCode::CREATED,
         "Token issued successfully.",
-        Some(json!({ "token": token, "expiresAt": zone.format_secs(Some(exp)) })),
+        Some(Token {
+            token,
+            expires_at: zone.format_secs(Some(exp)),
+        }),
         None,
     ))
 }

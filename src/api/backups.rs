@@ -1,15 +1,20 @@
 //! `POST /api/backups`: register backup jobs (spec §2, seed document).
 
 use super::auth::Authed;
+use super::envelope::ErrorDetail;
 use super::envelope::{success, ApiError, ApiResult};
+use super::views::registration::{
+    RegisterResult, RegisterSummary, Registered, RegisteredSchedule, ScheduleSummary,
+};
 use crate::db::jobs::{self, RegisterError};
 use crate::domain::invalid::Invalid;
 use crate::domain::job::{parse_registration, HostProbe};
 use crate::domain::registration::{Outcome, PlannedJob, Rejection};
+use crate::domain::schedule::ScheduleData;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::path::Path;
 
 /// The real file system behind the parser's checks.
@@ -64,10 +69,10 @@ pub fn check_script(path: &str) -> Result<(), crate::runner::script::ScriptRefus
     path = "/api/backups",
     tag = "backups",
     operation_id = "register_backups",
-    request_body = crate::api::openapi::schemas::RegisterRequest,
+    request_body = crate::api::openapi::requests::RegisterRequest,
     responses(
-        (status = 201, description = "At least one job created; `results` has one entry per partition", body = crate::api::openapi::schemas::RegisteredEnvelope),
-        (status = 409, description = "A job name already exists", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 201, description = "At least one job created; `results` has one entry per partition", body = crate::api::views::registration::RegisteredEnvelope),
+        (status = 409, description = "A job name already exists", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn register(
@@ -93,7 +98,7 @@ pub async fn register(
         RegisterError::Rejected(r) => rejection(r),
         RegisterError::Db(e) => ApiError::from(e),
     })?;
-    let results: Vec<Value> = outcomes.iter().map(result_entry).collect();
+    let results: Vec<RegisterResult> = outcomes.iter().map(result_entry).collect();
     let ok = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Create(_)))
@@ -110,13 +115,15 @@ pub async fn register(
         .collect();
     start_created(&state, created).await?;
     let warnings = new_repository_warnings(&state, &outcomes).await?;
-    let mut data = json!({
-        "summary": { "total": outcomes.len(), "successful": ok, "failed": outcomes.len() - ok },
-        "results": results,
-    });
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
+    let data = Registered {
+        summary: RegisterSummary {
+            total: outcomes.len() as u64,
+            successful: ok as u64,
+            failed: (outcomes.len() - ok) as u64,
+        },
+        results,
+        warnings,
+    };
     Ok(success(
         StatusCode::CREATED,
         "Backup job registration completed",
@@ -196,24 +203,28 @@ pub fn rejection(r: Rejection) -> ApiError {
         Rejection::Conflict(m) => ApiError::conflict(m),
         Rejection::NothingCreated { message, failures } => {
             let msgs: Vec<String> = failures.iter().map(|(p, m)| format!("{p}: {m}")).collect();
-            let results: Vec<Value> = failures.iter().map(|(p, m)| fail_entry(p, m)).collect();
-            ApiError::bad_request(message).with_detail(json!({
-                "validationErrors": { "partition": msgs },
-                "results": results,
-            }))
+            let results = failures.iter().map(|(p, m)| fail_entry(p, m)).collect();
+            ApiError::bad_request(message).with_detail(ErrorDetail {
+                validation_errors: Some([("partition".to_string(), msgs)].into()),
+                results: Some(results),
+                ..Default::default()
+            })
         }
     }
 }
 
-fn fail_entry(partition: &str, message: &str) -> Value {
-    json!({
-        "state": "fail",
-        "jobName": "-",
-        "partition": partition,
-        "jobMode": "-",
-        "autoStart": "-",
-        "errorMessage": message,
-    })
+fn fail_entry(partition: &str, message: &str) -> RegisterResult {
+    RegisterResult {
+        state: "fail".into(),
+        job_name: "-".into(),
+        partition: partition.into(),
+        job_mode: "-".into(),
+        auto_start: "-".into(),
+        schedule: None,
+        script_path: None,
+        script_run_timing: None,
+        error_message: Some(message.into()),
+    }
 }
 
 fn use_str(b: bool) -> &'static str {
@@ -224,37 +235,33 @@ fn use_str(b: bool) -> &'static str {
     }
 }
 
-fn result_entry(o: &Outcome) -> Value {
+fn result_entry(o: &Outcome) -> RegisterResult {
     match o {
         Outcome::Fail { partition, message } => fail_entry(partition, message),
         Outcome::Create(j) => created_entry(j),
     }
 }
 
-fn created_entry(j: &PlannedJob) -> Value {
-    let mut m = Map::new();
-    m.insert("state".into(), "success".into());
-    m.insert("jobName".into(), j.name.clone().into());
-    m.insert("partition".into(), j.partition.clone().into());
-    m.insert("jobMode".into(), j.mode.display().into());
-    m.insert("autoStart".into(), use_str(j.auto_start).into());
-    if let Some(b) = &j.basic {
-        let mut s = Map::new();
-        s.insert(
-            "basic".into(),
-            json!({ "type": b.kind.name(), "description": b.describe() }),
-        );
-        if let Some(a) = &j.advanced {
-            s.insert(
-                "advanced".into(),
-                json!({ "type": a.kind.name(), "description": a.describe() }),
-            );
-        }
-        m.insert("schedule".into(), Value::Object(s));
+fn summary(d: &ScheduleData) -> ScheduleSummary {
+    ScheduleSummary {
+        kind: d.kind.name().into(),
+        description: d.describe(),
     }
-    if let Some((path, run)) = &j.script {
-        m.insert("scriptPath".into(), path.clone().into());
-        m.insert("scriptRunTiming".into(), run.timing().into());
+}
+
+fn created_entry(j: &PlannedJob) -> RegisterResult {
+    RegisterResult {
+        state: "success".into(),
+        job_name: j.name.clone(),
+        partition: j.partition.clone(),
+        job_mode: j.mode.display().into(),
+        auto_start: use_str(j.auto_start).into(),
+        schedule: j.basic.as_ref().map(|b| RegisteredSchedule {
+            basic: summary(b),
+            advanced: j.advanced.as_ref().map(summary),
+        }),
+        script_path: j.script.as_ref().map(|(p, _)| p.clone()),
+        script_run_timing: j.script.as_ref().map(|(_, r)| r.timing().into()),
+        error_message: None,
     }
-    Value::Object(m)
 }

@@ -3,15 +3,15 @@
 use super::auth::Authed;
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{flag, paginate, paging, Query};
+use super::views::hosts as v;
 use crate::db;
 use crate::domain::job::Ref;
 use crate::host;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
-use serde_json::{json, Value};
 
-async fn center_item(state: &AppState, q: &Query) -> Result<Value, ApiError> {
+async fn center_item(state: &AppState, q: &Query) -> Result<v::Center, ApiError> {
     let row = state
         .db
         .read(|c| db::hosts::center(c).map_err(ApiError::from))
@@ -20,29 +20,52 @@ async fn center_item(state: &AppState, q: &Query) -> Result<Value, ApiError> {
     let install = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "-".into());
-    let mut v = json!({
-        "name": { "center": row.name, "host": row.host_name },
-        "id": { "center": row.id.to_string(), "install": row.install_id, "machine": row.machine_id },
-        "os": { "version": row.os_version },
-        "ip": { "public": "-", "private": host::private_ips() },
-        "status": { "connect": "connect", "activate": "ok" },
-        "path": { "logFile": "journald (stderr)", "install": install },
-        "lastUpdated": zone().format_secs(Some(row.updated_at)),
-    });
-    if flag(q, "partition")? {
+    let partition = if flag(q, "partition")? {
         let parts = state.partitions().await;
-        v["partition"] = parts
-            .iter()
-            .map(|p| super::servers::partition_item(p, None))
-            .collect();
-    }
-    if flag(q, "repository")? {
-        v["repository"] = super::repositories::items(state).await?;
-    }
-    if flag(q, "zosRepository")? {
-        v["zosRepository"] = json!([]);
-    }
-    Ok(v)
+        Some(
+            parts
+                .iter()
+                .map(|p| super::servers::partition_item(p, None))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let repository = if flag(q, "repository")? {
+        Some(super::repositories::items(state).await?)
+    } else {
+        None
+    };
+    Ok(v::Center {
+        id: v::CenterIds {
+            center: row.id.to_string(),
+            install: row.install_id,
+            machine: row.machine_id,
+        },
+        name: v::CenterNames {
+            center: row.name,
+            host: row.host_name,
+        },
+        os: v::OsVersion {
+            version: row.os_version,
+        },
+        ip: v::IpAddresses {
+            public: "-".into(),
+            private: host::private_ips(),
+        },
+        status: v::CenterStatus {
+            connect: "connect".into(),
+            activate: "ok".into(),
+        },
+        path: v::CenterPaths {
+            install,
+            log_file: "journald (stderr)".into(),
+        },
+        last_updated: zone().format_secs(Some(row.updated_at)),
+        partition,
+        repository,
+        zos_repository: flag(q, "zosRepository")?.then(Vec::new),
+    })
 }
 
 /// Resolves a center path identifier; only this appliance exists.
@@ -69,7 +92,7 @@ pub fn check_center(state: &AppState, ident: &str) -> Result<(), ApiError> {
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Centers", body = crate::api::openapi::schemas::CenterListEnvelope),
+        (status = 200, description = "Centers", body = crate::api::views::hosts::CenterListEnvelope),
     )
 )]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
@@ -98,7 +121,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     Ok(success(
         StatusCode::OK,
         "ZDM information list",
-        Some(Value::from(page)),
+        Some(page),
         pagination,
     ))
 }
@@ -111,8 +134,8 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     operation_id = "delete_center",
     params(("identifier" = String, Path, description = "Center ID or name")),
     responses(
-        (status = 404, description = "No such center", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 409, description = "The center is this appliance", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 404, description = "No such center", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "The center is this appliance", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -138,7 +161,7 @@ pub async fn delete(
         crate::api::openapi::params::CenterFlags,
     ),
     responses(
-        (status = 200, description = "The center", body = crate::api::openapi::schemas::CenterEnvelope),
+        (status = 200, description = "The center", body = crate::api::views::hosts::CenterEnvelope),
     )
 )]
 pub async fn get(

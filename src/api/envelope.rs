@@ -5,7 +5,10 @@ use crate::clock::Zone;
 use crate::domain::fields::FieldErrors;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// What the envelope needs to know about the request being answered.
 #[derive(Clone)]
@@ -34,34 +37,108 @@ pub fn zone() -> Zone {
     ctx().zone
 }
 
-fn envelope(success: bool) -> Map<String, Value> {
-    let c = ctx();
-    let mut m = Map::new();
-    m.insert("requestID".into(), Value::String(c.id));
-    m.insert("success".into(), Value::Bool(success));
-    m.insert("timestamp".into(), Value::String(now_stamp(&c.zone)));
-    m
+/// A success answer as sent. [`envelope!`] names one per `data` type for the OpenAPI document,
+/// with the same fields.
+#[derive(Serialize)]
+struct Success<'a, T: Serialize> {
+    #[serde(rename = "requestID")]
+    request_id: String,
+    success: bool,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<Pagination>,
+    timestamp: String,
+}
+
+/// The success envelope of one `data` type, for the OpenAPI document (spec §1.2); what is sent
+/// is [`Success`], which has the same fields.
+macro_rules! envelope {
+    ($name:ident, $data:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        #[allow(dead_code)]
+        pub struct $name {
+            /// Also sent as the `X-Request-ID` header.
+            #[serde(rename = "requestID")]
+            pub request_id: String,
+            pub success: bool,
+            pub message: String,
+            pub data: $data,
+            /// Present only when `page` or `limit` was given.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub pagination: Option<$crate::api::envelope::Pagination>,
+            /// `YYYY-MM-DD HH:mm:ss` in the configured zone.
+            pub timestamp: String,
+        }
+    };
+}
+pub(crate) use envelope;
+
+/// Every failure: `success` is false, `error` says what went wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    pub success: bool,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<ErrorDetail>,
+    pub timestamp: String,
+}
+
+/// Machine-readable detail of a failure.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// Field path -> every problem with that field (decision D3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_errors: Option<BTreeMap<String, Vec<String>>>,
+    /// Per-partition outcome when no job of a registration could be created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<Vec<super::views::registration::RegisterResult>>,
+    /// `FAIL` for a failed repository verification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// The verification step that failed (`exists`, `write`, `fsync`, `rename`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Where a page sits in the whole list (only when `page` or `limit` was given).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub current_page: u64,
+    pub total_pages: u64,
+    pub total_items: u64,
+    pub items_per_page: u64,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
 }
 
 /// A success answer; `data` and `pagination` are omitted when `None`.
-pub fn success(
+pub fn success<T: Serialize>(
     status: StatusCode,
     message: &str,
-    data: Option<Value>,
-    pagination: Option<Value>,
+    data: Option<T>,
+    pagination: Option<Pagination>,
 ) -> HttpResponse {
-    let mut m = envelope(true);
-    m.insert("message".into(), Value::String(message.into()));
-    if let Some(d) = data {
-        m.insert("data".into(), d);
-    }
-    if let Some(p) = pagination {
-        m.insert("pagination".into(), p);
-    }
-    HttpResponse::build(status).json(Value::Object(m))
+    let c = ctx();
+    HttpResponse::build(status).json(Success {
+        request_id: c.id,
+        success: true,
+        message,
+        data,
+        pagination,
+        timestamp: now_stamp(&c.zone),
+    })
 }
 
-pub fn ok(message: &str, data: Value) -> HttpResponse {
+pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
     success(StatusCode::OK, message, Some(data), None)
 }
 
@@ -69,7 +146,8 @@ pub fn ok(message: &str, data: Value) -> HttpResponse {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
-    pub detail: Option<Value>,
+    /// Boxed: most answers have none, and every `Result` carries this type.
+    pub detail: Option<Box<ErrorDetail>>,
     /// Seconds for a `Retry-After` header (429 answers).
     pub retry_after: Option<u64>,
 }
@@ -98,8 +176,8 @@ impl ApiError {
         e.retry_after = Some(retry_after);
         e
     }
-    pub fn with_detail(mut self, detail: Value) -> Self {
-        self.detail = Some(detail);
+    pub fn with_detail(mut self, detail: ErrorDetail) -> Self {
+        self.detail = Some(Box::new(detail));
         self
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
@@ -123,7 +201,10 @@ impl ApiError {
             .first_message()
             .unwrap_or("Request body validation failed.")
             .to_string();
-        Self::bad_request(msg).with_detail(json!({ "validationErrors": errs.to_json() }))
+        Self::bad_request(msg).with_detail(ErrorDetail {
+            validation_errors: Some(errs.to_map()),
+            ..Default::default()
+        })
     }
     /// A single-field validation failure.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
@@ -144,11 +225,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut m = envelope(false);
-        m.insert("error".into(), Value::String(self.message.clone()));
-        if let Some(d) = &self.detail {
-            m.insert("detail".into(), d.clone());
-        }
+        let c = ctx();
+        let body = ErrorEnvelope {
+            request_id: c.id,
+            success: false,
+            error: self.message.clone(),
+            detail: self.detail.as_deref().cloned(),
+            timestamp: now_stamp(&c.zone),
+        };
         let mut b = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             b.insert_header(("WWW-Authenticate", "Bearer"));
@@ -156,7 +240,7 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             b.insert_header(("Retry-After", secs.to_string()));
         }
-        b.json(Value::Object(m))
+        b.json(body)
     }
 }
 

@@ -5,6 +5,7 @@ use super::auth::Authed;
 use super::backups::{rejection, FsProbe};
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, flag, paginate, paging, Query};
+use super::views::jobs as v;
 use crate::db::jobs::{JobRow, TxCatalog};
 use crate::db::{self, repositories::RepoRow, runs::RunRow};
 use crate::domain::ids::{JobId, ScheduleId};
@@ -16,7 +17,7 @@ use crate::engine::repo;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 
 pub use crate::read_model::Snapshot;
@@ -54,19 +55,40 @@ pub fn status_of(state: &AppState, snap: &Snapshot, job: &JobRow) -> &'static st
     )
 }
 
-fn schedule_ref(snap: &Snapshot, id: Option<ScheduleId>) -> Value {
+fn schedule_ref(snap: &Snapshot, id: Option<ScheduleId>) -> v::JobSchedulePartOrDash {
     match id.and_then(|id| snap.schedules.get(&id)) {
-        Some(s) => json!({
-            "id": s.id.to_string(),
-            "type": s.data.as_ref().map(|d| d.kind.name()).unwrap_or("Unknown"),
-            "description": s.data.as_ref().map(|d| d.describe()).unwrap_or_else(|| "-".into()),
+        Some(s) => v::JobSchedulePartOrDash::Part(v::JobSchedulePart {
+            id: s.id.to_string(),
+            kind: s.data.as_ref().map_or("Unknown", |d| d.kind.name()).into(),
+            description: s.data.as_ref().map_or_else(|| "-".into(), |d| d.describe()),
         }),
-        None => json!("-"),
+        None => v::JobSchedulePartOrDash::Dash("-".into()),
+    }
+}
+
+fn options(job: &JobRow) -> v::JobOptionsView {
+    v::JobOptionsView {
+        rotation: job.rotation.to_string(),
+        compression: use_str(job.compression).into(),
+        encryption: use_str(job.encryption).into(),
+        exclude_dir: job.exclude_dir.join("|"),
+        network_speed: job.network_limit.to_string(),
+        auto_start: use_str(job.auto_start).into(),
+        script_path: job.script_path.clone().unwrap_or_default(),
+        script_run_timing: match job.script_run.as_deref() {
+            Some("before") => "before job",
+            Some("after") => "after job",
+            _ => "",
+        }
+        .into(),
+        notification: v::Notification {
+            mail: job.mail_event.clone().unwrap_or_default(),
+        },
     }
 }
 
 /// One item of the job list (spec §4.1), plus `nextRun` and `lastRun`.
-pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> Value {
+pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> v::JobItem {
     let z = zone();
     let repo = snap.repos.get(&job.repository_id);
     let live = state.runner.live(job.id).map(|l| l.view());
@@ -89,56 +111,61 @@ pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> Va
         ),
         (None, None) => ("-".into(), "-".into(), "-".into()),
     };
-    let mut info = json!({
-        "id": job.id.to_string(),
-        "name": job.name,
-        "mode": job.mode,
-        "partition": job.partition,
-        "schedule": {
-            "basic": schedule_ref(snap, job.schedule_basic_id),
-            "advanced": schedule_ref(snap, job.schedule_advanced_id),
+    let last_run = match last {
+        Some(r) => v::LastRunOrDash::Run(v::LastRun {
+            history_id: r.id,
+            kind: r.kind.map_or("-", RunKind::as_str).into(),
+            result: result_status(r).into(),
+            start: z.format_secs(r.started_at),
+            end: z.format_secs(r.ended_at),
+            restore_point: r.point_id.clone().unwrap_or_else(|| "-".into()),
+            error: r.error.clone().unwrap_or_else(|| "-".into()),
+        }),
+        None => v::LastRunOrDash::Dash("-".into()),
+    };
+    let info = v::JobInfo {
+        id: job.id.to_string(),
+        name: job.name.clone(),
+        mode: job.mode.clone(),
+        partition: job.partition.clone(),
+        schedule: v::JobSchedule {
+            basic: schedule_ref(snap, job.schedule_basic_id),
+            advanced: schedule_ref(snap, job.schedule_advanced_id),
         },
-        "status": {
-            "current": status_of(state, snap, job),
-            "time": { "start": start, "elapsed": el, "end": end },
-        },
-        "nextRun": state.runner.armed_at(job.id).map(|t| z.format(t)).unwrap_or_else(|| "-".into()),
-        "lastRun": last.map(|r| json!({
-            "historyId": r.id,
-            "result": result_status(r),
-            "kind": r.kind.map_or("-", RunKind::as_str),
-            "start": z.format_secs(r.started_at),
-            "end": z.format_secs(r.ended_at),
-            "restorePoint": r.point_id.as_deref().unwrap_or("-"),
-            "error": r.error.as_deref().unwrap_or("-"),
-        })).unwrap_or_else(|| json!("-")),
-    });
-    if detail {
-        info["options"] = json!({
-            "compression": use_str(job.compression),
-            "encryption": use_str(job.encryption),
-            "rotation": job.rotation.to_string(),
-            "excludeDir": job.exclude_dir.join("|"),
-            "networkSpeed": job.network_limit.to_string(),
-            "notification": { "mail": job.mail_event.as_deref().unwrap_or("") },
-            "autoStart": use_str(job.auto_start),
-            "scriptPath": job.script_path.as_deref().unwrap_or(""),
-            "scriptRunTiming": match job.script_run.as_deref() {
-                Some("before") => "before job",
-                Some("after") => "after job",
-                _ => "",
+        status: v::JobStatus {
+            current: status_of(state, snap, job).into(),
+            time: v::RunTimes {
+                start,
+                end,
+                elapsed: el,
             },
-        });
-    }
-    json!({
-        "system": { "id": "1", "name": state.settings.server_name, "os": "Linux" },
-        "job": { "info": info, "lastUpdated": z.format_secs(Some(job.updated_at)) },
-        "repository": {
-            "id": job.repository_id.to_string(),
-            "type": repo.map(|r| r.kind.as_str()).unwrap_or("-"),
-            "path": repo.map(|r| r.path.as_str()).unwrap_or("-"),
         },
-    })
+        next_run: state
+            .runner
+            .armed_at(job.id)
+            .map_or_else(|| "-".into(), |t| z.format(t)),
+        last_run,
+        options: detail.then(|| options(job)),
+        restore_point_count: None,
+    };
+    v::JobItem {
+        job: v::JobBlock {
+            info,
+            last_updated: z.format_secs(Some(job.updated_at)),
+            restore_points: None,
+            rejected_points: None,
+        },
+        repository: v::JobRepository {
+            id: job.repository_id.to_string(),
+            kind: repo.map_or("-", |r| r.kind.as_str()).into(),
+            path: repo.map_or("-", |r| r.path.as_str()).into(),
+        },
+        system: v::JobSystem {
+            id: "1".into(),
+            name: state.settings.server_name.clone(),
+            os: "Linux".into(),
+        },
+    }
 }
 
 /// History `result.status`: `COMPLETE` for successful runs, `FAIL` otherwise (spec §4.7), with
@@ -242,7 +269,7 @@ fn matches(state: &AppState, snap: &Snapshot, job: &JobRow, q: &Query) -> Result
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Jobs", body = crate::api::openapi::schemas::JobListEnvelope),
+        (status = 200, description = "Jobs", body = crate::api::views::jobs::JobListEnvelope),
     )
 )]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
@@ -270,17 +297,12 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         })
         .await
         .map_err(ApiError::internal)?;
-        for (v, n) in items.iter_mut().zip(counts) {
-            v["job"]["info"]["restorePointCount"] = json!(n);
+        for (item, n) in items.iter_mut().zip(counts) {
+            item.job.info.restore_point_count = Some(n);
         }
     }
     let (page, meta) = paginate(items, &p);
-    Ok(success(
-        StatusCode::OK,
-        "Backup job list",
-        Some(Value::Array(page)),
-        meta,
-    ))
+    Ok(success(StatusCode::OK, "Backup job list", Some(page), meta))
 }
 
 fn not_found(ident: &str) -> ApiError {
@@ -381,7 +403,7 @@ fn share_points(
         crate::api::openapi::params::JobViewFilters,
     ),
     responses(
-        (status = 200, description = "The job", body = crate::api::openapi::schemas::JobEnvelope),
+        (status = 200, description = "The job", body = crate::api::views::jobs::JobEnvelope),
     )
 )]
 pub async fn get(
@@ -399,7 +421,7 @@ pub async fn get(
             job.name
         )));
     }
-    let mut v = item(&state, &snap, job, true);
+    let mut view = item(&state, &snap, job, true);
     let points = match snap.repos.get(&job.repository_id) {
         Some(r) if !crate::repocheck::is_local_path(&r.path) => {
             // A share the daemon reaches itself: list the points over SMB or NFS.
@@ -437,25 +459,39 @@ pub async fn get(
             .map(|t| z.format(t.with_timezone(&chrono::Utc)))
             .unwrap_or_else(|_| "-".into())
     };
-    v["job"]["rejectedPoints"] = points
-        .rejected
-        .iter()
-        .map(|r| json!({ "id": r.name, "reason": r.reason }))
-        .collect();
-    v["job"]["restorePoints"] = points
-        .points
-        .iter()
-        .rev()
-        .map(|p| {
-            let m = &p.manifest;
-            json!({
-                "id": m.id, "kind": m.kind, "parent": m.parent, "createdAt": fmt(&m.finished),
-                "entries": m.entries, "sourceBytes": m.source_bytes, "storedBytes": m.stored_bytes(), "archivedBytes": m.archived_bytes,
-                "encrypted": m.encryption, "compressed": m.compression,
+    view.job.rejected_points = Some(
+        points
+            .rejected
+            .iter()
+            .map(|r| v::RejectedPoint {
+                id: r.name.clone(),
+                reason: r.reason.clone(),
             })
-        })
-        .collect();
-    Ok(ok("Backup job retrieved", v))
+            .collect(),
+    );
+    view.job.restore_points = Some(
+        points
+            .points
+            .iter()
+            .rev()
+            .map(|p| {
+                let m = &p.manifest;
+                v::RestorePoint {
+                    id: m.id.clone(),
+                    kind: m.kind.clone(),
+                    created_at: fmt(&m.finished),
+                    parent: m.parent.clone(),
+                    entries: m.entries,
+                    source_bytes: m.source_bytes,
+                    stored_bytes: m.stored_bytes(),
+                    archived_bytes: m.archived_bytes,
+                    compressed: m.compression,
+                    encrypted: m.encryption,
+                }
+            })
+            .collect(),
+    );
+    Ok(ok("Backup job retrieved", view))
 }
 
 /// A database error met by a catalog read, instead of the "not found" it would look like.
@@ -528,7 +564,7 @@ fn current_job(catalog: &TxCatalog, old: &JobRow, running: bool) -> CurrentJob {
 
 struct Applied {
     job: JobRow,
-    fields: Vec<Value>,
+    fields: Vec<v::UpdatedField>,
     status: Option<StatusChange>,
     /// A rename within the same repository: its restore points move along.
     moved: Option<Moved>,
@@ -621,7 +657,15 @@ fn apply_update(
     }
     Ok(Applied {
         job,
-        fields: plan.changes.iter().map(|c| c.to_json()).collect(),
+        fields: plan
+            .changes
+            .into_iter()
+            .map(|c| v::UpdatedField {
+                field: c.field,
+                previous: c.previous,
+                new: c.new,
+            })
+            .collect(),
         status: plan.status,
         moved,
     })
@@ -657,13 +701,13 @@ fn rename_back(tx: &rusqlite::Connection, job: &JobRow, old_name: &str) -> rusql
     path = "/api/backups/{identifier}",
     tag = "backups",
     operation_id = "update_backup",
-    request_body = crate::api::openapi::schemas::UpdateRequest,
+    request_body = crate::api::openapi::requests::UpdateRequest,
     params(
         ("identifier" = String, Path, description = "Job ID or job name"),
     ),
     responses(
-        (status = 200, description = "Updated", body = crate::api::openapi::schemas::UpdatedEnvelope),
-        (status = 409, description = "The new name exists, or the job is running", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "Updated", body = crate::api::views::jobs::UpdatedEnvelope),
+        (status = 409, description = "The new name exists, or the job is running", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn update(
@@ -760,10 +804,17 @@ pub async fn update(
     tracing::info!(job = %job.name, fields = applied.fields.len(), "backup job updated");
     Ok(ok(
         "Backup job updated",
-        json!({
-            "jobInfo": [{ "id": job.id.to_string(), "name": job.name, "partition": job.partition }],
-            "summary": { "state": "success", "updatedFields": applied.fields },
-        }),
+        v::Updated {
+            job_info: vec![v::JobRef {
+                id: job.id.to_string(),
+                name: job.name.clone(),
+                partition: job.partition.clone(),
+            }],
+            summary: v::UpdateSummary {
+                state: "success".into(),
+                updated_fields: applied.fields,
+            },
+        },
     ))
 }
 
@@ -773,11 +824,11 @@ pub async fn update(
     path = "/api/backups/{identifier}",
     tag = "backups",
     operation_id = "patch_backup",
-    request_body = crate::api::openapi::schemas::UpdateRequest,
+    request_body = crate::api::openapi::requests::UpdateRequest,
     params(("identifier" = String, Path, description = "Job ID or job name")),
     responses(
-        (status = 200, description = "Updated", body = crate::api::openapi::schemas::UpdatedEnvelope),
-        (status = 409, description = "The new name exists, or the job is running", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "Updated", body = crate::api::views::jobs::UpdatedEnvelope),
+        (status = 409, description = "The new name exists, or the job is running", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn patch(
@@ -800,9 +851,9 @@ pub async fn patch(
         crate::api::openapi::params::JobSelector,
     ),
     responses(
-        (status = 200, description = "Deleted", body = crate::api::openapi::schemas::DeletedEnvelope),
-        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 409, description = "The job is running", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "Deleted", body = crate::api::views::jobs::DeletedEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "The job is running", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -849,28 +900,36 @@ pub async fn delete(
         .await?;
     state.runner.disarm(job.id).await;
     tracing::info!(job = %job.name, "backup job deleted; its restore points stay in the repository");
-    let mut m = Map::new();
-    m.insert("name".into(), json!(job.name));
-    m.insert("partition".into(), json!(job.partition));
-    m.insert(
-        "deletedComponents".into(),
-        json!({ "basicInfo": true, "detailInfo": true, "historyData": true, "logData": true }),
-    );
-    m.insert(
-        "restorePoints".into(),
-        json!({
-            "kept": true,
-            "path": dir.map(|d| d.display().to_string()).unwrap_or_else(|| "-".into()),
-            "message": "Restore points stay in the repository; restore them with `zdm-backupd restore` or delete the directory when no longer needed.",
-        }),
-    );
+    let deleted = v::DeletedJob {
+        name: job.name.clone(),
+        partition: job.partition.clone(),
+        deleted_components: v::DeletedComponents {
+            basic_info: true,
+            detail_info: true,
+            history_data: true,
+            log_data: true,
+        },
+        restore_points: v::RestorePointsKept {
+            kept: true,
+            path: dir.map_or_else(|| "-".into(), |d| d.display().to_string()),
+            message: "Restore points stay in the repository; restore them with `zdm-backupd \
+                      restore` or delete the directory when no longer needed."
+                .into(),
+        },
+    };
     Ok(ok(
         "Backup job deleted",
-        json!({
-            "jobInfo": [Value::Object(m)],
-            "summary": { "state": "success", "affectedComponents": {
-                "basicInfoDeleted": 1, "detailInfoDeleted": 1,
-                "historyDataDeleted": history, "logDataDeleted": history } },
-        }),
+        v::Deleted {
+            job_info: vec![deleted],
+            summary: v::DeleteSummary {
+                state: "success".into(),
+                affected_components: v::AffectedComponents {
+                    basic_info_deleted: 1,
+                    detail_info_deleted: 1,
+                    history_data_deleted: history as u64,
+                    log_data_deleted: history as u64,
+                },
+            },
+        },
     ))
 }

@@ -53,7 +53,7 @@ fn job(name: &str) -> Labels {
     security(()),
     responses(
         (status = 200, description = "Metrics", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
-        (status = 403, description = "Not allowed from this address or without a token (`metrics.access`)", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 403, description = "Not allowed from this address or without a token (`metrics.access`)", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn scrape(

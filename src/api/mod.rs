@@ -16,6 +16,7 @@ pub mod repositories;
 pub mod schedules;
 pub mod servers;
 pub mod users;
+pub(crate) mod views;
 
 use crate::state::AppState;
 use actix_web::dev::{Service, ServiceResponse};
@@ -24,7 +25,6 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route};
 use envelope::{ok, ApiError, RequestCtx, CTX};
-use serde_json::json;
 
 fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
     match err {
@@ -83,12 +83,15 @@ fn method_not_allowed(allow: String) -> Route {
     tag = "operations",
     operation_id = "healthz",
     security(()),
-    responses((status = 200, description = "Serving", body = openapi::schemas::HealthEnvelope))
+    responses((status = 200, description = "Serving", body = crate::api::views::auth::HealthEnvelope))
 )]
 pub async fn healthz() -> HttpResponse {
     ok(
         "ok",
-        json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
+        views::auth::Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
     )
 }
 

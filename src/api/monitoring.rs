@@ -5,6 +5,11 @@ use super::auth::Authed;
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::jobs::{find, result_status, snapshot, Snapshot};
 use super::query::{paginate, paging, Query};
+use super::views::jobs::RunTimes;
+use super::views::monitoring::{
+    HistoryItem, HistoryJob, HistoryResult, HistoryRun, JobMonitoring, MonitoredJob,
+    MonitoredJobInfo, MonitoringSummary, ProgressInfo, SystemMonitoring, SystemName,
+};
 use crate::db::{self, jobs::JobRow, runs::RunRow};
 use crate::domain::ids::RunId;
 use crate::domain::job::{Mode, Ref};
@@ -12,17 +17,22 @@ use crate::domain::run::{RunKind, RunState};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
-use serde_json::{json, Value};
 
 fn hms(secs: f64) -> String {
     super::jobs::elapsed(secs as i64)
 }
 
-/// Spec §4.5 `job` object: live progress while a run is active, the last result otherwise.
-fn progress(state: &AppState, snap: &Snapshot, job: &JobRow) -> Value {
+/// Spec §4.5 `job` object: live progress while a run is active, the last result otherwise;
+/// and the percent done as a number, for the system summary.
+fn progress(state: &AppState, snap: &Snapshot, job: &JobRow) -> (MonitoredJob, f64) {
     let z = zone();
-    let status = super::jobs::status_of(state, snap, job);
-    let info = json!({ "id": job.id.to_string(), "name": job.name, "partition": job.partition, "mode": job.mode });
+    let status = super::jobs::status_of(state, snap, job).to_string();
+    let info = MonitoredJobInfo {
+        id: job.id.to_string(),
+        name: job.name.clone(),
+        mode: job.mode.clone(),
+        partition: job.partition.clone(),
+    };
     if let Some(live) = state.runner.live(job.id) {
         let v = live.view();
         let p = &v.progress;
@@ -31,26 +41,32 @@ fn progress(state: &AppState, snap: &Snapshot, job: &JobRow) -> Value {
         } else {
             0.0
         };
-        return json!({
-            "info": info,
-            "progressInfo": {
-                "status": status,
-                "percent": format!("{}%", pct.floor() as u64),
-                "message": v.log.last().cloned().unwrap_or_default(),
-                "phase": p.phase,
-                "start": v.started_at.map(|t| z.format(t)).unwrap_or_else(|| "-".into()),
-                "elapsed": hms(v.elapsed_secs),
-                "end": "-",
-                "bytesDone": p.bytes, "bytesTotal": p.total_bytes,
-                "filesDone": p.files, "filesTotal": p.total_files,
-                "bytesPerSecond": v.bytes_per_second as u64,
-                "eta": v.eta_secs.map(hms).unwrap_or_else(|| "-".into()),
-                "currentPath": p.current,
-                "historyId": v.run_id,
-                "trigger": v.trigger.as_str(),
-            },
-            "log": v.log,
-        });
+        let pct = pct.floor();
+        let progress_info = ProgressInfo {
+            status,
+            percent: format!("{pct}%"),
+            message: v.log.last().cloned().unwrap_or_default(),
+            start: v.started_at.map_or_else(|| "-".into(), |t| z.format(t)),
+            end: "-".into(),
+            elapsed: hms(v.elapsed_secs),
+            history_id: Some(v.run_id),
+            bytes_done: p.bytes,
+            files_done: p.files,
+            result: None,
+            phase: Some(p.phase.into()),
+            bytes_total: Some(p.total_bytes),
+            files_total: Some(p.total_files),
+            bytes_per_second: Some(v.bytes_per_second as u64),
+            eta: Some(v.eta_secs.map_or_else(|| "-".into(), hms)),
+            current_path: Some(p.current.clone()),
+            trigger: Some(v.trigger.as_str().into()),
+        };
+        let job = MonitoredJob {
+            info,
+            progress_info,
+            log: v.log,
+        };
+        return (job, pct);
     }
     let last = snap.last.get(&job.id);
     let (start, end, elapsed, message, log) = match last {
@@ -74,21 +90,37 @@ fn progress(state: &AppState, snap: &Snapshot, job: &JobRow) -> Value {
             Vec::new(),
         ),
     };
-    let done = last.is_some_and(RunRow::succeeded);
-    json!({
-        "info": info,
-        "progressInfo": {
-            "status": status,
-            "percent": if done { "100%" } else { "0%" },
-            "message": message,
-            "start": start, "elapsed": elapsed, "end": end,
-            "bytesDone": last.and_then(|r| r.bytes).unwrap_or(0),
-            "filesDone": last.and_then(|r| r.files).unwrap_or(0),
-            "historyId": last.map(|r| r.id),
-            "result": last.map(result_status).unwrap_or("-"),
-        },
-        "log": log,
-    })
+    let pct = if last.is_some_and(RunRow::succeeded) {
+        100.0
+    } else {
+        0.0
+    };
+    let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+    let progress_info = ProgressInfo {
+        status,
+        percent: format!("{pct}%"),
+        message,
+        start,
+        end,
+        elapsed,
+        history_id: last.map(|r| r.id),
+        bytes_done: count(last.and_then(|r| r.bytes)),
+        files_done: count(last.and_then(|r| r.files)),
+        result: Some(last.map(result_status).unwrap_or("-").into()),
+        phase: None,
+        bytes_total: None,
+        files_total: None,
+        bytes_per_second: None,
+        eta: None,
+        current_path: None,
+        trigger: None,
+    };
+    let job = MonitoredJob {
+        info,
+        progress_info,
+        log,
+    };
+    (job, pct)
 }
 
 fn job_filters(q: &Query, job: &JobRow) -> Result<bool, ApiError> {
@@ -121,7 +153,7 @@ fn job_filters(q: &Query, job: &JobRow) -> Result<bool, ApiError> {
         crate::api::openapi::params::MonitoringFilters,
     ),
     responses(
-        (status = 200, description = "Progress", body = crate::api::openapi::schemas::JobMonitoringEnvelope),
+        (status = 200, description = "Progress", body = crate::api::views::monitoring::JobMonitoringEnvelope),
     )
 )]
 pub async fn job(
@@ -139,15 +171,15 @@ pub async fn job(
             "No Backup job matching Name '{ident}' with the given filters"
         )));
     }
-    let mut v = progress(&state, &snap, job);
-    let progress_info = v["progressInfo"].take();
-    let log = v["log"].take();
+    let (job, _) = progress(&state, &snap, job);
     Ok(ok(
         "Backup monitoring info",
-        json!({
-            "system": { "name": state.settings.server_name },
-            "job": { "info": v["info"], "progressInfo": progress_info, "log": log },
-        }),
+        JobMonitoring {
+            job,
+            system: SystemName {
+                name: state.settings.server_name.clone(),
+            },
+        },
     ))
 }
 
@@ -162,7 +194,7 @@ pub async fn job(
         crate::api::openapi::params::MonitoringFilters,
     ),
     responses(
-        (status = 200, description = "Progress", body = crate::api::openapi::schemas::SystemMonitoringEnvelope),
+        (status = 200, description = "Progress", body = crate::api::views::monitoring::SystemMonitoringEnvelope),
     )
 )]
 pub async fn system(
@@ -200,82 +232,91 @@ pub async fn system(
     let mut pct_sum = 0.0;
     let mut items = Vec::new();
     for j in &jobs {
-        let v = progress(&state, &snap, j);
-        match v["progressInfo"]["status"].as_str().unwrap_or("") {
+        let (job, pct) = progress(&state, &snap, j);
+        match job.progress_info.status.as_str() {
             "Complete" | "Scheduled" => completed += 1,
             "Preparing" | "Processing" | "Canceling" => in_progress += 1,
             "Error" | "Canceled" => failed += 1,
             _ => pending += 1,
         }
-        pct_sum += v["progressInfo"]["percent"]
-            .as_str()
-            .and_then(|s| s.trim_end_matches('%').parse::<f64>().ok())
-            .unwrap_or(0.0);
-        items.push(v);
+        pct_sum += pct;
+        items.push(job);
     }
     let total = jobs.len();
-    let (page, meta) = paginate(items, &p);
-    let mut data = json!({
-        "system": { "name": state.settings.server_name },
-        "summary": {
-            "total": total, "completed": completed, "inProgress": in_progress,
-            "failed": failed, "pending": pending,
-            "overallProgress": format!("{}%", (pct_sum / total as f64).round() as u64),
+    let (page, pagination) = paginate(items, &p);
+    let data = SystemMonitoring {
+        job: page,
+        summary: MonitoringSummary {
+            total: total as u64,
+            completed,
+            failed,
+            in_progress,
+            pending,
+            overall_progress: format!("{}%", (pct_sum / total as f64).round() as u64),
         },
-        "job": page,
-    });
-    if let Some(m) = meta {
-        data["pagination"] = m;
-    }
+        system: SystemName {
+            name: state.settings.server_name.clone(),
+        },
+        pagination,
+    };
     Ok(ok("Server backup monitoring info", data))
 }
 
-fn history_item(state: &AppState, r: &RunRow) -> Value {
+fn history_item(state: &AppState, r: &RunRow) -> HistoryItem {
     let z = zone();
     let elapsed = match (r.started_at, r.ended_at) {
         (Some(s), Some(e)) => hms((e - s) as f64),
         _ => "-".into(),
     };
+    let kind = r.kind.map_or("-", RunKind::as_str);
+    let point = r.point_id.as_deref().unwrap_or("-");
     let description = match r.state {
-        RunState::Complete => format!(
-            "{} backup complete: restore point {}",
-            r.kind.map_or("-", RunKind::as_str),
-            r.point_id.as_deref().unwrap_or("-")
-        ),
-        RunState::Warning => format!(
-            "{} backup complete with warnings: restore point {}",
-            r.kind.map_or("-", RunKind::as_str),
-            r.point_id.as_deref().unwrap_or("-")
-        ),
+        RunState::Complete => format!("{kind} backup complete: restore point {point}"),
+        RunState::Warning => {
+            format!("{kind} backup complete with warnings: restore point {point}")
+        }
         RunState::Queued => "waiting for a free run slot".into(),
         RunState::Running => "running".into(),
         _ => r.error.clone().unwrap_or_else(|| r.state.to_string()),
     };
-    json!({
-        "id": r.id,
-        "system": { "name": state.settings.server_name },
-        "job": {
-            "id": r.job_id,
-            "name": r.job_name,
-            "backupType": Mode::parse(&r.mode).map(|m| m.display()).unwrap_or("-"),
-            "drive": r.partition,
-            "repositoryPath": r.repository_path,
+    let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    HistoryItem {
+        id: r.id,
+        job: HistoryJob {
+            id: r.job_id,
+            name: r.job_name.clone(),
+            drive: r.partition.clone(),
+            backup_type: Mode::parse(&r.mode).map_or("-", |m| m.display()).into(),
+            repository_path: r.repository_path.clone(),
         },
-        "run": {
-            "trigger": r.trigger,
-            "kind": r.kind.map_or("-", RunKind::as_str),
-            "state": r.state,
-            "due": z.format_secs(r.due_at),
-            "restorePoint": r.point_id.as_deref().unwrap_or("-"),
-            "bytes": r.bytes, "storedBytes": r.stored_bytes, "files": r.files,
-            "warnings": r.warnings,
-            "error": r.error.as_deref().unwrap_or("-"),
-            "script": r.script.as_deref().unwrap_or("-"),
-            "mail": r.mail.as_deref().unwrap_or("-"),
+        system: SystemName {
+            name: state.settings.server_name.clone(),
         },
-        "result": { "status": result_status(r), "description": description },
-        "time": { "start": z.format_secs(r.started_at.or(Some(r.queued_at))), "end": z.format_secs(r.ended_at), "elapsed": elapsed },
-    })
+        run: HistoryRun {
+            trigger: r.trigger.clone(),
+            state: r.state,
+            kind: kind.into(),
+            due: z.format_secs(r.due_at),
+            restore_point: point.into(),
+            bytes: r.bytes,
+            stored_bytes: r.stored_bytes,
+            files: r.files,
+            warnings: r.warnings.clone(),
+            error: or_dash(&r.error),
+            script: or_dash(&r.script),
+            mail: or_dash(&r.mail),
+        },
+        result: HistoryResult {
+            status: result_status(r).into(),
+            description,
+        },
+        time: RunTimes {
+            start: z.format_secs(r.started_at.or(Some(r.queued_at))),
+            end: z.format_secs(r.ended_at),
+            elapsed,
+        },
+        log: None,
+    }
 }
 
 /// The filter of a history query; `None` when its center or server is not this host, so no
@@ -326,7 +367,7 @@ fn history_filter(state: &AppState, q: &Query) -> Result<Option<db::runs::Filter
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Runs", body = crate::api::openapi::schemas::HistoryListEnvelope),
+        (status = 200, description = "Runs", body = crate::api::views::monitoring::HistoryListEnvelope),
     )
 )]
 pub async fn histories(
@@ -349,12 +390,12 @@ pub async fn histories(
 }
 
 fn history_page(state: &AppState, rows: &[RunRow], p: &super::query::Paging) -> ApiResult {
-    let items: Vec<Value> = rows.iter().map(|r| history_item(state, r)).collect();
+    let items: Vec<HistoryItem> = rows.iter().map(|r| history_item(state, r)).collect();
     let (page, meta) = paginate(items, p);
     Ok(success(
         StatusCode::OK,
         "Backup history list",
-        Some(Value::Array(page)),
+        Some(page),
         meta,
     ))
 }
@@ -374,7 +415,7 @@ fn history_page(state: &AppState, rows: &[RunRow], p: &super::query::Paging) -> 
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "The run", body = crate::api::openapi::schemas::HistoryEnvelope),
+        (status = 200, description = "The run", body = crate::api::views::monitoring::HistoryEnvelope),
     )
 )]
 pub async fn history(
@@ -393,7 +434,7 @@ pub async fn history(
                 ApiError::not_found(format!("Backup history not found for ID '{ident}'"))
             })?;
         let mut v = history_item(&state, &row);
-        v["log"] = row.log.lines().collect::<Vec<_>>().into();
+        v.log = Some(row.log.lines().map(str::to_string).collect());
         return Ok(ok("Backup history retrieved", v));
     }
     let p = paging(&q)?;

@@ -1,8 +1,7 @@
 //! Common query parameters of list endpoints (spec §1.5): `page`, `limit`, `sort`, and the
 //! pagination object that is present only when `page` or `limit` was given.
 
-use super::envelope::ApiError;
-use serde_json::{json, Value};
+use super::envelope::{ApiError, Pagination};
 use std::collections::HashMap;
 
 pub type Query = HashMap<String, String>;
@@ -54,7 +53,7 @@ pub fn paging_with_default(q: &Query, desc_default: bool) -> Result<Paging, ApiE
 }
 
 /// Orders `items` (given ascending by ID) and cuts the requested page.
-pub fn paginate<T>(mut items: Vec<T>, p: &Paging) -> (Vec<T>, Option<Value>) {
+pub fn paginate<T>(mut items: Vec<T>, p: &Paging) -> (Vec<T>, Option<Pagination>) {
     if p.desc {
         items.reverse();
     }
@@ -68,14 +67,14 @@ pub fn paginate<T>(mut items: Vec<T>, p: &Paging) -> (Vec<T>, Option<Value>) {
         .skip((p.page - 1) * p.limit)
         .take(p.limit)
         .collect();
-    let meta = json!({
-        "currentPage": p.page,
-        "totalPages": pages,
-        "totalItems": total,
-        "itemsPerPage": p.limit,
-        "hasNextPage": p.page < pages,
-        "hasPreviousPage": p.page > 1,
-    });
+    let meta = Pagination {
+        current_page: p.page as u64,
+        total_pages: pages as u64,
+        total_items: total as u64,
+        items_per_page: p.limit as u64,
+        has_next_page: p.page < pages,
+        has_previous_page: p.page > 1,
+    };
     (page, Some(meta))
 }
 

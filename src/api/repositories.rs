@@ -2,8 +2,11 @@
 
 use super::auth::Authed;
 use super::centers::check_center;
+use super::envelope::ErrorDetail;
 use super::envelope::{object_body, ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, numeric_id, paginate, paging, Query};
+use super::views::jobs::{UpdateSummary, UpdatedField};
+use super::views::repositories as v;
 use crate::auth::write_secret;
 use crate::db::inventory::RecordedSpace;
 use crate::db::{
@@ -25,45 +28,42 @@ use std::path::{Path, PathBuf};
 
 /// One repository as the API shows it; a share's space is what its last run measured
 /// (`spaceCheckedAt`), a local directory's is measured now.
-fn item(r: &RepoRow, recorded: Option<&RecordedSpace>, center_name: &str) -> Value {
+fn item(r: &RepoRow, recorded: Option<&RecordedSpace>, center_name: &str) -> v::Repository {
     let space = read_model::repo_space(r, recorded);
-    let (size, used, free, usage) = match space {
-        Some(s) => (
-            json!(s.size),
-            json!(s.used),
-            json!(s.free),
-            json!(if s.size == 0 {
+    let dash = || "-".to_string();
+    v::Repository {
+        id: r.id.to_string(),
+        center: center_name.into(),
+        kind: r.kind.as_str().to_ascii_uppercase(),
+        size: space.map(|s| s.size),
+        used: space.map(|s| s.used),
+        free: space.map(|s| s.free),
+        usage: space.map(|s| {
+            if s.size == 0 {
                 0.0
             } else {
                 (s.used as f64 * 1000.0 / s.size as f64).round() / 10.0
-            }),
-        ),
-        None => (Value::Null, Value::Null, Value::Null, Value::Null),
-    };
-    json!({
-        "id": r.id.to_string(),
-        "center": center_name,
-        "type": r.kind.as_str().to_ascii_uppercase(),
-        "size": size,
-        "used": used,
-        "free": free,
-        "usage": usage,
-        "freeFormatted": space.map(|s| format_size(s.free, 1)).unwrap_or_else(|| "-".into()),
-        "spaceCheckedAt": match space {
-            Some(s) => zone().format_secs(s.recorded_at.or(Some(crate::db::now_secs()))),
-            None => "-".into(),
-        },
-        "remotePath": r.path,
-        "localPath": r.local_path.clone().unwrap_or_else(|| "-".into()),
-        "remoteUser": r.remote_user.clone().unwrap_or_else(|| "-".into()),
-        "ipAddress": r.ip.as_deref().map(|s| s.split('|').map(String::from).collect::<Vec<_>>()).unwrap_or_default(),
-        "port": r.port.map(|p| p.to_string()).unwrap_or_default(),
-        "lastUpdated": zone().format_secs(Some(r.updated_at)),
-    })
+            }
+        }),
+        free_formatted: space.map_or_else(dash, |s| format_size(s.free, 1)),
+        space_checked_at: space.map_or_else(dash, |s| {
+            zone().format_secs(s.recorded_at.or(Some(crate::db::now_secs())))
+        }),
+        remote_path: r.path.clone(),
+        local_path: r.local_path.clone().unwrap_or_else(dash),
+        remote_user: r.remote_user.clone().unwrap_or_else(dash),
+        ip_address: r
+            .ip
+            .as_deref()
+            .map(|s| s.split('|').map(String::from).collect())
+            .unwrap_or_default(),
+        port: r.port.map(|p| p.to_string()).unwrap_or_default(),
+        last_updated: zone().format_secs(Some(r.updated_at)),
+    }
 }
 
 /// Every repository as list items (statvfs runs on the blocking pool).
-pub async fn items(state: &AppState) -> Result<Value, ApiError> {
+pub async fn items(state: &AppState) -> Result<Vec<v::Repository>, ApiError> {
     let (rows, spaces) = state
         .db
         .read(|c| Ok::<_, ApiError>((db::repositories::list(c)?, db::inventory::all_spaces(c)?)))
@@ -85,7 +85,7 @@ pub async fn items(state: &AppState) -> Result<Value, ApiError> {
     })
     .await
     .map_err(ApiError::internal)?;
-    Ok(Value::from(v))
+    Ok(v)
 }
 
 async fn filtered(state: &AppState, q: &Query, message: &str) -> ApiResult {
@@ -109,26 +109,18 @@ async fn filtered(state: &AppState, q: &Query, message: &str) -> ApiResult {
     let all = if center_ok {
         items(state).await?
     } else {
-        Value::Array(vec![])
+        Vec::new()
     };
-    let list: Vec<Value> = all
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let list: Vec<v::Repository> = all
         .into_iter()
-        .filter(|v| kind.is_none_or(|k| v["type"] == k.as_str().to_ascii_uppercase()))
-        .filter(|v| {
+        .filter(|r| kind.is_none_or(|k| r.kind == k.as_str().to_ascii_uppercase()))
+        .filter(|r| {
             q.get("path")
-                .is_none_or(|p| v["remotePath"] == p.as_str() || v["localPath"] == p.as_str())
+                .is_none_or(|p| r.remote_path == *p || r.local_path == *p)
         })
         .collect();
     let (page, pagination) = paginate(list, &p);
-    Ok(success(
-        StatusCode::OK,
-        message,
-        Some(Value::from(page)),
-        pagination,
-    ))
+    Ok(success(StatusCode::OK, message, Some(page), pagination))
 }
 
 /// Lists repositories.
@@ -142,7 +134,7 @@ async fn filtered(state: &AppState, q: &Query, message: &str) -> ApiResult {
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Repositories", body = crate::api::openapi::schemas::RepositoryListEnvelope),
+        (status = 200, description = "Repositories", body = crate::api::views::repositories::RepositoryListEnvelope),
     )
 )]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
@@ -161,7 +153,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Repositories", body = crate::api::openapi::schemas::RepositoryListEnvelope),
+        (status = 200, description = "Repositories", body = crate::api::views::repositories::RepositoryListEnvelope),
     )
 )]
 pub async fn by_center(
@@ -377,10 +369,10 @@ pub const REGISTER_FIELDS: &[&str] = &[
     path = "/api/zdms/repositories",
     tag = "repositories",
     operation_id = "create_repository",
-    request_body = crate::api::openapi::schemas::RepositoryCreate,
+    request_body = crate::api::openapi::requests::RepositoryCreate,
     responses(
-        (status = 201, description = "Registered", body = crate::api::openapi::schemas::RepositoryCreatedEnvelope),
-        (status = 409, description = "Already registered", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 201, description = "Registered", body = crate::api::views::repositories::RepositoryCreatedEnvelope),
+        (status = 409, description = "Already registered", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn create(
@@ -449,9 +441,12 @@ pub async fn create(
     Ok(success(
         StatusCode::CREATED,
         "Repository Registration Results",
-        Some(
-            json!({ "id": id, "type": kind.as_str().to_ascii_uppercase(), "path": spec.path, "warnings": warnings }),
-        ),
+        Some(v::RepositoryCreated {
+            id,
+            kind: kind.as_str().to_ascii_uppercase(),
+            path: spec.path,
+            warnings,
+        }),
         None,
     ))
 }
@@ -473,14 +468,14 @@ pub const UPDATE_FIELDS: &[&str] = &[
     path = "/api/zdms/repositories/{id}",
     tag = "repositories",
     operation_id = "update_repository",
-    request_body = crate::api::openapi::schemas::RepositoryUpdate,
+    request_body = crate::api::openapi::requests::RepositoryUpdate,
     params(
         ("id" = String, Path, description = "Repository ID"),
     ),
     responses(
-        (status = 200, description = "Updated", body = crate::api::openapi::schemas::RepositoryUpdatedEnvelope),
-        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 409, description = "Duplicate address or path", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "Updated", body = crate::api::views::repositories::RepositoryUpdatedEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "Duplicate address or path", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn update(
@@ -515,11 +510,15 @@ pub async fn update(
                 ApiError::not_found(format!("Repository with ID '{id}' not found"))
             })?;
             let mut errs = FieldErrors::new();
-            let mut changes: Vec<Value> = Vec::new();
-            let mut change = |field: &str, prev: Value, new: Value| {
+            let mut changes: Vec<UpdatedField> = Vec::new();
+            let mut change = |field: &'static str, previous: Value, new: Value| {
                 // A password change is always reported, masked on both sides.
-                if prev != new || field == "remotePwd" {
-                    changes.push(json!({ "field": field, "previous": prev, "new": new }));
+                if previous != new || field == "remotePwd" {
+                    changes.push(UpdatedField {
+                        field,
+                        previous,
+                        new,
+                    });
                 }
             };
             if let Some(p) = obj.get("path").or_else(|| obj.get("remotePath")) {
@@ -622,10 +621,16 @@ pub async fn update(
     }
     Ok(ok(
         "Repository updated successfully",
-        json!({
-            "repositoryInfo": { "id": row_id, "centerName": state.settings.center_name },
-            "summary": { "state": "success", "updatedFields": changes },
-        }),
+        v::RepositoryUpdated {
+            repository_info: v::RepositoryInfo {
+                id: row_id,
+                center_name: state.settings.center_name.clone(),
+            },
+            summary: UpdateSummary {
+                state: "success".into(),
+                updated_fields: changes,
+            },
+        },
     ))
 }
 
@@ -640,9 +645,9 @@ pub async fn update(
         crate::api::openapi::params::CenterQuery,
     ),
     responses(
-        (status = 200, description = "Removed", body = crate::api::openapi::schemas::RepositoryDeletedEnvelope),
-        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 409, description = "A job uses the repository", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "Removed", body = crate::api::views::repositories::RepositoryDeletedEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "A job uses the repository", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -681,12 +686,12 @@ pub async fn delete(
     }
     Ok(ok(
         "Repository deleted successfully",
-        json!({
-            "id": row.id,
-            "centerName": state.settings.center_name,
-            "remotePath": row.path,
-            "localPath": row.local_path.unwrap_or_else(|| "-".into()),
-        }),
+        v::RepositoryDeleted {
+            id: row.id,
+            center_name: state.settings.center_name.clone(),
+            remote_path: row.path,
+            local_path: row.local_path.unwrap_or_else(|| "-".into()),
+        },
     ))
 }
 
@@ -708,9 +713,9 @@ pub const VERIFY_FIELDS: &[&str] = &[
     path = "/api/zdms/repositories/verify",
     tag = "repositories",
     operation_id = "verify_repository",
-    request_body = crate::api::openapi::schemas::RepositoryVerify,
+    request_body = crate::api::openapi::requests::RepositoryVerify,
     responses(
-        (status = 200, description = "Every step passed; a failed step is a 400 naming it", body = crate::api::openapi::schemas::VerifiedEnvelope),
+        (status = 200, description = "Every step passed; a failed step is a 400 naming it", body = crate::api::views::repositories::VerifiedEnvelope),
     )
 )]
 pub async fn verify(
@@ -751,25 +756,50 @@ pub async fn verify(
     match outcome {
         Ok((dir, r)) => Ok(ok(
             "Repository Verify Results",
-            json!({
-                "path": spec.path,
-                "checkedPath": dir,
-                "result": "SUCCESS",
-                "checks": if dir.starts_with("//") {
-                    &["connect", "authenticate", "share", "exists", "write", "fsync", "rename", "read", "delete", "space"][..]
-                } else if !dir.starts_with('/') {
-                    &["connect", "export", "exists", "write", "fsync", "rename", "read", "delete", "space"][..]
-                } else {
-                    &["exists", "write", "fsync", "rename", "read", "delete", "space"][..]
-                },
-                "size": { "raw": r.size, "formatted": format_size(r.size, 1) },
-                "free": { "raw": r.free, "formatted": format_size(r.free, 1) },
-            }),
+            v::Verified {
+                checks: verify_steps(&dir).iter().map(|s| s.to_string()).collect(),
+                path: spec.path,
+                checked_path: dir,
+                result: "SUCCESS".into(),
+                size: super::servers::size(r.size),
+                free: super::servers::size(r.free),
+            },
         )),
         Err(f) => Err(ApiError::bad_request(format!(
             "Repository verify failed at step '{}': {}",
             f.step, f.reason
         ))
-        .with_detail(json!({ "result": "FAIL", "step": f.step, "reason": f.reason }))),
+        .with_detail(ErrorDetail {
+            result: Some("FAIL".into()),
+            step: Some(f.step.into()),
+            reason: Some(f.reason),
+            ..Default::default()
+        })),
+    }
+}
+
+/// The steps a verification of `checked` (as `Target::describe` names it) went through.
+fn verify_steps(checked: &str) -> &'static [&'static str] {
+    if checked.starts_with("//") {
+        &[
+            "connect",
+            "authenticate",
+            "share",
+            "exists",
+            "write",
+            "fsync",
+            "rename",
+            "read",
+            "delete",
+            "space",
+        ]
+    } else if !checked.starts_with('/') {
+        &[
+            "connect", "export", "exists", "write", "fsync", "rename", "read", "delete", "space",
+        ]
+    } else {
+        &[
+            "exists", "write", "fsync", "rename", "read", "delete", "space",
+        ]
     }
 }

@@ -3,6 +3,9 @@
 use super::auth::Authed;
 use super::envelope::{object_body, ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, numeric_id, paginate, paging, Query};
+use super::views::schedules::{
+    CenterRef, CreatedSchedule, CreatedSchedules, DeletedSchedule, ScheduleItem,
+};
 use crate::db::{self, schedules::ScheduleRow};
 use crate::domain::fields::{string, FieldErrors};
 use crate::domain::ids::ScheduleId;
@@ -11,7 +14,7 @@ use crate::domain::schedule::{self, ScheduleData};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 pub const FIELDS: &[&str] = &["center", "user", "jobName", "type", "basic", "advanced"];
 
@@ -21,10 +24,10 @@ pub const FIELDS: &[&str] = &["center", "user", "jobName", "type", "basic", "adv
     path = "/api/schedules",
     tag = "schedules",
     operation_id = "create_schedule",
-    request_body = crate::api::openapi::schemas::ScheduleCreate,
+    request_body = crate::api::openapi::requests::ScheduleCreate,
     responses(
-        (status = 201, description = "Created", body = crate::api::openapi::schemas::CreatedSchedulesEnvelope),
-        (status = 409, description = "A smart basic part selects more than one value", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 201, description = "Created", body = crate::api::views::schedules::CreatedSchedulesEnvelope),
+        (status = 409, description = "A smart basic part selects more than one value", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn create(state: web::Data<AppState>, auth: Authed, body: web::Json<Value>) -> ApiResult {
@@ -104,31 +107,58 @@ pub async fn create(state: web::Data<AppState>, auth: Authed, body: web::Json<Va
             Ok::<_, ApiError>(((b, basic), a.zip(advanced)))
         })
         .await?;
-    let entry = |id: ScheduleId, d: &ScheduleData| json!({ "id": id.to_string(), "type": d.kind, "state": 1, "description": d.describe() });
-    let mut data = Map::new();
-    data.insert("basic".into(), entry(b_id.0, &b_id.1));
-    if let Some((id, d)) = &a_id {
-        data.insert("advanced".into(), entry(*id, d));
-    }
+    let entry = |id: ScheduleId, d: &ScheduleData| CreatedSchedule {
+        id: id.to_string(),
+        kind: d.kind,
+        state: 1,
+        description: d.describe(),
+    };
+    let data = CreatedSchedules {
+        basic: entry(b_id.0, &b_id.1),
+        advanced: a_id.as_ref().map(|(id, d)| entry(*id, d)),
+    };
     Ok(success(
         StatusCode::CREATED,
         "Schedule data regist result",
-        Some(Value::Object(data)),
+        Some(data),
         None,
     ))
 }
 
-fn item(row: &ScheduleRow, center_name: &str) -> Value {
+fn kind_name(row: &ScheduleRow) -> String {
+    row.data
+        .as_ref()
+        .map(|d| d.kind.name())
+        .unwrap_or("Unknown")
+        .into()
+}
+
+fn description(row: &ScheduleRow) -> String {
+    row.data
+        .as_ref()
+        .map(|d| d.describe())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn item(row: &ScheduleRow, center_name: &str) -> ScheduleItem {
     let zone = zone();
-    json!({
-        "id": row.id.to_string(),
-        "center": { "id": row.center_id.to_string(), "name": if row.center_id == 1 { center_name } else { "-" } },
-        "type": row.data.as_ref().map(|d| d.kind.name()).unwrap_or("Unknown"),
-        "state": match row.state { 1 => "Enabled", 0 => "Disabled", _ => "Unknown" },
-        "jobName": row.job_name,
-        "lastRunTime": zone.format_secs(row.last_run_at),
-        "description": row.data.as_ref().map(|d| d.describe()).unwrap_or_else(|| "-".into()),
-    })
+    ScheduleItem {
+        id: row.id.to_string(),
+        center: CenterRef {
+            id: row.center_id.to_string(),
+            name: if row.center_id == 1 { center_name } else { "-" }.into(),
+        },
+        kind: kind_name(row),
+        state: match row.state {
+            1 => "Enabled",
+            0 => "Disabled",
+            _ => "Unknown",
+        }
+        .into(),
+        job_name: row.job_name.clone(),
+        last_run_time: zone.format_secs(row.last_run_at),
+        description: description(row),
+    }
 }
 
 /// Lists schedule records.
@@ -142,7 +172,7 @@ fn item(row: &ScheduleRow, center_name: &str) -> Value {
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Schedules", body = crate::api::openapi::schemas::ScheduleListEnvelope),
+        (status = 200, description = "Schedules", body = crate::api::views::schedules::ScheduleListEnvelope),
     )
 )]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
@@ -192,11 +222,11 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         .filter(|r| state_filter.is_none_or(|s| r.state == s))
         .collect();
     let (page, pagination) = paginate(rows, &p);
-    let data: Vec<Value> = page.iter().map(|r| item(r, &center_name)).collect();
+    let data: Vec<ScheduleItem> = page.iter().map(|r| item(r, &center_name)).collect();
     Ok(success(
         StatusCode::OK,
         "Schedule information list",
-        Some(Value::from(data)),
+        Some(data),
         pagination,
     ))
 }
@@ -211,8 +241,8 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         ("id" = String, Path, description = "Schedule ID"),
     ),
     responses(
-        (status = 200, description = "The schedule", body = crate::api::openapi::schemas::ScheduleEnvelope),
-        (status = 422, description = "The stored schedule cannot be described", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "The schedule", body = crate::api::views::schedules::ScheduleEnvelope),
+        (status = 422, description = "The stored schedule cannot be described", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn get(state: web::Data<AppState>, _auth: Authed, id: web::Path<String>) -> ApiResult {
@@ -249,9 +279,9 @@ pub async fn get(state: web::Data<AppState>, _auth: Authed, id: web::Path<String
         crate::api::openapi::params::CenterQuery,
     ),
     responses(
-        (status = 200, description = "Deleted", body = crate::api::openapi::schemas::DeletedScheduleEnvelope),
-        (status = 403, description = "The item belongs to another center", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 409, description = "A job uses the schedule", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "Deleted", body = crate::api::views::schedules::DeletedScheduleEnvelope),
+        (status = 403, description = "The item belongs to another center", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "A job uses the schedule", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -291,11 +321,11 @@ pub async fn delete(
     };
     Ok(ok(
         "Schedule has been successfully deleted",
-        json!({
-            "id": id,
-            "name": name,
-            "type": row.data.as_ref().map(|d| d.kind.name()).unwrap_or("Unknown"),
-            "description": row.data.as_ref().map(|d| d.describe()).unwrap_or_else(|| "-".into()),
-        }),
+        DeletedSchedule {
+            id: id.0,
+            name,
+            kind: kind_name(&row),
+            description: description(&row),
+        },
     ))
 }

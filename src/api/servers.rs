@@ -3,39 +3,39 @@
 use super::auth::Authed;
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, flag, paginate, paging, paging_with_default, Query};
+use super::views::hosts as v;
 use crate::db;
 use crate::domain::job::Ref;
 use crate::host::{self, format_size, Partition};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
-use serde_json::{json, Value};
 
-fn size(bytes: u64) -> Value {
-    json!({ "raw": bytes, "formatted": format_size(bytes, 1) })
+pub fn size(bytes: u64) -> v::Size {
+    v::Size {
+        raw: bytes,
+        formatted: format_size(bytes, 1),
+    }
 }
 
-pub fn partition_item(p: &Partition, system: Option<&str>) -> Value {
+pub fn partition_item(p: &Partition, system: Option<&str>) -> v::Partition {
     let s = p.space;
     let usage = if s.size == 0 {
         0.0
     } else {
         (s.used as f64 * 1000.0 / s.size as f64).round() / 10.0
     };
-    let mut v = json!({
-        "letter": p.mount_point,
-        "device": p.device,
-        "size": size(s.size),
-        "used": size(s.used),
-        "free": size(s.free),
-        "usage": usage,
-        "fileSystem": p.fs_type,
-        "lastUpdated": zone().format(chrono::Utc::now()),
-    });
-    if let Some(sys) = system {
-        v["system"] = Value::String(sys.to_string());
+    v::Partition {
+        letter: p.mount_point.clone(),
+        device: p.device.clone(),
+        file_system: p.fs_type.clone(),
+        size: size(s.size),
+        used: size(s.used),
+        free: size(s.free),
+        usage,
+        last_updated: zone().format(chrono::Utc::now()),
+        system: system.map(str::to_string),
     }
-    v
 }
 
 fn filter_partitions(parts: Vec<Partition>, q: &Query) -> Vec<Partition> {
@@ -50,34 +50,51 @@ fn filter_partitions(parts: Vec<Partition>, q: &Query) -> Vec<Partition> {
         .collect()
 }
 
-async fn server_item(state: &AppState, q: &Query) -> Result<Value, ApiError> {
+async fn server_item(state: &AppState, q: &Query) -> Result<v::Server, ApiError> {
     let row = state
         .db
         .read(|c| db::hosts::server(c).map_err(ApiError::from))
         .await?
         .ok_or_else(|| ApiError::internal("server 1 is not registered"))?;
-    let mut v = json!({
-        "id": row.id.to_string(),
-        "name": row.name,
-        "agent": { "mode": "Source" },
-        "os": { "version": row.os_version },
-        "ip": { "public": "-", "private": host::private_ips() },
-        "license": { "id": "-" },
-        "status": { "connect": "connect" },
-        "lastUpdated": zone().format_secs(Some(row.updated_at)),
-    });
-    if flag(q, "detail")? {
-        v["agent"]["version"] = Value::String(env!("CARGO_PKG_VERSION").into());
-        v["resources"] = json!({ "kernel": row.kernel, "cpuCount": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string() });
-    }
-    if flag(q, "partition")? {
+    let detail = flag(q, "detail")?;
+    let partition = if flag(q, "partition")? {
         let parts = state.partitions().await;
-        v["partition"] = parts.iter().map(|p| partition_item(p, None)).collect();
-    }
-    if flag(q, "repository")? {
-        v["repository"] = super::repositories::items(state).await?;
-    }
-    Ok(v)
+        Some(parts.iter().map(|p| partition_item(p, None)).collect())
+    } else {
+        None
+    };
+    let repository = if flag(q, "repository")? {
+        Some(super::repositories::items(state).await?)
+    } else {
+        None
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(v::Server {
+        id: row.id.to_string(),
+        name: row.name,
+        os: v::OsVersion {
+            version: row.os_version,
+        },
+        ip: v::IpAddresses {
+            public: "-".into(),
+            private: host::private_ips(),
+        },
+        agent: v::Agent {
+            mode: "Source".into(),
+            version: detail.then(|| env!("CARGO_PKG_VERSION").into()),
+        },
+        license: v::License { id: "-".into() },
+        status: v::Connect {
+            connect: "connect".into(),
+        },
+        last_updated: zone().format_secs(Some(row.updated_at)),
+        resources: detail.then(|| v::Resources {
+            cpu_count: cpus.to_string(),
+            kernel: row.kernel,
+        }),
+        partition,
+        repository,
+    })
 }
 
 fn server_matches(state: &AppState, ident: &str) -> bool {
@@ -113,7 +130,7 @@ fn check_filters(q: &Query) -> Result<bool, ApiError> {
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Servers", body = crate::api::openapi::schemas::ServerListEnvelope),
+        (status = 200, description = "Servers", body = crate::api::views::hosts::ServerListEnvelope),
     )
 )]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
@@ -128,7 +145,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     Ok(success(
         StatusCode::OK,
         "Server information list",
-        Some(Value::from(page)),
+        Some(page),
         pagination,
     ))
 }
@@ -144,7 +161,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         crate::api::openapi::params::ServerQuery,
     ),
     responses(
-        (status = 200, description = "The server", body = crate::api::openapi::schemas::ServerEnvelope),
+        (status = 200, description = "The server", body = crate::api::views::hosts::ServerEnvelope),
     )
 )]
 pub async fn get(
@@ -170,8 +187,8 @@ pub async fn get(
     operation_id = "delete_server",
     params(("identifier" = String, Path, description = "Server ID or name")),
     responses(
-        (status = 404, description = "No such server", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 409, description = "The server is this host", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 404, description = "No such server", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "The server is this host", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -200,7 +217,7 @@ pub async fn delete(
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Partitions", body = crate::api::openapi::schemas::PartitionListEnvelope),
+        (status = 200, description = "Partitions", body = crate::api::views::hosts::PartitionListEnvelope),
     )
 )]
 pub async fn all_partitions(
@@ -216,14 +233,14 @@ pub async fn all_partitions(
     };
     let (page, pagination) = paginate(parts, &p);
     let name = state.settings.server_name.clone();
-    let data: Vec<Value> = page
+    let data: Vec<v::Partition> = page
         .iter()
         .map(|x| partition_item(x, Some(&name)))
         .collect();
     Ok(success(
         StatusCode::OK,
         "Partition information list",
-        Some(Value::from(data)),
+        Some(data),
         pagination,
     ))
 }
@@ -240,7 +257,7 @@ pub async fn all_partitions(
         crate::api::openapi::params::Paging,
     ),
     responses(
-        (status = 200, description = "Partitions", body = crate::api::openapi::schemas::PartitionListEnvelope),
+        (status = 200, description = "Partitions", body = crate::api::views::hosts::PartitionListEnvelope),
     )
 )]
 pub async fn partitions(
@@ -256,14 +273,14 @@ pub async fn partitions(
     let parts = filter_partitions(state.partitions().await, &q);
     let (page, pagination) = paginate(parts, &p);
     let name = state.settings.server_name.clone();
-    let data: Vec<Value> = page
+    let data: Vec<v::Partition> = page
         .iter()
         .map(|x| partition_item(x, Some(&name)))
         .collect();
     Ok(success(
         StatusCode::OK,
         "Partition information retrieved",
-        Some(Value::from(data)),
+        Some(data),
         pagination,
     ))
 }

@@ -1,7 +1,6 @@
 //! Users (decision D14: the admin created at first start, and whoever it adds later): list,
 //! one user, and changing one's own e-mail or password, which needs the current password.
-//! Answers are built from typed structs that also give the OpenAPI schema, so the document
-//! cannot drift from what is sent.
+//! Answers are typed structs that also give the OpenAPI schema.
 
 use super::auth::Authed;
 use super::envelope::{object_body, ok, success, ApiError, ApiResult};
@@ -12,7 +11,7 @@ use crate::domain::job::Ref;
 use crate::state::AppState;
 use actix_web::{http::StatusCode, web};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 /// A user as the API shows it.
@@ -24,12 +23,22 @@ pub struct UserItem {
     /// `YYYY-MM-DD HH:mm:ss` in the configured zone.
     pub created_at: String,
     pub updated_at: String,
-    /// `PUT` only: `{field, previous, new}` per change (`password` has neither value).
+    /// `PUT` only: what changed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_fields: Option<Vec<Value>>,
+    pub updated_fields: Option<Vec<UserChange>>,
     /// `PUT` only: true when the password changed, which ends every earlier token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_revoked: Option<bool>,
+}
+
+/// One changed field of a user; `password` has neither value.
+#[derive(Serialize, ToSchema)]
+pub struct UserChange {
+    pub field: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
 }
 
 /// The body of `PUT /api/users/{identifier}`.
@@ -55,10 +64,6 @@ fn item(state: &AppState, u: &UserRow) -> UserItem {
     }
 }
 
-fn to_json(v: impl Serialize) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
 /// A user by ID or e-mail.
 async fn find(state: &AppState, ident: &str) -> Result<UserRow, ApiError> {
     let r = Ref::parse_ident(ident);
@@ -82,7 +87,7 @@ async fn find(state: &AppState, ident: &str) -> Result<UserRow, ApiError> {
     tag = "auth",
     operation_id = "list_users",
     params(crate::api::openapi::params::Paging),
-    responses((status = 200, description = "Users", body = crate::api::openapi::schemas::UserListEnvelope))
+    responses((status = 200, description = "Users", body = crate::api::views::auth::UserListEnvelope))
 )]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
     let p = paging(&q)?;
@@ -90,12 +95,12 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         .db
         .read(|c| db::users::list(c).map_err(ApiError::from))
         .await?;
-    let items: Vec<Value> = rows.iter().map(|u| to_json(item(&state, u))).collect();
+    let items: Vec<UserItem> = rows.iter().map(|u| item(&state, u)).collect();
     let (page, meta) = paginate(items, &p);
     Ok(success(
         StatusCode::OK,
         "User list retrieved",
-        Some(Value::Array(page)),
+        Some(page),
         meta,
     ))
 }
@@ -108,13 +113,13 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     operation_id = "get_user",
     params(("identifier" = String, Path, description = "User ID or e-mail")),
     responses(
-        (status = 200, description = "The user", body = crate::api::openapi::schemas::UserEnvelope),
-        (status = 404, description = "No such user", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "The user", body = crate::api::views::auth::UserEnvelope),
+        (status = 404, description = "No such user", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn get(state: web::Data<AppState>, _auth: Authed, ident: web::Path<String>) -> ApiResult {
     let u = find(&state, &ident).await?;
-    Ok(ok("User retrieved", to_json(item(&state, &u))))
+    Ok(ok("User retrieved", item(&state, &u)))
 }
 
 pub const UPDATE_FIELDS: &[&str] = &["email", "password", "currentPassword"];
@@ -129,10 +134,10 @@ pub const UPDATE_FIELDS: &[&str] = &["email", "password", "currentPassword"];
     params(("identifier" = String, Path, description = "User ID or e-mail")),
     request_body = UserUpdate,
     responses(
-        (status = 200, description = "Updated", body = crate::api::openapi::schemas::UserEnvelope),
-        (status = 403, description = "Another user's account, or a wrong current password", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 404, description = "No such user", body = crate::api::openapi::schemas::ErrorEnvelope),
-        (status = 409, description = "The e-mail belongs to another user", body = crate::api::openapi::schemas::ErrorEnvelope),
+        (status = 200, description = "Updated", body = crate::api::views::auth::UserEnvelope),
+        (status = 403, description = "Another user's account, or a wrong current password", body = crate::api::envelope::ErrorEnvelope),
+        (status = 404, description = "No such user", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "The e-mail belongs to another user", body = crate::api::envelope::ErrorEnvelope),
     )
 )]
 pub async fn update(
@@ -232,12 +237,20 @@ pub async fn update(
                     )));
                 }
                 db::users::set_email(tx, id, &e)?;
-                fields.push(json!({ "field": "email", "previous": old_email, "new": e }));
+                fields.push(UserChange {
+                    field: "email",
+                    previous: Some(old_email.clone()),
+                    new: Some(e.clone()),
+                });
                 login = e;
             }
             if let Some(h) = hash {
                 db::users::set_password(tx, &login, &h)?;
-                fields.push(json!({ "field": "password" }));
+                fields.push(UserChange {
+                    field: "password",
+                    previous: None,
+                    new: None,
+                });
             }
             let row =
                 db::users::get(tx, id)?.ok_or_else(|| ApiError::internal("the user vanished"))?;
@@ -248,5 +261,5 @@ pub async fn update(
     let mut v = item(&state, &row);
     v.updated_fields = Some(fields);
     v.tokens_revoked = Some(password.is_some());
-    Ok(ok("User updated", to_json(v)))
+    Ok(ok("User updated", v))
 }

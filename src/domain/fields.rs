@@ -46,6 +46,11 @@ impl FieldErrors {
         }
     }
 
+    /// Field path -> every problem with it.
+    pub fn to_map(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.entries.iter().cloned().collect()
+    }
+
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         for (field, msgs) in &self.entries {

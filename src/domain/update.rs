@@ -56,12 +56,6 @@ pub struct Change {
     pub new: Value,
 }
 
-impl Change {
-    pub fn to_json(&self) -> Value {
-        json!({ "field": self.field, "previous": self.previous, "new": self.new })
-    }
-}
-
 /// The outcome of planning an update.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdatePlan {

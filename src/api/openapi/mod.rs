@@ -1,10 +1,11 @@
 //! The OpenAPI 3.1 description of the API, served at `GET /api/openapi.json`. It is built from
-//! the handlers' `#[utoipa::path]` annotations and the shapes in [`schemas`]; what every
-//! operation shares (bearer auth, error answers, the request ID header, the legacy alias paths)
-//! is added here once, so no annotation can forget it.
+//! the handlers' `#[utoipa::path]` annotations, the answers they build (`api::views`) and the
+//! request bodies they accept ([`requests`]); what every operation shares (bearer auth, error
+//! answers, the request ID header, the legacy alias paths) is added here once, so no annotation
+//! can forget it.
 
 pub mod params;
-pub mod schemas;
+pub mod requests;
 
 use super::auth::Authed;
 use actix_web::HttpResponse;
@@ -62,7 +63,7 @@ use utoipa::{Modify, OpenApi};
         super::repositories::update,
         super::repositories::delete,
     ),
-    components(schemas(schemas::ErrorEnvelope, params::Sort)),
+    components(schemas(crate::api::envelope::ErrorEnvelope, params::Sort)),
     modifiers(&Conventions),
     security(("bearer" = [])),
     tags(
