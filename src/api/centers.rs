@@ -20,22 +20,7 @@ async fn center_item(state: &AppState, q: &Query) -> Result<v::Center, ApiError>
     let install = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "-".into());
-    let partition = if flag(q, "partition")? {
-        let parts = state.partitions().await;
-        Some(
-            parts
-                .iter()
-                .map(|p| super::servers::partition_item(p, None))
-                .collect(),
-        )
-    } else {
-        None
-    };
-    let repository = if flag(q, "repository")? {
-        Some(super::repositories::items(state).await?)
-    } else {
-        None
-    };
+    let (partition, repository) = super::servers::listed_with(state, q).await?;
     Ok(v::Center {
         id: v::CenterIds {
             center: row.id.to_string(),

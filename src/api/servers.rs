@@ -4,6 +4,7 @@ use super::auth::Authed;
 use super::envelope::{ok, success, zone, ApiError, ApiResult};
 use super::query::{center_filter_matches, flag, paginate, paging, paging_with_default, Query};
 use super::views::hosts as v;
+use super::views::repositories::Repository;
 use crate::db;
 use crate::domain::job::Ref;
 use crate::host::{self, format_size, Partition};
@@ -50,13 +51,12 @@ fn filter_partitions(parts: Vec<Partition>, q: &Query) -> Vec<Partition> {
         .collect()
 }
 
-async fn server_item(state: &AppState, q: &Query) -> Result<v::Server, ApiError> {
-    let row = state
-        .db
-        .read(|c| db::hosts::server(c).map_err(ApiError::from))
-        .await?
-        .ok_or_else(|| ApiError::internal("server 1 is not registered"))?;
-    let detail = flag(q, "detail")?;
+/// The partitions and repositories a server or center answer lists when `partition=true` or
+/// `repository=true` asks for them.
+pub async fn listed_with(
+    state: &AppState,
+    q: &Query,
+) -> Result<(Option<Vec<v::Partition>>, Option<Vec<Repository>>), ApiError> {
     let partition = if flag(q, "partition")? {
         let parts = state.partitions().await;
         Some(parts.iter().map(|p| partition_item(p, None)).collect())
@@ -68,6 +68,17 @@ async fn server_item(state: &AppState, q: &Query) -> Result<v::Server, ApiError>
     } else {
         None
     };
+    Ok((partition, repository))
+}
+
+async fn server_item(state: &AppState, q: &Query) -> Result<v::Server, ApiError> {
+    let row = state
+        .db
+        .read(|c| db::hosts::server(c).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::internal("server 1 is not registered"))?;
+    let detail = flag(q, "detail")?;
+    let (partition, repository) = listed_with(state, q).await?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(v::Server {
         id: row.id.to_string(),
