@@ -3,6 +3,7 @@
 
 use super::envelope::ApiError;
 use crate::db::DbError;
+use crate::engine::EngineError;
 use actix_web::http::StatusCode;
 
 /// Database failures an operator can fix get an answer that says what to do; the rest are
@@ -50,6 +51,30 @@ impl From<DbError> for ApiError {
             DbError::Schema(_) | DbError::Task(_) | DbError::Copy(_) => {
                 ApiError::internal(crate::error_chain::chain(&e))
             }
+        }
+    }
+}
+
+/// Engine failures met while reading restore points for an answer.
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match &e {
+            EngineError::Corrupt(_) => ApiError::conflict(e.to_string()),
+            EngineError::KeyNeeded(_) => {
+                tracing::error!(error = %e, "a restore point needs the backup key");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Encryption identity not available.",
+                )
+            }
+            EngineError::NotFound(_) => ApiError::not_found(e.to_string()),
+            EngineError::Locked(..) => ApiError::conflict(e.to_string()),
+            EngineError::Usage(_) => ApiError::bad_request(e.to_string()),
+            EngineError::NoSpace(_) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, e.to_string())
+            }
+            EngineError::Canceled => ApiError::conflict(e.to_string()),
+            EngineError::Io(_) => ApiError::internal(crate::error_chain::chain(&e)),
         }
     }
 }

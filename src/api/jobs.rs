@@ -367,7 +367,7 @@ fn move_points(state: &AppState, r: &RepoRow, from: &str, to: &str) -> Result<()
 }
 
 /// The host key that authenticates restore points (created at start-up).
-fn auth_key(state: &AppState) -> Result<crate::engine::trust::AuthKey, ApiError> {
+pub(crate) fn auth_key(state: &AppState) -> Result<crate::engine::trust::AuthKey, ApiError> {
     crate::engine::trust::AuthKey::load(
         &state
             .settings

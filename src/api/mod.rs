@@ -6,6 +6,7 @@ pub mod backups;
 pub mod centers;
 pub mod envelope;
 pub mod errors;
+pub mod images;
 pub mod jobs;
 pub mod metrics;
 pub mod monitoring;
@@ -169,6 +170,18 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
         .add(
             "/api/backups/monitoring/system/{identifier}",
             vec![ep(M::GET, monitoring::system)],
+        )
+        .add(
+            "/api/backups/images/server/{serverName}",
+            vec![ep(M::GET, images::server_images)],
+        )
+        .add(
+            "/api/backups/{identifier}/images",
+            vec![ep(M::GET, images::job_images)],
+        )
+        .add(
+            "/api/backups/{identifier}/images/{image}/files",
+            vec![ep(M::GET, images::files)],
         )
         .add(
             "/api/backups/{identifier}",

@@ -33,6 +33,11 @@ pub fn paging(q: &Query) -> Result<Paging, ApiError> {
 
 /// Paging for lists without IDs (partitions), which read best in their natural order.
 pub fn paging_with_default(q: &Query, desc_default: bool) -> Result<Paging, ApiError> {
+    paging_with(q, desc_default, 20)
+}
+
+/// Paging with its own default order and page size.
+pub fn paging_with(q: &Query, desc_default: bool, limit: usize) -> Result<Paging, ApiError> {
     let desc = match q.get("sort").map(|s| s.to_ascii_lowercase()) {
         None => desc_default,
         Some(s) if s == "desc" => true,
@@ -46,10 +51,36 @@ pub fn paging_with_default(q: &Query, desc_default: bool) -> Result<Paging, ApiE
     };
     Ok(Paging {
         page: positive(q, "page", 1, 1_000_000)?,
-        limit: positive(q, "limit", 20, 1000)?,
+        limit: positive(q, "limit", limit, 1000)?,
         explicit: q.contains_key("page") || q.contains_key("limit"),
         desc,
     })
+}
+
+impl Paging {
+    /// Items before the requested page.
+    pub fn offset(&self) -> usize {
+        (self.page - 1) * self.limit
+    }
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+    pub fn desc(&self) -> bool {
+        self.desc
+    }
+    /// The pagination object of a list of `total` items (only when `page` or `limit` was
+    /// given).
+    pub fn meta(&self, total: usize) -> Option<Pagination> {
+        let pages = total.div_ceil(self.limit);
+        self.explicit.then_some(Pagination {
+            current_page: self.page as u64,
+            total_pages: pages as u64,
+            total_items: total as u64,
+            items_per_page: self.limit as u64,
+            has_next_page: self.page < pages,
+            has_previous_page: self.page > 1,
+        })
+    }
 }
 
 /// Orders `items` (given ascending by ID) and cuts the requested page.
@@ -60,22 +91,9 @@ pub fn paginate<T>(mut items: Vec<T>, p: &Paging) -> (Vec<T>, Option<Pagination>
     if !p.explicit {
         return (items, None);
     }
-    let total = items.len();
-    let pages = total.div_ceil(p.limit);
-    let page: Vec<T> = items
-        .into_iter()
-        .skip((p.page - 1) * p.limit)
-        .take(p.limit)
-        .collect();
-    let meta = Pagination {
-        current_page: p.page as u64,
-        total_pages: pages as u64,
-        total_items: total as u64,
-        items_per_page: p.limit as u64,
-        has_next_page: p.page < pages,
-        has_previous_page: p.page > 1,
-    };
-    (page, Some(meta))
+    let meta = p.meta(items.len());
+    let page: Vec<T> = items.into_iter().skip(p.offset()).take(p.limit).collect();
+    (page, meta)
 }
 
 /// `true`/`false` flags (default false).

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod backup;
 pub mod catalog;
 pub mod entry;
+pub mod index;
 pub mod keys;
 pub mod repo;
 pub mod restore;

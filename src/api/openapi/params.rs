@@ -199,3 +199,46 @@ pub struct RepositoryFilters {
     pub os: Option<String>,
     pub path: Option<String>,
 }
+
+/// The vendor's filters of `GET /api/backups/images/server/{serverName}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct ImageFilters {
+    /// Center ID or name.
+    pub center: Option<String>,
+    pub repositoryId: Option<i64>,
+    pub repositoryPath: Option<String>,
+    /// Exact job name.
+    pub jobName: Option<String>,
+    /// Exact mount point.
+    pub partition: Option<String>,
+    /// Windows drive letter: matches nothing on Linux.
+    pub drive: Option<String>,
+}
+
+/// What to list of a restore point.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BrowseQuery {
+    /// The directory to list, as an absolute original path (default: the partition's mount
+    /// point).
+    pub path: Option<String>,
+    /// With it, matches anywhere below `path`: a substring of the name, or a glob (`*.conf`).
+    pub search: Option<String>,
+    #[param(inline)]
+    pub r#type: Option<EntryType>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum EntryType {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Fifo,
+    Socket,
+    Char,
+    Block,
+}

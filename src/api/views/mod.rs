@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod hosts;
+pub mod images;
 pub mod jobs;
 pub mod monitoring;
 pub mod registration;

@@ -1,0 +1,280 @@
+//! Restore points through the API (RECOVERIES.md §4): images of a job and of a server (deleted
+//! jobs included) and browsing a point, against a real daemon, real runs and a real repository.
+
+mod common;
+use common::tree::write;
+use common::{assert_error, Daemon};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Env {
+    d: Daemon,
+    src: PathBuf,
+    repo: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn env(fill: impl FnOnce(&Path)) -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&repo).unwrap();
+    fill(&src);
+    let d = Daemon::start(&[
+        "--server-name",
+        "srv",
+        "--extra-partition",
+        src.to_str().unwrap(),
+    ]);
+    Env {
+        d,
+        src,
+        repo,
+        _tmp: tmp,
+    }
+}
+
+impl Env {
+    fn runs(&self, job: &str) -> Vec<Value> {
+        let r = self
+            .d
+            .get(&format!("/api/backups/histories?jobName={job}&sort=asc"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["data"].as_array().unwrap().clone()
+    }
+
+    /// Starts a run of `job` and waits until it completed; returns its point id.
+    fn run(&self, job: &str) -> String {
+        let before = self.runs(job).len();
+        let r = self
+            .d
+            .put(&format!("/api/backups/{job}"), json!({ "status": "start" }));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let runs = self.runs(job);
+            if let Some(last) = runs.get(before) {
+                if last["run"]["state"] == "complete" {
+                    return last["run"]["restorePoint"].as_str().unwrap().to_string();
+                }
+                assert!(
+                    !["error", "canceled", "interrupted"]
+                        .contains(&last["run"]["state"].as_str().unwrap()),
+                    "{last:#}"
+                );
+            }
+            assert!(Instant::now() < deadline, "run never finished: {runs:#?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn files(&self, job: &str, image: &str, query: &str) -> common::Resp {
+        self.d
+            .get(&format!("/api/backups/{job}/images/{image}/files?{query}"))
+    }
+
+    fn names(&self, job: &str, image: &str, query: &str) -> Vec<String> {
+        let r = self.files(job, image, query);
+        assert_eq!(r.status, 200, "{query}: {}", r.body);
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn tree(src: &Path) {
+    write(&src.join("etc/hosts"), b"127.0.0.1 localhost\n");
+    write(&src.join("etc/ssh/sshd_config"), b"Port 22\n");
+    for i in 0..30 {
+        write(&src.join(format!("etc/conf.d/f{i:02}.conf")), b"x\n");
+    }
+    write(&src.join("home/ann/notes.txt"), b"notes\n");
+    std::os::unix::fs::symlink("hosts", src.join("etc/hosts.link")).unwrap();
+}
+
+#[test]
+fn images_of_jobs_and_servers_and_browsing_them() {
+    let e = env(tree);
+    let part = e.src.to_str().unwrap().to_string();
+    let r = e.d.post(
+        "/api/backups",
+        json!({
+            "center": 1, "server": 1, "type": "increment", "rotation": 5,
+            "partition": [part],
+            "repository": { "type": "nfs", "path": e.repo.to_str().unwrap() },
+            "individual": [{ "partition": part, "jobName": "web" }],
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let full = e.run("web");
+    write(&e.src.join("etc/hosts"), b"10.0.0.1 changed\n");
+    let incr = e.run("web");
+
+    // The job's images: newest first, the vendor's fields and the extensions.
+    let r = e.d.get("/api/backups/web/images");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["message"], "Backup images retrieved successfully");
+    let imgs = r.body["data"].as_array().unwrap();
+    assert_eq!(imgs.len(), 2, "{:#}", r.body);
+    let (newest, oldest) = (&imgs[0]["image"], &imgs[1]["image"]);
+    assert_eq!(newest["name"], incr.as_str());
+    assert_eq!(newest["type"], "increment");
+    assert_eq!(newest["parent"], full.as_str());
+    assert_eq!(newest["chain"], full.as_str());
+    assert_eq!(newest["jobName"], "web");
+    assert_eq!(oldest["type"], "full");
+    assert_eq!(oldest["parent"], Value::Null);
+    assert_eq!(newest["entries"], oldest["entries"]);
+    assert_eq!(newest["encryption"]["enabled"], false);
+    assert_eq!(newest["verify"]["status"], "unverified");
+    assert_eq!(imgs[0]["partition"]["mountPoint"], part.as_str());
+    assert_eq!(imgs[0]["server"]["name"], "srv");
+    let on_disk: u64 = std::fs::read_dir(e.repo.join("srv/web").join(&incr))
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(newest["size"]["raw"], on_disk);
+    let asc = e.d.get("/api/backups/web/images?sort=asc&limit=1&page=2");
+    assert_eq!(asc.body["data"][0]["image"]["name"], incr.as_str());
+    assert_eq!(asc.body["pagination"]["totalItems"], 2);
+
+    // Browse: the partition root by default, directories first, then names.
+    assert_eq!(e.names("web", &incr, ""), vec!["etc", "home"]);
+    let r = e.files("web", "latest", &format!("path={part}/etc"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let etc = r.body["data"].as_array().unwrap();
+    let names: Vec<&str> = etc.iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["conf.d", "ssh", "hosts", "hosts.link"]);
+    assert_eq!(etc[0]["type"], "dir");
+    assert_eq!(etc[0]["hasChildren"], true);
+    assert_eq!(etc[0]["path"], format!("{part}/etc/conf.d"));
+    let hosts = &etc[2];
+    assert_eq!(hosts["type"], "file");
+    assert_eq!(hosts["size"]["raw"], 17);
+    assert_eq!(hosts["writtenIn"], incr.as_str());
+    assert_eq!(hosts["linkTarget"], Value::Null);
+    assert_eq!(etc[3]["type"], "symlink");
+    assert_eq!(etc[3]["linkTarget"], "hosts");
+    let mode = std::fs::metadata(e.src.join("etc/hosts")).unwrap();
+    assert_eq!(
+        hosts["mode"],
+        format!(
+            "{:04o}",
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o7777
+        )
+    );
+    // The older point has the old content, written in itself; an unchanged file of the newest
+    // point is written in the full.
+    let r = e.files("web", &full, &format!("path={part}/etc&type=file"));
+    assert_eq!(r.body["data"][0]["size"]["raw"], 20, "{}", r.body);
+    let r = e.files("web", &incr, &format!("path={part}/etc/ssh"));
+    assert_eq!(r.body["data"][0]["writtenIn"], full.as_str(), "{}", r.body);
+
+    // Pages of a 30-entry directory are exact.
+    let q = format!("path={part}/etc/conf.d&limit=7");
+    let r = e.files("web", &incr, &format!("{q}&page=5"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, vec!["f28.conf", "f29.conf"]);
+    assert_eq!(r.body["pagination"]["totalItems"], 30);
+    assert_eq!(r.body["pagination"]["totalPages"], 5);
+    assert_eq!(r.body["pagination"]["hasNextPage"], false);
+    let desc = e.names("web", &incr, &format!("{q}&sort=desc"));
+    assert_eq!(desc[0], "f29.conf");
+    // Search below a path: substring or glob, anywhere below.
+    assert_eq!(e.names("web", &incr, "search=sshd"), vec!["sshd_config"]);
+    assert_eq!(
+        e.names("web", &incr, &format!("path={part}/etc&search=f1*.conf"))
+            .len(),
+        10
+    );
+    assert_eq!(
+        e.names("web", &incr, &format!("path={part}/home&search=sshd")),
+        Vec::<String>::new()
+    );
+    assert_eq!(e.names("web", &incr, "type=socket"), Vec::<String>::new());
+
+    // Refusals: each names what was wrong.
+    assert_error(
+        &e.files("web", "20000101T000000.000Z", ""),
+        404,
+        "Backup image '20000101T000000.000Z' not found for job 'web'.",
+    );
+    assert_error(
+        &e.d.get("/api/backups/nope/images"),
+        404,
+        "Backup job 'nope' not found.",
+    );
+    assert_error(
+        &e.files("web", &incr, &format!("path={part}/etc/nope")),
+        404,
+        &format!("Path '{part}/etc/nope' not found in backup image '{incr}'."),
+    );
+    assert_error(
+        &e.files("web", &incr, "path=/var/x"),
+        400,
+        &format!("Path '/var/x' is outside partition '{part}' of job 'web'."),
+    );
+    assert_error(
+        &e.files("web", &incr, "path=etc"),
+        400,
+        "path must be absolute",
+    );
+    assert_error(
+        &e.files("web", &incr, &format!("path={part}/etc/hosts")),
+        400,
+        &format!("Path '{part}/etc/hosts' is not a directory in backup image '{incr}'."),
+    );
+    let r = e.files("web", &incr, "type=pipe");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = e.files("web", &incr, "limit=5000");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = e.files("web", &incr, "serch=x");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("search"),
+        "{}",
+        r.body
+    );
+
+    // The browse index is built once and kept in the state directory.
+    let built: Vec<_> = std::fs::read_dir(e.d.state.join("browse-index"))
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(built.len(), 2, "{built:?}");
+
+    // The server's images include those of a job deleted since (its points stay).
+    let r = e.d.delete("/api/backups/web");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = e.d.get("/api/backups/images/server/srv");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let imgs = r.body["data"].as_array().unwrap();
+    assert_eq!(imgs.len(), 2, "{:#}", r.body);
+    assert_eq!(imgs[0]["image"]["jobName"], "web");
+    let r = e.d.get("/api/backups/images/server/srv?jobName=other");
+    assert_eq!(r.body["data"], json!([]));
+    assert_error(
+        &e.d.get("/api/backups/images/server/elsewhere"),
+        404,
+        "Server 'elsewhere' not found.",
+    );
+    assert_error(
+        &e.d.get("/api/backups/images/server/srv?repositoryId=99"),
+        404,
+        "Repository ID 99 not found",
+    );
+    // Without a token, nothing.
+    let r =
+        e.d.call("GET", "/api/backups/images/server/srv", None, None);
+    assert_eq!(r.status, 401);
+}
