@@ -74,6 +74,27 @@ impl Env {
             .get(&format!("/api/backups/{job}/images/{image}/files?{query}"))
     }
 
+    /// A download: status, headers and the whole body (`Err` when the body was cut off).
+    fn download(&self, job: &str, image: &str, query: &str) -> (u16, ureq::Response) {
+        let url = format!(
+            "{}/api/backups/{job}/images/{image}/download?{query}",
+            self.d.base
+        );
+        let r = ureq::get(&url)
+            .set("Authorization", &format!("Bearer {}", self.d.token()))
+            .call();
+        match r {
+            Ok(r) => (r.status(), r),
+            Err(ureq::Error::Status(code, r)) => (code, r),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn body(r: ureq::Response) -> std::io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut v).map(|_| v)
+    }
+
     fn names(&self, job: &str, image: &str, query: &str) -> Vec<String> {
         let r = self.files(job, image, query);
         assert_eq!(r.status, 200, "{query}: {}", r.body);
@@ -245,6 +266,121 @@ fn images_of_jobs_and_servers_and_browsing_them() {
         "{}",
         r.body
     );
+
+    // Downloads: one file raw, with its name, size and time.
+    let (code, r) = e.download("web", &incr, &format!("path={part}/etc/hosts"));
+    assert_eq!(code, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/octet-stream"));
+    assert_eq!(
+        r.header("Content-Disposition"),
+        Some("attachment; filename=\"hosts\"")
+    );
+    assert_eq!(r.header("Content-Length"), Some("17"));
+    assert!(r.header("Last-Modified").unwrap().ends_with(" GMT"));
+    assert_eq!(Env::body(r).unwrap(), b"10.0.0.1 changed\n");
+    let (_, r) = e.download("web", &full, &format!("path={part}/etc/hosts"));
+    assert_eq!(Env::body(r).unwrap(), b"127.0.0.1 localhost\n");
+    // A directory, and several paths, as a tar named from each path's parent.
+    let tar_names = |bytes: &[u8]| -> Vec<(String, u64)> {
+        let mut a = tar::Archive::new(bytes);
+        a.entries()
+            .unwrap()
+            .map(|x| {
+                let x = x.unwrap();
+                (
+                    x.path().unwrap().to_string_lossy().into_owned(),
+                    x.header().size().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (code, r) = e.download(
+        "web",
+        &incr,
+        &format!("path={part}/etc/ssh&path={part}/home"),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/x-tar"));
+    assert_eq!(
+        r.header("Content-Disposition"),
+        Some(format!("attachment; filename=\"web_{incr}.tar\"").as_str())
+    );
+    let got = tar_names(&Env::body(r).unwrap());
+    let got: Vec<&str> = got.iter().map(|(n, _)| n.trim_end_matches('/')).collect();
+    assert_eq!(
+        got,
+        vec![
+            "ssh",
+            "ssh/sshd_config",
+            "home",
+            "home/ann",
+            "home/ann/notes.txt"
+        ]
+    );
+    let (_, r) = e.download("web", &incr, &format!("path={part}/etc&format=tar.zst"));
+    assert_eq!(r.header("Content-Type"), Some("application/zstd"));
+    let tar = zstd::decode_all(Env::body(r).unwrap().as_slice()).unwrap();
+    let mut a = tar::Archive::new(tar.as_slice());
+    let mut seen = 0;
+    for x in a.entries().unwrap() {
+        let mut x = x.unwrap();
+        let name = x.path().unwrap().to_string_lossy().into_owned();
+        if name == "etc/hosts" {
+            let mut c = Vec::new();
+            std::io::Read::read_to_end(&mut x, &mut c).unwrap();
+            assert_eq!(c, b"10.0.0.1 changed\n");
+        }
+        if name == "etc/hosts.link" {
+            assert_eq!(x.link_name().unwrap().unwrap().to_str(), Some("hosts"));
+        }
+        seen += 1;
+    }
+    assert_eq!(
+        seen, 36,
+        "etc, conf.d and its 30 files, ssh and its file, hosts and its link"
+    );
+    // The whole point by default.
+    let (_, r) = e.download("web", "latest", "format=tar");
+    assert_eq!(tar_names(&Env::body(r).unwrap()).len(), 39);
+    // Refusals before the first byte use the envelope.
+    let (code, r) = e.download("web", &incr, &format!("path={part}/nope"));
+    assert_eq!(code, 404);
+    assert!(r
+        .into_string()
+        .unwrap()
+        .contains("not found in backup image"));
+    let (code, _) = e.download("web", &incr, "format=zip");
+    assert_eq!(code, 400);
+    // Damaged content found while streaming cuts the download off: the client cannot take a
+    // truncated file for a whole one.
+    let data = std::fs::read_dir(e.repo.join("srv/web").join(&incr))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("data.tar")
+        })
+        .unwrap();
+    let original = std::fs::read(&data).unwrap();
+    let mut bad = original.clone();
+    // The changed file's bytes when the archive is plain, else the middle of the stream.
+    let at = bad
+        .windows(8)
+        .position(|w| w == b"10.0.0.1")
+        .unwrap_or(bad.len() / 2);
+    for b in &mut bad[at..at + 8] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&data, &bad).unwrap();
+    let (code, r) = e.download("web", &incr, &format!("path={part}/etc&format=tar"));
+    assert_eq!(code, 200);
+    assert!(
+        Env::body(r).is_err(),
+        "a damaged archive must abort the download"
+    );
+    std::fs::write(&data, &original).unwrap();
 
     // The browse index is built once and kept in the state directory.
     let built: Vec<_> = std::fs::read_dir(e.d.state.join("browse-index"))

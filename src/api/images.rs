@@ -35,13 +35,13 @@ fn size(bytes: u64) -> Size {
 }
 
 /// A job directory's authenticated points, and the repository they were read through.
-struct Located {
-    target: SharedTarget,
-    points: Vec<Point>,
+pub(super) struct Located {
+    pub target: SharedTarget,
+    pub points: Vec<Point>,
 }
 
 /// Opens the repository and lists the job directory `<server>/<job>` in it.
-async fn locate(
+pub(super) async fn locate(
     state: &AppState,
     repo: &RepoRow,
     server: &str,
@@ -173,7 +173,10 @@ fn job_not_found(ident: &str) -> ApiError {
 }
 
 /// The job and its repository row.
-async fn job_and_repo(state: &AppState, ident: &str) -> Result<(JobRow, RepoRow), ApiError> {
+pub(super) async fn job_and_repo(
+    state: &AppState,
+    ident: &str,
+) -> Result<(JobRow, RepoRow), ApiError> {
     let snap = snapshot(state).await?;
     let job = find(&snap, ident)
         .ok_or_else(|| job_not_found(ident))?
@@ -332,7 +335,7 @@ async fn job_dirs(state: &AppState, repo: &RepoRow, server: &str) -> Vec<String>
 }
 
 /// The point an `image` names: its id, or `latest`.
-fn pick<'a>(points: &'a [Point], image: &str, job: &str) -> Result<&'a Point, ApiError> {
+pub(super) fn pick<'a>(points: &'a [Point], image: &str, job: &str) -> Result<&'a Point, ApiError> {
     let found = if image == "latest" {
         points.last()
     } else {
@@ -370,7 +373,7 @@ pub fn catalog_path(path: &str, mount: &str, job: &str) -> Result<Vec<u8>, ApiEr
 }
 
 /// The absolute original path of a catalog path.
-fn original_path(mount: &str, rel: &[u8]) -> String {
+pub(super) fn original_path(mount: &str, rel: &[u8]) -> String {
     let rel = String::from_utf8_lossy(rel);
     match (mount.trim_end_matches('/'), rel.as_ref()) {
         ("", ".") => "/".into(),

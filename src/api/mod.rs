@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod backups;
 pub mod centers;
+pub mod downloads;
 pub mod envelope;
 pub mod errors;
 pub mod images;
@@ -182,6 +183,10 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
         .add(
             "/api/backups/{identifier}/images/{image}/files",
             vec![ep(M::GET, images::files)],
+        )
+        .add(
+            "/api/backups/{identifier}/images/{image}/download",
+            vec![ep(M::GET, downloads::download)],
         )
         .add(
             "/api/backups/{identifier}",

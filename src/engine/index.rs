@@ -35,6 +35,8 @@ pub struct Listed {
     pub has_children: bool,
     /// The point whose archive holds the content (for regular files and hard links).
     pub written_in: String,
+    /// BLAKE3 of a regular file's content, when the catalog has it.
+    pub hash: Option<String>,
 }
 
 /// What a listing asks for.
@@ -199,7 +201,7 @@ impl PointIndex {
                  path BLOB NOT NULL, parent BLOB NOT NULL, name BLOB NOT NULL,
                  is_dir INTEGER NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL,
                  mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
-                 mtime INTEGER NOT NULL, link BLOB, written_in TEXT NOT NULL);",
+                 mtime INTEGER NOT NULL, link BLOB, written_in TEXT NOT NULL, h TEXT);",
         )
         .map_err(sql_err("create"))?;
         let tx = conn.transaction().map_err(sql_err("create"))?;
@@ -207,8 +209,8 @@ impl PointIndex {
             let mut ins = tx
                 .prepare(
                     "INSERT INTO e (path, parent, name, is_dir, kind, size, mode, uid, gid, mtime,
-                                    link, written_in)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                    link, written_in, h)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .map_err(sql_err("write"))?;
             for e in catalog_reader(t, point, identity)? {
@@ -239,6 +241,7 @@ impl PointIndex {
                     e.mtime.0,
                     e.link.as_ref().map(|l| l.0.as_slice()),
                     written_in,
+                    e.h,
                 ])
                 .map_err(sql_err("write"))?;
             }
@@ -330,7 +333,7 @@ impl PointIndex {
 }
 
 const COLS: &str = "path, name, kind, size, mode, uid, gid, mtime, link, written_in,
-    is_dir AND EXISTS (SELECT 1 FROM e AS c WHERE c.parent = e.path)";
+    is_dir AND EXISTS (SELECT 1 FROM e AS c WHERE c.parent = e.path), h";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
     let kind: String = r.get(2)?;
@@ -346,6 +349,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
         link: r.get(8)?,
         written_in: r.get(9)?,
         has_children: r.get(10)?,
+        hash: r.get(11)?,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod backup;
 pub mod catalog;
 pub mod entry;
+pub mod export;
 pub mod index;
 pub mod keys;
 pub mod repo;

@@ -44,6 +44,7 @@ use utoipa::{Modify, OpenApi};
         super::images::server_images,
         super::images::job_images,
         super::images::files,
+        super::downloads::download,
         super::schedules::create,
         super::schedules::list,
         super::schedules::get,

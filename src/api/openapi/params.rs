@@ -242,3 +242,22 @@ pub enum EntryType {
     Char,
     Block,
 }
+
+/// What to download from a restore point.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// Absolute original paths, repeatable (default: the whole partition).
+    pub path: Option<Vec<String>>,
+    /// `tar` or `tar.zst`; without it a single regular file streams raw.
+    #[param(inline)]
+    pub format: Option<DownloadFormat>,
+}
+
+#[derive(ToSchema)]
+pub enum DownloadFormat {
+    #[schema(rename = "tar")]
+    Tar,
+    #[schema(rename = "tar.zst")]
+    TarZst,
+}

@@ -1,0 +1,360 @@
+//! Downloads (RECOVERIES.md §4.3): one file's content, or selected subtrees of a point as a PAX
+//! tar, written straight into a sink (an HTTP response) without staging anything on disk.
+//!
+//! Like a restore, paths and metadata come from the point's catalog and content from the
+//! newest archive of the chain that holds it; each file's content is checked against the size
+//! and BLAKE3 in its catalog line as it streams. A mismatch ends the stream with an error: the
+//! caller aborts the connection, and the tar lacks its end-of-archive blocks, so a client sees
+//! the truncation.
+
+use super::archive::{append_entry, seek};
+use super::catalog::catalog_reader;
+use super::entry::{walk_cmp, Bytes, Entry, Kind};
+use super::repo::{self, Point};
+use super::target::Target;
+use super::{CancelToken, EngineError};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::iter::Peekable;
+
+type Catalog = Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
+
+/// Reads exactly what a catalog line promises, and fails at the end when the content is not it.
+struct Checked<'a, R> {
+    inner: R,
+    left: u64,
+    hasher: blake3::Hasher,
+    want: Option<&'a str>,
+    what: &'a str,
+}
+
+impl<R: Read> Read for Checked<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if self.left != 0 {
+                return Err(io::Error::other(format!(
+                    "{}: the archive ends {} bytes early",
+                    self.what, self.left
+                )));
+            }
+            if let Some(want) = self.want {
+                if self.hasher.finalize().to_hex().as_str() != want {
+                    return Err(io::Error::other(format!(
+                        "{}: the content does not match its hash in the catalog",
+                        self.what
+                    )));
+                }
+            }
+            return Ok(0);
+        }
+        let n = n.min(self.left as usize);
+        self.left -= n as u64;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn show(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+fn archive(
+    t: &dyn Target,
+    p: &Point,
+    identity: Option<&age::x25519::Identity>,
+) -> Result<tar::Archive<Box<dyn Read + Send>>, EngineError> {
+    let m = &p.manifest;
+    let f = t
+        .open(&p.dir.join(m.data_file()))
+        .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
+    Ok(tar::Archive::new(
+        super::stream::reader(f, m.compression, identity, m.encryption, None)
+            .map_err(|e| super::catalog::key_named(e, m))?,
+    ))
+}
+
+/// Writes the content of the regular file `path` (a catalog path) of a point whose archive
+/// `holder` holds it; `size` and `hash` are its catalog line's. Returns the bytes written.
+pub fn write_file(
+    t: &dyn Target,
+    holder: &Point,
+    path: &[u8],
+    size: u64,
+    hash: Option<&str>,
+    identity: Option<&age::x25519::Identity>,
+    out: &mut dyn Write,
+) -> Result<u64, EngineError> {
+    let id = &holder.manifest.id;
+    let mut a = archive(t, holder, identity)?;
+    let mut entries = a
+        .entries()
+        .map_err(|e| EngineError::Corrupt(format!("archive of {id}: {e}")))?
+        .peekable();
+    let rec = seek(&mut entries, path, id)?
+        .ok_or_else(|| EngineError::Corrupt(format!("{id}: the archive lacks {}", show(path))))?;
+    let what = show(path);
+    let mut r = Checked {
+        inner: rec,
+        left: size,
+        hasher: blake3::Hasher::new(),
+        want: hash,
+        what: &what,
+    };
+    io::copy(&mut r, out).map_err(|e| EngineError::Corrupt(format!("{id}: {e}")))
+}
+
+/// The newest older point of the chain whose archive holds `e` (catalogs oldest first).
+fn holder(older: &mut [Catalog], e: &Entry) -> Result<Option<usize>, EngineError> {
+    for i in (0..older.len()).rev() {
+        let c = &mut older[i];
+        while let Some(Ok(p)) = c.peek() {
+            if walk_cmp(p.path(), e.path()) != std::cmp::Ordering::Less {
+                break;
+            }
+            c.next();
+        }
+        match c.peek() {
+            Some(Err(_)) => return Err(c.next().expect("peeked").expect_err("an error")),
+            Some(Ok(p)) if p.path() == e.path() && p.w => return Ok(Some(i)),
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+fn below(p: &[u8], dir: &[u8]) -> bool {
+    dir == b"." || p == dir || (p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
+}
+
+/// The selected paths without those inside another selected one, in walk order.
+fn roots(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = paths.to_vec();
+    v.sort_by(|a, b| walk_cmp(a, b));
+    v.dedup();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for p in v {
+        if !out.iter().any(|r| below(&p, r)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The name of `p` inside the tar: relative to the parent of the selected root it is in.
+fn member(root: &[u8], p: &[u8]) -> Vec<u8> {
+    if root == b"." {
+        return p.to_vec();
+    }
+    match root.iter().rposition(|c| *c == b'/') {
+        Some(i) => p[i + 1..].to_vec(),
+        None => p.to_vec(),
+    }
+}
+
+/// What a tar export wrote.
+#[derive(Debug, Default)]
+pub struct Exported {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// Where a path's content is: the point whose archive holds it, its size and hash.
+pub struct Holder {
+    pub point: String,
+    pub size: u64,
+    pub hash: Option<String>,
+}
+
+/// What a tar export takes.
+pub struct TarRequest<'a> {
+    /// The job's authenticated points (for the chain).
+    pub points: &'a [Point],
+    pub point: &'a Point,
+    /// Catalog paths; `.` for the whole point.
+    pub paths: &'a [Vec<u8>],
+    pub identity: Option<&'a age::x25519::Identity>,
+    /// Where a path's content is (the browse index knows), for a hard link whose first name is
+    /// outside the selection.
+    pub written_in: &'a dyn Fn(&[u8]) -> Option<Holder>,
+}
+
+/// Writes the entries of the point at and below each selected path as a PAX tar into `out`.
+pub fn write_tar<W: Write>(
+    t: &dyn Target,
+    req: &TarRequest,
+    out: W,
+    cancel: &CancelToken,
+) -> Result<Exported, EngineError> {
+    let TarRequest {
+        points,
+        point,
+        paths,
+        identity,
+        written_in,
+    } = *req;
+    let chain = repo::chain(points, &point.manifest.id)?;
+    let last = chain.len() - 1;
+    let mut older: Vec<Catalog> = chain[..last]
+        .iter()
+        .map(|p| {
+            catalog_reader(t, p, identity).map(|c| {
+                (Box::new(c) as Box<dyn Iterator<Item = Result<Entry, EngineError>>>).peekable()
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut archives: Vec<tar::Archive<Box<dyn Read + Send>>> = chain
+        .iter()
+        .map(|p| archive(t, p, identity))
+        .collect::<Result<_, _>>()?;
+    let mut entries: Vec<Peekable<tar::Entries<'_, Box<dyn Read + Send>>>> = archives
+        .iter_mut()
+        .map(|a| a.entries().map(Iterator::peekable))
+        .collect::<io::Result<_>>()
+        .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    let roots = roots(paths);
+    let mut tar = tar::Builder::new(out);
+    tar.mode(tar::HeaderMode::Complete);
+    let mut done = Exported::default();
+    // Regular files already in the tar: catalog path -> member name (for hard links).
+    let mut members: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let mut warnings = Vec::new();
+    let io_err = |e: io::Error| EngineError::Io(io::Error::new(e.kind(), format!("download: {e}")));
+    for e in catalog_reader(t, point, identity)? {
+        cancel.check()?;
+        let e = e?;
+        let Some(root) = roots.iter().find(|r| below(e.path(), r)) else {
+            continue;
+        };
+        if e.path() == b"." {
+            continue;
+        }
+        let name = member(root, e.path());
+        let mut out_e = Entry {
+            p: Bytes(name.clone()),
+            ..e.clone()
+        };
+        match e.k {
+            Kind::File => {
+                let src = if e.w {
+                    Some(last)
+                } else {
+                    holder(&mut older, &e)?
+                };
+                let src = src.ok_or_else(|| {
+                    EngineError::Corrupt(format!(
+                        "no archive of the chain holds {}",
+                        show(e.path())
+                    ))
+                })?;
+                let id = chain[src].manifest.id.clone();
+                let rec = seek(&mut entries[src], e.path(), &id)?.ok_or_else(|| {
+                    EngineError::Corrupt(format!("{id}: the archive lacks {}", show(e.path())))
+                })?;
+                let what = show(e.path());
+                let mut r = Checked {
+                    inner: rec,
+                    left: e.size,
+                    hasher: blake3::Hasher::new(),
+                    want: e.h.as_deref(),
+                    what: &what,
+                };
+                append_entry(&mut tar, &out_e, Some(&mut r), &mut warnings).map_err(|err| {
+                    if err.kind() == io::ErrorKind::Other {
+                        EngineError::Corrupt(format!("{id}: {err}"))
+                    } else {
+                        io_err(err)
+                    }
+                })?;
+                members.insert(e.path().to_vec(), name);
+                done.bytes += e.size;
+            }
+            Kind::HardLink => {
+                let first = e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default();
+                match members.get(&first) {
+                    Some(m) => {
+                        out_e.link = Some(Bytes(m.clone()));
+                        append_entry(&mut tar, &out_e, None, &mut warnings).map_err(io_err)?;
+                    }
+                    None => {
+                        // Its first name is outside the selection: the content goes in here,
+                        // read from a fresh pass over the archive that holds it.
+                        let Holder {
+                            point: holder_id,
+                            size,
+                            hash,
+                        } = written_in(&first).ok_or_else(|| {
+                            EngineError::Corrupt(format!(
+                                "hard link {} names {}, which the point lacks",
+                                show(e.path()),
+                                show(&first)
+                            ))
+                        })?;
+                        let holder = chain
+                            .iter()
+                            .find(|p| p.manifest.id == holder_id)
+                            .ok_or_else(|| {
+                                EngineError::Corrupt(format!("{holder_id} is not in the chain"))
+                            })?;
+                        let mut a = archive(t, holder, identity)?;
+                        let mut es = a
+                            .entries()
+                            .map_err(|err| EngineError::Corrupt(format!("{holder_id}: {err}")))?
+                            .peekable();
+                        let rec = seek(&mut es, &first, &holder_id)?.ok_or_else(|| {
+                            EngineError::Corrupt(format!(
+                                "{holder_id}: the archive lacks {}",
+                                show(&first)
+                            ))
+                        })?;
+                        let what = show(&first);
+                        let mut r = Checked {
+                            inner: rec,
+                            left: size,
+                            hasher: blake3::Hasher::new(),
+                            want: hash.as_deref(),
+                            what: &what,
+                        };
+                        out_e.k = Kind::File;
+                        out_e.size = size;
+                        out_e.link = None;
+                        append_entry(&mut tar, &out_e, Some(&mut r), &mut warnings)
+                            .map_err(|err| EngineError::Corrupt(format!("{holder_id}: {err}")))?;
+                        members.insert(first, name);
+                        done.bytes += size;
+                    }
+                }
+            }
+            _ => append_entry(&mut tar, &out_e, None, &mut warnings).map_err(io_err)?,
+        }
+        done.entries += 1;
+    }
+    tar.into_inner().map_err(io_err)?.flush().map_err(io_err)?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selections_are_reduced_to_their_roots_and_named_from_their_parent() {
+        let r = roots(&[
+            b"etc/ssh".to_vec(),
+            b"etc".to_vec(),
+            b"home/a".to_vec(),
+            b"etc".to_vec(),
+        ]);
+        assert_eq!(r, vec![b"etc".to_vec(), b"home/a".to_vec()]);
+        assert_eq!(
+            roots(&[b".".to_vec(), b"etc".to_vec()]),
+            vec![b".".to_vec()]
+        );
+        assert_eq!(
+            member(b"etc/ssh", b"etc/ssh/sshd_config"),
+            b"ssh/sshd_config"
+        );
+        assert_eq!(member(b"etc", b"etc/hosts"), b"etc/hosts");
+        assert_eq!(member(b".", b"etc/hosts"), b"etc/hosts");
+    }
+}
