@@ -179,9 +179,22 @@ pub struct RestoreArgs {
     /// Restore only this path (relative to the partition root) and what is below it; repeatable.
     #[arg(long = "path")]
     pub paths: Vec<PathBuf>,
-    /// Allow restoring into a non-empty target, replacing what is there.
-    #[arg(long)]
+    /// Allow restoring into a non-empty target, replacing what is there (the same as
+    /// `--overwrite-policy always`).
+    #[arg(long, conflicts_with = "overwrite_policy")]
     pub overwrite: bool,
+    /// What happens to what is already in the target: `always` (replace), `if-changed`,
+    /// `if-newer`, `never` (keep it) or `fail` (the default: the target must be empty).
+    #[arg(long, value_parser = ["always", "if-changed", "if-newer", "never", "fail"])]
+    pub overwrite_policy: Option<String>,
+    /// Skip entries matching this glob and what is below them; with a `/` it matches the path
+    /// (relative to the partition root), without one the name. Repeatable.
+    #[arg(long = "exclude")]
+    pub excludes: Vec<String>,
+    /// `original` (the default): paths as in the partition; `flat`: each `--path` directly
+    /// under the target.
+    #[arg(long, default_value = "original", value_parser = ["original", "flat"])]
+    pub layout: String,
     /// DANGER: restore a point that fails authentication (modified, forged, or written before
     /// points were authenticated). For disaster recovery only, when you know where it came from.
     #[arg(long)]

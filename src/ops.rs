@@ -3,7 +3,7 @@
 
 use crate::cli::{BackupArgs, CliMode, JobArgs, PointsArgs, RestoreArgs, UseOption, VerifyArgs};
 use crate::engine::backup::{backup, BackupPlan};
-use crate::engine::restore::{restore, RestoreRequest};
+use crate::engine::restore::{restore, Layout, Overwrite, RestoreRequest};
 use crate::engine::trust::Trust;
 use crate::engine::{
     keys, repo, verify, CancelToken, EngineError, JobLocation, Progress, ProgressState,
@@ -390,7 +390,17 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
                     .to_vec()
             })
             .collect(),
-        overwrite: a.overwrite,
+        exclude: a.excludes.clone(),
+        overwrite: match (&a.overwrite_policy, a.overwrite) {
+            (Some(p), _) => Overwrite::parse(p).unwrap_or(Overwrite::Fail),
+            (None, true) => Overwrite::Always,
+            (None, false) => Overwrite::Fail,
+        },
+        layout: if a.layout == "flat" {
+            Layout::Flat
+        } else {
+            Layout::Original
+        },
         identity: id.as_ref(),
         allow_unauthenticated: a.allow_unauthenticated,
     };
@@ -402,15 +412,20 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
             if json {
                 println!(
                     "{}",
-                    json!({"event": "done", "point": rep.point, "entries": rep.entries, "bytes": rep.bytes, "warnings": rep.warnings})
+                    json!({"event": "done", "point": rep.point, "entries": rep.entries, "bytes": rep.bytes, "skipped": rep.skipped, "warnings": rep.warnings})
                 );
             } else {
                 println!(
-                    "restored {} entries ({}) of point {} into {}",
+                    "restored {} entries ({}) of point {} into {}{}",
                     rep.entries,
                     human(rep.bytes as f64),
                     rep.point,
-                    a.target.display()
+                    a.target.display(),
+                    if rep.skipped > 0 {
+                        format!("; {} already there were kept", rep.skipped)
+                    } else {
+                        String::new()
+                    }
                 );
             }
             finish(&rep.warnings, json)

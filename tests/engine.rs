@@ -689,3 +689,132 @@ fn a_file_changing_while_read_is_a_warning() {
     // The point is still complete and verifies.
     assert_eq!(verify_all(&repo, "busy", &[]).code, 0);
 }
+
+/// What each overwrite policy does to a target that already holds some of the files, exactly;
+/// excludes and the flat layout.
+#[test]
+fn overwrite_policies_excludes_and_flat_layout() {
+    let d = tempfile::tempdir().unwrap();
+    let (src, repo) = (d.path().join("src"), d.path().join("repo"));
+    write(&src.join("a.txt"), b"backed up a\n");
+    write(&src.join("b.txt"), b"backed up b\n");
+    write(&src.join("c.txt"), b"backed up c\n");
+    write(&src.join("logs/x.log"), b"log\n");
+    write(&src.join("docs/deep/r.md"), b"readme\n");
+    // b.txt is old in the backup, c.txt new.
+    filetime_set(&src.join("b.txt"), 1_000_000_000);
+    filetime_set(&src.join("c.txt"), 2_000_000_000);
+    std::fs::create_dir_all(&repo).unwrap();
+    let point = backup(&src, &repo, "p", "full", &[]);
+    // A target where a.txt is the same as backed up (a restored copy), b.txt and c.txt differ.
+    let fresh = |name: &str| {
+        let t = d.path().join(name);
+        let o = restore_to(&repo, "p", &point, &t, &["--path", "a.txt"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        write(&t.join("b.txt"), b"local b, newer\n");
+        filetime_set(&t.join("b.txt"), 1_500_000_000);
+        write(&t.join("c.txt"), b"local c, older\n");
+        filetime_set(&t.join("c.txt"), 1_500_000_000);
+        write(&t.join("only-local"), b"mine\n");
+        t
+    };
+    let read = |t: &Path, n: &str| std::fs::read_to_string(t.join(n)).unwrap();
+    let done = |o: &common::run::Out| -> Value {
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+        o.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["event"] == "done")
+            .unwrap()
+    };
+    let run_policy = |policy: &str| {
+        let t = fresh(policy);
+        let o = restore_to(
+            &repo,
+            "p",
+            &point,
+            &t,
+            &["--overwrite-policy", policy, "--json"],
+        );
+        (t, o)
+    };
+    // fail: the target is not empty.
+    let (_, o) = run_policy("fail");
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("is not empty"), "{}", o.stderr);
+    // never: everything already there stays; the rest is restored.
+    let (t, o) = run_policy("never");
+    let r = done(&o);
+    assert_eq!(r["skipped"], 3, "{r}");
+    assert_eq!(read(&t, "b.txt"), "local b, newer\n");
+    assert_eq!(read(&t, "c.txt"), "local c, older\n");
+    assert_eq!(read(&t, "logs/x.log"), "log\n");
+    // always: replaced.
+    let (t, o) = run_policy("always");
+    assert_eq!(done(&o)["skipped"], 0);
+    assert_eq!(read(&t, "b.txt"), "backed up b\n");
+    assert_eq!(read(&t, "c.txt"), "backed up c\n");
+    assert_eq!(read(&t, "only-local"), "mine\n");
+    // if-newer: only c.txt (newer in the backup) is replaced.
+    let (t, o) = run_policy("if-newer");
+    assert_eq!(
+        done(&o)["skipped"],
+        2,
+        "a.txt (same time) and b.txt (newer here)"
+    );
+    assert_eq!(read(&t, "b.txt"), "local b, newer\n");
+    assert_eq!(read(&t, "c.txt"), "backed up c\n");
+    // if-changed: a.txt is unchanged and kept, b.txt and c.txt differ and are replaced.
+    let (t, o) = run_policy("if-changed");
+    assert_eq!(done(&o)["skipped"], 1);
+    assert_eq!(read(&t, "b.txt"), "backed up b\n");
+    assert_eq!(read(&t, "c.txt"), "backed up c\n");
+
+    // Excludes: by name anywhere, or by path.
+    let t = d.path().join("excluded");
+    let o = restore_to(
+        &repo,
+        "p",
+        &point,
+        &t,
+        &["--exclude", "*.log", "--exclude", "docs/deep"],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(t.join("logs").is_dir() && !t.join("logs/x.log").exists());
+    assert!(t.join("docs").is_dir() && !t.join("docs/deep").exists());
+    assert_eq!(read(&t, "a.txt"), "backed up a\n");
+    let o = restore_to(
+        &repo,
+        "p",
+        &point,
+        &d.path().join("bad"),
+        &["--exclude", "[oops"],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("exclude pattern"), "{}", o.stderr);
+
+    // Flat: each --path directly under the target, nothing above it.
+    let t = d.path().join("flat");
+    let o = restore_to(
+        &repo,
+        "p",
+        &point,
+        &t,
+        &["--path", "docs/deep", "--path", "b.txt", "--layout", "flat"],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let mut got = common::run::names(&t);
+    got.sort();
+    assert_eq!(got, vec!["b.txt", "deep"]);
+    assert_eq!(read(&t, "deep/r.md"), "readme\n");
+}
+
+fn filetime_set(p: &Path, secs: i64) {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}

@@ -14,7 +14,55 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::iter::Peekable;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+
+/// What happens to something already at a path the restore writes (RECOVERIES.md R3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Replace it.
+    Always,
+    /// Replace it when type, size, modification time, mode, owner or link target differ.
+    IfChanged,
+    /// Replace it when the point's copy is newer.
+    IfNewer,
+    /// Keep it (the entry is counted as skipped).
+    Never,
+    /// The target must be empty or absent.
+    Fail,
+}
+
+impl Overwrite {
+    pub fn parse(s: &str) -> Option<Overwrite> {
+        Some(match s {
+            "always" => Overwrite::Always,
+            "if-changed" => Overwrite::IfChanged,
+            "if-newer" => Overwrite::IfNewer,
+            "never" => Overwrite::Never,
+            "fail" => Overwrite::Fail,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overwrite::Always => "always",
+            Overwrite::IfChanged => "if-changed",
+            Overwrite::IfNewer => "if-newer",
+            Overwrite::Never => "never",
+            Overwrite::Fail => "fail",
+        }
+    }
+}
+
+/// Where restored entries land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// `<target>/<path relative to the partition>`.
+    #[default]
+    Original,
+    /// Each selected path directly under the target (`home/ann/docs` -> `<target>/docs`).
+    Flat,
+}
 
 pub struct RestoreRequest<'a> {
     pub location: JobLocation,
@@ -23,7 +71,11 @@ pub struct RestoreRequest<'a> {
     pub target: PathBuf,
     /// Restore only these paths (relative to the partition root) and what is below them.
     pub paths: Vec<Vec<u8>>,
-    pub overwrite: bool,
+    /// Skip entries (and what is below them) that match one of these globs: a pattern with a
+    /// `/` matches the path relative to the partition root, one without matches the name.
+    pub exclude: Vec<String>,
+    pub overwrite: Overwrite,
+    pub layout: Layout,
     pub identity: Option<&'a age::x25519::Identity>,
     /// Restore a point that fails authentication (disaster recovery only; loudly reported).
     pub allow_unauthenticated: bool,
@@ -34,6 +86,8 @@ pub struct RestoreReport {
     pub point: String,
     pub entries: u64,
     pub bytes: u64,
+    /// Entries left as they were in the target (the overwrite policy kept them).
+    pub skipped: u64,
     pub warnings: Vec<String>,
 }
 
@@ -69,6 +123,139 @@ fn source_of(catalogs: &mut [Catalog], e: &Entry) -> Result<Option<usize>, Engin
         }
     }
     Ok(None)
+}
+
+/// The selected paths without those inside another selected one.
+fn roots(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = if paths.is_empty() {
+        vec![b".".to_vec()]
+    } else {
+        paths.to_vec()
+    };
+    v.sort_by(|a, b| walk_cmp(a, b));
+    v.dedup();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for p in v {
+        if !out.iter().any(|r| below(&p, r)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Where a catalog path lands below the target; `None` for the directories above a selected
+/// path in a flat layout (they are not restored).
+fn place(layout: Layout, roots: &[Vec<u8>], p: &[u8]) -> Option<Vec<u8>> {
+    if layout == Layout::Original {
+        return Some(p.to_vec());
+    }
+    let root = roots.iter().find(|r| below(p, r))?;
+    if root == b"." {
+        return Some(p.to_vec());
+    }
+    let cut = root.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1);
+    Some(p[cut..].to_vec())
+}
+
+/// The `exclude` globs: with a `/` they match the path relative to the partition root, without
+/// one the entry's name.
+struct Exclude {
+    paths: globset::GlobSet,
+    names: globset::GlobSet,
+}
+
+impl Exclude {
+    fn new(patterns: &[String]) -> Result<Exclude, EngineError> {
+        let (mut paths, mut names) = (
+            globset::GlobSetBuilder::new(),
+            globset::GlobSetBuilder::new(),
+        );
+        for p in patterns {
+            let rel = p.trim_start_matches('/');
+            let glob = globset::GlobBuilder::new(rel)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| EngineError::Usage(format!("exclude pattern '{p}': {e}")))?;
+            if rel.contains('/') {
+                paths.add(glob);
+            } else {
+                names.add(glob);
+            }
+        }
+        let built = |b: globset::GlobSetBuilder| {
+            b.build()
+                .map_err(|e| EngineError::Usage(format!("exclude patterns: {e}")))
+        };
+        Ok(Exclude {
+            paths: built(paths)?,
+            names: built(names)?,
+        })
+    }
+
+    fn matches(&self, p: &[u8]) -> bool {
+        if p == b"." {
+            return false;
+        }
+        let path = std::ffi::OsStr::from_bytes(p);
+        let name = std::ffi::OsStr::from_bytes(split(p).1);
+        self.paths.is_match(path) || self.names.is_match(name)
+    }
+
+    /// Whether `p` or a directory above it is excluded.
+    fn matches_below(&self, p: &[u8]) -> bool {
+        let mut at = p;
+        loop {
+            if self.matches(at) {
+                return true;
+            }
+            match at.iter().rposition(|c| *c == b'/') {
+                Some(i) => at = &at[..i],
+                None => return false,
+            }
+        }
+    }
+}
+
+/// Whether what is already at a path stays, under `policy` (`Err` for policy `fail`).
+fn keeps(
+    policy: Overwrite,
+    st: &rustix::fs::Stat,
+    e: &Entry,
+    link: impl FnOnce() -> Option<Vec<u8>>,
+    label: &str,
+) -> Result<bool, EngineError> {
+    let mtime = (st.st_mtime, st.st_mtime_nsec as u32);
+    Ok(match policy {
+        Overwrite::Always => false,
+        Overwrite::Never => true,
+        Overwrite::Fail => {
+            return Err(EngineError::Usage(format!(
+                "{label} exists in the target (overwrite policy fail)"
+            )))
+        }
+        Overwrite::IfNewer => e.mtime <= mtime,
+        Overwrite::IfChanged => {
+            let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+            let same_kind = matches!(
+                (e.k, kind),
+                (
+                    Kind::File | Kind::HardLink,
+                    rustix::fs::FileType::RegularFile
+                ) | (Kind::Symlink, rustix::fs::FileType::Symlink)
+                    | (Kind::Fifo, rustix::fs::FileType::Fifo)
+                    | (Kind::Char, rustix::fs::FileType::CharacterDevice)
+                    | (Kind::Block, rustix::fs::FileType::BlockDevice)
+            );
+            let meta = e.k == Kind::HardLink
+                || (st.st_size as u64 == e.size
+                    && mtime == e.mtime
+                    && st.st_mode & 0o7777 == e.mode & 0o7777
+                    && st.st_uid == e.uid
+                    && st.st_gid == e.gid);
+            let link_same = e.k != Kind::Symlink || link() == e.link.as_ref().map(|l| l.0.clone());
+            same_kind && meta && link_same
+        }
+    })
 }
 
 /// One open directory of the restore: the target root or a directory below it, held by a
@@ -310,12 +497,15 @@ pub fn restore(
         .map_err(|e| EngineError::io(req.target.display(), e))?
         .next()
         .is_some();
-    if non_empty && !req.overwrite {
+    if non_empty && req.overwrite == Overwrite::Fail {
         return Err(EngineError::Usage(format!(
-            "target {} is not empty; restore into an empty directory or pass --overwrite",
+            "target {} is not empty; restore into an empty directory or choose what happens to \
+             what is there (overwrite policy always, if-changed, if-newer or never)",
             req.target.display()
         )));
     }
+    let exclude = Exclude::new(&req.exclude)?;
+    let roots = roots(&req.paths);
     let as_root = nix::unistd::geteuid().is_root();
     let mut report = RestoreReport {
         point: point.manifest.id.clone(),
@@ -371,8 +561,14 @@ pub fn restore(
             entry: None,
         }],
         as_root,
-        overwrite: req.overwrite,
+        // What the policy lets the restore replace once it decided to (keeps() said so).
+        overwrite: matches!(
+            req.overwrite,
+            Overwrite::Always | Overwrite::IfChanged | Overwrite::IfNewer
+        ),
     };
+    // Paths excluded with everything below them: the newest excluded directory.
+    let mut excluded: Option<Vec<u8>> = None;
     // Regular files written so far (a hash of each path): a hard link may only name one.
     let mut files_written: HashSet<u64> = HashSet::new();
     let path_key = |p: &[u8]| {
@@ -387,8 +583,17 @@ pub fn restore(
         if !wanted(e.path(), &req.paths) {
             continue;
         }
-        let rel = e.path().to_vec();
-        let label = show(&rel);
+        if excluded.as_ref().is_some_and(|x| below(e.path(), x)) {
+            continue;
+        }
+        if exclude.matches(e.path()) {
+            excluded = Some(e.path().to_vec());
+            continue;
+        }
+        let Some(rel) = place(req.layout, &roots, e.path()) else {
+            continue; // above a selected path in a flat layout
+        };
+        let label = show(e.path());
         dirs.leave_until(&rel, &mut report.warnings);
         if rel == b"." {
             dirs.stack[0].entry = Some(e);
@@ -398,6 +603,21 @@ pub fn restore(
         }
         let (parent, n) = split(&rel);
         dirs.descend_to(parent)?;
+        if e.k != Kind::Dir {
+            let existing = safe_fs::stat_at(dirs.top(), n)
+                .map_err(|err| EngineError::io(format!("restoring {label}"), err))?;
+            if let Some(st) = existing {
+                let link = || safe_fs::read_link(dirs.top(), n).ok();
+                if keeps(req.overwrite, &st, &e, link, &label)? {
+                    report.skipped += 1;
+                    state.files += 1;
+                    if e.k == Kind::File {
+                        files_written.insert(path_key(e.path()));
+                    }
+                    continue;
+                }
+            }
+        }
         match e.k {
             Kind::Dir => {
                 let fd = dirs.open_or_make(n, &rel)?;
@@ -420,11 +640,6 @@ pub fn restore(
                 let mut rec = seek(&mut entries[src], e.path(), id)?.ok_or_else(|| {
                     EngineError::Corrupt(format!("{id}: the archive lacks {label}"))
                 })?;
-                if !req.overwrite && safe_fs::lstat(dirs.top(), n).ok().flatten().is_some() {
-                    return Err(EngineError::Usage(format!(
-                        "{label} exists; use --overwrite"
-                    )));
-                }
                 // Written under a temporary name; it takes its own only once its size and
                 // hash match the catalog, so tampered content never sits under a final name.
                 let (mut out, tmp) = safe_fs::create_temp(dirs.top())
@@ -459,7 +674,7 @@ pub fn restore(
                 drop(out);
                 // A rename replaces a file but not a directory; only `--overwrite` gets here
                 // with something in the way.
-                let in_the_way = req.overwrite
+                let in_the_way = dirs.overwrite
                     && matches!(
                         safe_fs::lstat(dirs.top(), n),
                         Ok(Some(rustix::fs::FileType::Directory))
@@ -477,13 +692,13 @@ pub fn restore(
                     let _ = safe_fs::unlink(dirs.top(), &tmp);
                     return Err(err);
                 }
-                files_written.insert(path_key(&rel));
+                files_written.insert(path_key(e.path()));
                 report.bytes += n_bytes;
                 state.bytes += n_bytes;
             }
             Kind::HardLink => {
                 let to = e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default();
-                if !safe_rel(&to) || walk_cmp(&to, &rel) != std::cmp::Ordering::Less {
+                if !safe_rel(&to) || walk_cmp(&to, e.path()) != std::cmp::Ordering::Less {
                     return Err(EngineError::Corrupt(format!(
                         "{}: hard link {label} names {:?}, which is not an earlier entry of the \
                          point",
@@ -492,7 +707,7 @@ pub fn restore(
                     )));
                 }
                 if !files_written.contains(&path_key(&to)) {
-                    if wanted(&to, &req.paths) {
+                    if wanted(&to, &req.paths) && !exclude.matches_below(&to) {
                         return Err(EngineError::Corrupt(format!(
                             "{}: hard link {label} names {:?}, which is not a file of the point",
                             point.manifest.id,
@@ -506,6 +721,7 @@ pub fn restore(
                     continue;
                 }
                 dirs.clear(n, &rel)?;
+                let to = place(req.layout, &roots, &to).unwrap_or(to);
                 let (to_dir, to_name) = split(&to);
                 let linked = safe_fs::open_beneath(dirs.stack[0].fd.as_fd(), to_dir)
                     .and_then(|d| safe_fs::hard_link(d.as_fd(), to_name, dirs.top(), n));

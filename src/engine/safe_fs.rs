@@ -76,6 +76,20 @@ pub fn lstat(parent: BorrowedFd, n: &[u8]) -> io::Result<Option<FileType>> {
     }
 }
 
+/// What is at `n` in `parent` now (not following a symlink), if anything.
+pub fn stat_at(parent: BorrowedFd, n: &[u8]) -> io::Result<Option<rfs::Stat>> {
+    match rfs::statat(parent, name(n), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the symlink `n` in `parent` points.
+pub fn read_link(parent: BorrowedFd, n: &[u8]) -> io::Result<Vec<u8>> {
+    Ok(rfs::readlinkat(parent, name(n), Vec::new())?.into_bytes())
+}
+
 /// Removes `n` from `parent`: a file or symlink is unlinked, a directory removed with all it
 /// holds (descending through no-follow descriptors, never through a symlink).
 pub fn remove(parent: BorrowedFd, n: &[u8]) -> io::Result<()> {
