@@ -24,6 +24,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// List the restore points of a job.
     Points(PointsArgs),
+    /// List a directory of a restore point (or search below it), from the point's browse index.
+    Ls(LsArgs),
     /// Restore a restore point into a directory.
     Restore(RestoreArgs),
     /// Check restore points completely (hashes, decryption, decompression, archive vs catalog).
@@ -164,6 +166,24 @@ pub struct BackupArgs {
 pub struct PointsArgs {
     #[command(flatten)]
     pub job: JobArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Point id or `latest`.
+    #[arg(long, default_value = "latest")]
+    pub point: String,
+    /// Directory to list, relative to the partition root (default: the root).
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// List the entries anywhere below `--path` whose name matches (a substring, or a glob).
+    #[arg(long)]
+    pub search: Option<String>,
+    /// age identity file, for encrypted points.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -96,6 +96,7 @@ fn main() -> ExitCode {
         }
         Command::Backup(a) => zdm_backupd::ops::run_backup(a),
         Command::Points(a) => zdm_backupd::ops::run_points(a),
+        Command::Ls(a) => zdm_backupd::ops::run_ls(a),
         Command::Restore(a) => zdm_backupd::ops::run_restore(a),
         Command::Verify(a) => zdm_backupd::ops::run_verify(a),
         Command::Adopt(a) => zdm_backupd::ops::run_adopt(a),

@@ -1,8 +1,11 @@
 //! The operator subcommands `backup`, `points`, `restore`, `verify` and `key`: argument
 //! handling, progress display and exit codes around the engine.
 
-use crate::cli::{BackupArgs, CliMode, JobArgs, PointsArgs, RestoreArgs, UseOption, VerifyArgs};
+use crate::cli::{
+    BackupArgs, CliMode, JobArgs, LsArgs, PointsArgs, RestoreArgs, UseOption, VerifyArgs,
+};
 use crate::engine::backup::{backup, BackupPlan};
+use crate::engine::index::PointIndex;
 use crate::engine::restore::{restore, Layout, Overwrite, RestoreRequest};
 use crate::engine::trust::Trust;
 use crate::engine::{
@@ -299,6 +302,116 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
         }
         Err(e) => fail(json, &e),
     }
+}
+
+/// A catalog path from a command-line path relative to the partition root (`/`, `.`, `etc`,
+/// `/etc/ssh` all name directories of the point).
+fn catalog_rel(p: &std::path::Path) -> Vec<u8> {
+    let parts: Vec<&[u8]> = p
+        .as_os_str()
+        .as_bytes()
+        .split(|c| *c == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    if parts.is_empty() {
+        b".".to_vec()
+    } else {
+        parts.join(&b'/')
+    }
+}
+
+pub fn run_ls(a: LsArgs) -> ExitCode {
+    let json = a.job.json;
+    let id = match identity(&a.key_file) {
+        Ok(i) => i,
+        Err(e) => return fail(json, &e),
+    };
+    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t)) {
+        Ok(l) => l,
+        Err(e) => return fail(json, &e),
+    };
+    let points = repo::points(&*loc.target, &loc.dir(), &loc.trust.key);
+    let point = if a.point == "latest" {
+        points.last()
+    } else {
+        points.iter().find(|p| p.manifest.id == a.point)
+    };
+    let Some(point) = point else {
+        return fail(
+            json,
+            &EngineError::NotFound(format!(
+                "no authenticated restore point '{}' in job {} (see `zdm-backupd points`)",
+                a.point, loc.job
+            )),
+        );
+    };
+    let state = a
+        .job
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| daemon_config().state_dir);
+    let cache = state.join("browse-index");
+    let ix = match PointIndex::open_or_build(&cache, &*loc.target, &points, point, id.as_ref()) {
+        Ok(ix) => ix,
+        Err(e) => return fail(json, &e),
+    };
+    let dir = catalog_rel(&a.path);
+    match ix.entry(&dir) {
+        Ok(Some(e)) if e.kind == crate::engine::entry::Kind::Dir => {}
+        Ok(_) => {
+            return fail(
+                json,
+                &EngineError::NotFound(format!(
+                    "{} is not a directory of point {}",
+                    a.path.display(),
+                    point.manifest.id
+                )),
+            )
+        }
+        Err(e) => return fail(json, &e),
+    }
+    let q = crate::engine::index::Query {
+        dir,
+        search: a.search.clone(),
+        limit: u64::MAX >> 1,
+        ..Default::default()
+    };
+    let rows = match ix.list(&q) {
+        Ok((rows, _)) => rows,
+        Err(e) => return fail(json, &e),
+    };
+    for l in rows {
+        let path = String::from_utf8_lossy(&l.path);
+        let kind = crate::engine::index::kind_code(l.kind);
+        let link = l
+            .link
+            .as_ref()
+            .map(|t| String::from_utf8_lossy(t).into_owned());
+        if json {
+            println!(
+                "{}",
+                json!({"path": path, "type": kind, "size": l.size, "mode": format!("{:04o}", l.mode & 0o7777),
+                       "uid": l.uid, "gid": l.gid, "mtime": l.mtime, "link": link, "writtenIn": l.written_in})
+            );
+        } else {
+            let when = chrono::DateTime::from_timestamp(l.mtime, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default();
+            let shown = match (&link, l.kind) {
+                (Some(t), crate::engine::entry::Kind::Symlink) => format!("{path} -> {t}"),
+                (_, crate::engine::entry::Kind::Dir) => format!("{path}/"),
+                _ => path.into_owned(),
+            };
+            println!(
+                "{kind} {:04o} {:>5}:{:<5} {:>10} {when}  {shown}",
+                l.mode & 0o7777,
+                l.uid,
+                l.gid,
+                l.size
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 pub fn run_points(a: PointsArgs) -> ExitCode {

@@ -793,6 +793,51 @@ fn overwrite_policies_excludes_and_flat_layout() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("exclude pattern"), "{}", o.stderr);
 
+    // `ls` lists a directory of the point (directories first), or searches below one.
+    let ls = |extra: &[&str]| -> Vec<Value> {
+        let mut args = vec![
+            "ls",
+            "--json",
+            "--server",
+            "srv",
+            "--repository",
+            repo.to_str().unwrap(),
+            "--job",
+            "p",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let root: Vec<String> = ls(&[])
+        .iter()
+        .map(|v| v["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(root, vec!["docs", "logs", "a.txt", "b.txt", "c.txt"]);
+    let deep = ls(&["--path", "/docs/deep"]);
+    assert_eq!(deep.len(), 1);
+    assert_eq!(deep[0]["path"], "docs/deep/r.md");
+    assert_eq!(deep[0]["size"], 7);
+    assert_eq!(deep[0]["writtenIn"], point.as_str());
+    assert_eq!(ls(&["--search", "*.log"])[0]["path"], "logs/x.log");
+    let o = run([
+        "ls",
+        "--server",
+        "srv",
+        "--repository",
+        repo.to_str().unwrap(),
+        "--job",
+        "p",
+        "--path",
+        "a.txt",
+    ]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("is not a directory"), "{}", o.stderr);
+
     // Flat: each --path directly under the target, nothing above it.
     let t = d.path().join("flat");
     let o = restore_to(
