@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod download_links;
 pub mod engine;
 pub mod error_chain;
 pub mod host;

@@ -15,6 +15,7 @@ pub struct AppState {
     pub runner: crate::runner::Runner,
     pub http: crate::http_counters::HttpCounters,
     pub logins: crate::login_guard::LoginGuard,
+    pub links: crate::download_links::Links,
     partitions: Mutex<Option<(Instant, Vec<Partition>)>>,
 }
 
@@ -32,6 +33,7 @@ impl AppState {
             runner,
             http: Default::default(),
             logins: Default::default(),
+            links: Default::default(),
             partitions: Mutex::new(None),
         }
     }

@@ -351,6 +351,43 @@ fn images_of_jobs_and_servers_and_browsing_them() {
         .contains("not found in backup image"));
     let (code, _) = e.download("web", &incr, "format=zip");
     assert_eq!(code, 400);
+    // A signed link: no token needed, once, for what it names only.
+    let r = e.d.post(
+        &format!("/api/backups/web/images/{incr}/download-url"),
+        json!({ "paths": [format!("{part}/etc/hosts")] }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let url = r.body["data"]["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("/downloads/"), "{url}");
+    let get = |u: &str| match ureq::get(&format!("{}{u}", e.d.base)).call() {
+        Ok(r) => (r.status(), Env::body(r).unwrap()),
+        Err(ureq::Error::Status(c, r)) => (c, Env::body(r).unwrap()),
+        Err(x) => panic!("{x}"),
+    };
+    assert_eq!(get(&url), (200, b"10.0.0.1 changed\n".to_vec()));
+    let (code, body) = get(&url);
+    assert_eq!(code, 410, "{}", String::from_utf8_lossy(&body));
+    let mut forged = url.clone();
+    forged.insert(12, 'x');
+    assert_eq!(get(&forged).0, 403);
+    let r = e.d.post(
+        &format!("/api/backups/web/images/{incr}/download-url"),
+        json!({ "paths": ["/elsewhere"] }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = e.d.post(
+        &format!("/api/backups/web/images/{incr}/download-url"),
+        json!({ "paths": [], "format": "zip" }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = e.d.call(
+        "POST",
+        &format!("/api/backups/web/images/{incr}/download-url"),
+        Some(json!({})),
+        None,
+    );
+    assert_eq!(r.status, 401);
+
     // Damaged content found while streaming cuts the download off: the client cannot take a
     // truncated file for a whole one.
     let data = std::fs::read_dir(e.repo.join("srv/web").join(&incr))

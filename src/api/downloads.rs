@@ -131,28 +131,144 @@ pub async fn download(
     let (ident, image) = ids.into_inner();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::bad_request(format!("Malformed query string: {e}")))?;
-    let mut paths: Vec<String> = pairs
+    let paths: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "path")
         .map(|(_, v)| v.clone())
         .collect();
-    let format = match pairs
+    let format = pairs
         .iter()
         .rev()
         .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.as_str())
-    {
-        None => Format::Raw,
-        Some("tar") => Format::Tar,
-        Some("tar.zst") => Format::TarZst,
-        Some(other) => {
-            return Err(ApiError::field(
-                "format",
-                format!("format must be tar or tar.zst, got '{other}'"),
-            ))
-        }
-    };
+        .map(|(_, v)| v.clone());
+    serve(&state, &ident, &image, paths, format.as_deref()).await
+}
+
+fn parse_format(f: Option<&str>) -> Result<Format, ApiError> {
+    match f {
+        None => Ok(Format::Raw),
+        Some("tar") => Ok(Format::Tar),
+        Some("tar.zst") => Ok(Format::TarZst),
+        Some(other) => Err(ApiError::field(
+            "format",
+            format!("format must be tar or tar.zst, got '{other}'"),
+        )),
+    }
+}
+
+/// The body of `POST .../download-url`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// Absolute original paths (default: the whole partition).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// `tar` or `tar.zst`; without it a single regular file downloads raw.
+    pub format: Option<String>,
+}
+
+/// A signed download link.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    /// Relative to this server; works once, without a token, until `expiresAt`.
+    pub url: String,
+    pub expires_at: String,
+}
+
+crate::api::envelope::envelope!(LinkEnvelope, Link, "A single-use download link.");
+
+/// A signed link for a browser (`<a href>` cannot send a token): single use, 60 seconds.
+#[utoipa::path(
+    post,
+    path = "/api/backups/{identifier}/images/{image}/download-url",
+    tag = "recoveries",
+    operation_id = "download_link",
+    request_body = LinkRequest,
+    params(
+        ("identifier" = String, Path, description = "Job ID or job name"),
+        ("image" = String, Path, description = "Point id, or `latest`"),
+    ),
+    responses(
+        (status = 201, description = "The link", body = LinkEnvelope),
+        (status = 400, description = "A bad path or format", body = crate::api::envelope::ErrorEnvelope),
+        (status = 404, description = "No such job or point", body = crate::api::envelope::ErrorEnvelope),
+    )
+)]
+pub async fn link(
+    state: web::Data<AppState>,
+    _auth: Authed,
+    ids: web::Path<(String, String)>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let (ident, image) = ids.into_inner();
+    let body: LinkRequest = serde_json::from_value(body.into_inner())
+        .map_err(|e| ApiError::field("body", format!("invalid download request: {e}")))?;
+    parse_format(body.format.as_deref())?;
     let (job, repo) = job_and_repo(&state, &ident).await?;
+    for p in &body.paths {
+        catalog_path(p, &job.partition, &job.name)?;
+    }
+    let server = state.settings.server_name.clone();
+    let found = locate(&state, &repo, &server, &job.name).await?;
+    let point = pick(&found.points, &image, &job.name)?;
+    let grant = crate::download_links::Grant {
+        job: job.id.to_string(),
+        image: point.manifest.id.clone(),
+        paths: body.paths,
+        format: body.format,
+        exp: 0,
+        nonce: 0,
+    };
+    let (token, exp) = state.links.sign(grant, chrono::Utc::now().timestamp());
+    let data = Link {
+        url: format!("/downloads/{token}"),
+        expires_at: super::envelope::zone().format_secs(Some(exp)),
+    };
+    Ok(super::envelope::success(
+        actix_web::http::StatusCode::CREATED,
+        "Download link created",
+        Some(data),
+        None,
+    ))
+}
+
+/// `GET /downloads/{token}`: the download a signed link names (no bearer token: the link is
+/// the credential, once).
+pub async fn redeem(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::download_links::LinkError;
+    let grant = state
+        .links
+        .redeem(&token, chrono::Utc::now().timestamp())
+        .map_err(|e| match e {
+            LinkError::Invalid => ApiError::forbidden(e.to_string()),
+            LinkError::Expired | LinkError::Used => {
+                ApiError::new(actix_web::http::StatusCode::GONE, e.to_string())
+            }
+        })?;
+    serve(
+        &state,
+        &grant.job,
+        &grant.image,
+        grant.paths,
+        grant.format.as_deref(),
+    )
+    .await
+}
+
+/// Checks everything that can fail before the first byte, then streams.
+async fn serve(
+    state: &AppState,
+    ident: &str,
+    image: &str,
+    mut paths: Vec<String>,
+    format: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let format = parse_format(format)?;
+    let (job, repo) = job_and_repo(state, ident).await?;
     if paths.is_empty() {
         paths.push(job.partition.clone());
     }
@@ -161,9 +277,9 @@ pub async fn download(
         .map(|p| catalog_path(p, &job.partition, &job.name))
         .collect::<Result<Vec<_>, _>>()?;
     let server = state.settings.server_name.clone();
-    let found = locate(&state, &repo, &server, &job.name).await?;
-    let point = pick(&found.points, &image, &job.name)?.clone();
-    let identity = identity(&state)?;
+    let found = locate(state, &repo, &server, &job.name).await?;
+    let point = pick(&found.points, image, &job.name)?.clone();
+    let identity = identity(state)?;
     if point.manifest.encryption && identity.is_none() {
         return Err(ApiError::new(
             actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,

@@ -189,6 +189,10 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
             vec![ep(M::GET, downloads::download)],
         )
         .add(
+            "/api/backups/{identifier}/images/{image}/download-url",
+            vec![ep(M::POST, downloads::link)],
+        )
+        .add(
             "/api/backups/{identifier}",
             vec![
                 ep(M::GET, jobs::get),
@@ -273,6 +277,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     )
     .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()));
     routes(cfg);
+    // Signed links are their own credential: outside /api, where every route needs a token.
+    cfg.route("/downloads/{token}", web::get().to(downloads::redeem));
     crate::web::configure(cfg);
     cfg.default_service(web::to(not_found));
 }

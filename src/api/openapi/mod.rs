@@ -45,6 +45,7 @@ use utoipa::{Modify, OpenApi};
         super::images::job_images,
         super::images::files,
         super::downloads::download,
+        super::downloads::link,
         super::schedules::create,
         super::schedules::list,
         super::schedules::get,
