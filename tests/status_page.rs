@@ -95,6 +95,7 @@ fn status_page_shows_jobs_progress_and_failures() {
     for i in 0..96 {
         write(&src.join(format!("f{i:03}.bin")), &noise(256 * 1024, i));
     }
+    write(&src.join("sub/deep.txt"), b"found me\n");
     let d = Daemon::start(&[
         "--server-name",
         "web",
@@ -189,7 +190,7 @@ fn status_page_shows_jobs_progress_and_failures() {
     screenshot(&tab, "02-dashboard");
 
     // Start from the page and watch the bar advance to completion.
-    tab.wait_for_element("#jobs tr[data-job=slow] button")
+    tab.wait_for_element("#jobs tr[data-job=slow] button[aria-label='Start slow']")
         .unwrap()
         .click()
         .unwrap();
@@ -240,6 +241,82 @@ fn status_page_shows_jobs_progress_and_failures() {
         "one restore point: {last}"
     );
     screenshot(&tab, "04-complete");
+
+    // The restore point browser: a page of the root (directories first), the next page, a
+    // folder, a search, and a download link that gives the file's bytes.
+    tab.wait_for_element("#jobs tr[data-job=slow] button[aria-label='Restore points of slow']")
+        .unwrap()
+        .click()
+        .unwrap();
+    let rows = "Array.from(document.querySelectorAll('#files tbody tr[data-path]')).map(r => r.dataset.path.split('/').pop()).join(',')";
+    let first = wait_js(&tab, rows, 20, "the point's root", |v| {
+        v.split(',').count() == 50
+    });
+    assert!(first.starts_with("sub,f000.bin,f001.bin"), "{first}");
+    let pager = eval_string(&tab, "document.getElementById('browser-page').innerText");
+    assert_eq!(pager, "Page 1 of 2 · 97 entries");
+    screenshot(&tab, "05-browser");
+    tab.wait_for_element("#browser-next")
+        .unwrap()
+        .click()
+        .unwrap();
+    let second = wait_js(&tab, rows, 10, "the second page", |v| {
+        v.split(',').count() == 47
+    });
+    assert!(second.ends_with("f095.bin"), "{second}");
+    tab.wait_for_element("#browser-prev")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(&tab, rows, 10, "the first page again", |v| {
+        v.starts_with("sub,")
+    });
+    tab.wait_for_element("#files tr[data-path$='/sub'] button")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(&tab, rows, 10, "the folder", |v| v == "deep.txt");
+    let crumbs = eval_string(&tab, "document.getElementById('browser-crumbs').innerText");
+    assert!(crumbs.contains("sub"), "{crumbs}");
+    tab.wait_for_element("#browser-crumbs li:first-child button")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(&tab, rows, 10, "back at the root", |v| {
+        v.starts_with("sub,")
+    });
+    tab.wait_for_element("#browser-query")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str("f09?.bin").unwrap();
+    tab.press_key("Enter").unwrap();
+    let found = wait_js(&tab, rows, 10, "the search", |v| v.split(',').count() == 6);
+    assert_eq!(
+        found,
+        "f090.bin,f091.bin,f092.bin,f093.bin,f094.bin,f095.bin"
+    );
+    let file = format!("{}/f091.bin", src.to_str().unwrap());
+    let link = tab
+        .evaluate(&format!("downloadLink([{:?}])", file), true)
+        .unwrap()
+        .value
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap();
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(
+        &mut ureq::get(&format!("{}{link}", d.base))
+            .call()
+            .unwrap()
+            .into_reader(),
+        &mut got,
+    )
+    .unwrap();
+    assert!(
+        got == noise(256 * 1024, 91),
+        "the downloaded bytes are the file's"
+    );
+    screenshot(&tab, "06-search");
 
     let parts = eval_string(&tab, "document.querySelector('#partitions').innerText");
     assert!(

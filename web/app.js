@@ -143,7 +143,10 @@ function renderJobs(jobs) {
         `${last.result} ${last.end}`, last.error !== "-" ? el("div", { class: "error" }, last.error) : "") : "-"),
       el("td", {}, String(i.restorePointCount ?? "-")),
       el("td", { class: "path" }, `${item.repository.type} ${item.repository.path}`),
-      el("td", {}, running
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "secondary", onclick: () => openBrowser(i.name, i.partition), "aria-label": "Restore points of " + i.name }, "Points"),
+        " ",
+        running
         ? el("button", { type: "button", class: "secondary", onclick: (e) => act(i.id, "stop", e.target), "aria-label": "Stop " + i.name }, "Stop")
         : el("button", { type: "button", onclick: (e) => act(i.id, "start", e.target), "aria-label": "Start " + i.name }, "Start")));
   });
@@ -193,6 +196,106 @@ function renderRepositories(repos) {
   fill($("repositories").tBodies[0], rows, "No repositories registered.", 4);
 }
 
+// The restore point browser: one directory per request, directories first, paged.
+const PAGE = 50;
+const browse = { job: null, root: "/", path: "/", page: 1, search: "", selected: new Set() };
+
+async function openBrowser(job, partition) {
+  Object.assign(browse, { job, root: partition, path: partition, page: 1, search: "" });
+  browse.selected.clear();
+  $("browser").hidden = false;
+  $("browser-job").textContent = job;
+  $("browser-error").textContent = "";
+  try {
+    const imgs = await api("GET", `/api/backups/${encodeURIComponent(job)}/images`);
+    $("browser-point").replaceChildren(...imgs.data.map((x) =>
+      el("option", { value: x.image.name }, `${x.image.createdAt} · ${x.image.type} · ${x.image.size.formatted}`)));
+    if (!imgs.data.length) {
+      $("browser-error").textContent = "This job has no restore points yet.";
+      $("files").tBodies[0].replaceChildren();
+      return;
+    }
+    await loadDir();
+    $("browser-point").focus();
+  } catch (e) {
+    if (e.message !== "unauthorized") $("browser-error").textContent = e.message;
+  }
+}
+
+function crumbs() {
+  const rel = browse.path === browse.root ? "" : browse.path.slice(browse.root.replace(/\/$/, "").length + 1);
+  const parts = rel ? rel.split("/") : [];
+  const items = [el("li", {}, el("button", { type: "button", onclick: () => go(browse.root) }, browse.root))];
+  let at = browse.root.replace(/\/$/, "");
+  for (const p of parts) {
+    at = at + "/" + p;
+    const target = at;
+    items.push(el("li", {}, el("button", { type: "button", onclick: () => go(target) }, p)));
+  }
+  $("browser-crumbs").replaceChildren(...items);
+}
+
+function go(path) {
+  Object.assign(browse, { path, page: 1, search: "" });
+  $("browser-query").value = "";
+  loadDir();
+}
+
+async function loadDir() {
+  const point = $("browser-point").value;
+  const q = new URLSearchParams({ path: browse.path, page: String(browse.page), limit: String(PAGE) });
+  if (browse.search) q.set("search", browse.search);
+  $("browser-error").textContent = "";
+  try {
+    const r = await api("GET", `/api/backups/${encodeURIComponent(browse.job)}/images/${encodeURIComponent(point)}/files?${q}`);
+    crumbs();
+    const rows = r.data.map((f) => {
+      const dir = f.type === "dir";
+      const name = dir
+        ? el("button", { type: "button", class: "linkish", onclick: () => go(f.path) }, f.name + "/")
+        : el("a", { href: "#", class: "download", onclick: (ev) => { ev.preventDefault(); download([f.path]); } }, f.name);
+      const box = el("input", { type: "checkbox", "aria-label": "Select " + f.name, checked: browse.selected.has(f.path),
+        onchange: (ev) => { ev.target.checked ? browse.selected.add(f.path) : browse.selected.delete(f.path); $("browser-download").disabled = !browse.selected.size; } });
+      return el("tr", { "data-path": f.path, "data-type": f.type },
+        el("td", {}, box),
+        el("td", { class: "path" }, name, f.linkTarget ? el("span", { class: "muted" }, " → " + f.linkTarget) : ""),
+        el("td", {}, dir ? "" : f.size.formatted),
+        el("td", {}, f.mtime),
+        el("td", {}, f.mode),
+        el("td", {}, `${f.owner ?? f.uid}:${f.group ?? f.gid}`),
+        el("td", { class: "muted" }, f.writtenIn));
+    });
+    fill($("files").tBodies[0], rows, browse.search ? "Nothing matches." : "This folder is empty.", 7);
+    const p = r.pagination;
+    $("browser-page").textContent = p ? `Page ${p.currentPage} of ${Math.max(p.totalPages, 1)} · ${p.totalItems} entries` : "";
+    $("browser-prev").disabled = !p || !p.hasPreviousPage;
+    $("browser-next").disabled = !p || !p.hasNextPage;
+  } catch (e) {
+    if (e.message !== "unauthorized") $("browser-error").textContent = e.message;
+  }
+}
+
+// A signed, single-use link for the selection (a folder or several paths come as a tar).
+async function downloadLink(paths) {
+  const point = $("browser-point").value;
+  const one = paths.length === 1 && document.querySelector(`#files tr[data-path="${CSS.escape(paths[0])}"]`)?.dataset.type === "file";
+  const r = await api("POST", `/api/backups/${encodeURIComponent(browse.job)}/images/${encodeURIComponent(point)}/download-url`,
+    one ? { paths } : { paths, format: "tar" });
+  return r.data.url;
+}
+
+async function download(paths) {
+  try {
+    const url = await downloadLink(paths);
+    const a = el("a", { href: url, download: "" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (e) {
+    if (e.message !== "unauthorized") $("browser-error").textContent = e.message;
+  }
+}
+
 async function refresh() {
   clearTimeout(timer);
   let busy = false;
@@ -229,5 +332,11 @@ function start() {
 }
 
 $("login-form").addEventListener("submit", login);
+$("browser-point").addEventListener("change", () => { browse.page = 1; loadDir(); });
+$("browser-search").addEventListener("submit", (ev) => { ev.preventDefault(); browse.search = $("browser-query").value.trim(); browse.page = 1; loadDir(); });
+$("browser-prev").addEventListener("click", () => { browse.page--; loadDir(); });
+$("browser-next").addEventListener("click", () => { browse.page++; loadDir(); });
+$("browser-download").addEventListener("click", () => download([...browse.selected]));
+$("browser-close").addEventListener("click", () => { $("browser").hidden = true; });
 $("logout").addEventListener("click", () => logout());
 if (token()) start(); else showLogin();
