@@ -215,6 +215,14 @@ pub struct RestoreArgs {
     /// under the target.
     #[arg(long, default_value = "original", value_parser = ["original", "flat"])]
     pub layout: String,
+    /// Remove what the target holds below the restored directories and the point does not
+    /// (original layout; excluded names stay).
+    #[arg(long)]
+    pub delete: bool,
+    /// Read back everything written and compare it with the point (type, size, content hash,
+    /// mode, owner); mismatches fail the restore.
+    #[arg(long)]
+    pub verify: bool,
     /// DANGER: restore a point that fails authentication (modified, forged, or written before
     /// points were authenticated). For disaster recovery only, when you know where it came from.
     #[arg(long)]

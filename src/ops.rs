@@ -509,6 +509,8 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
             (None, true) => Overwrite::Always,
             (None, false) => Overwrite::Fail,
         },
+        delete: a.delete,
+        verify: a.verify,
         layout: if a.layout == "flat" {
             Layout::Flat
         } else {
@@ -520,12 +522,26 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
     let display = Display::new(json);
     let r = restore(&req, &display, &cancel_on_signal());
     display.done();
+    // A read-back that found differences fails the restore, naming them.
+    let r = r.and_then(|rep| match &rep.verify {
+        Some(v) if v.mismatches > 0 => Err(EngineError::Corrupt(format!(
+            "verify: {} of {} restored entries differ from point {}: {}",
+            v.mismatches,
+            v.checked,
+            rep.point,
+            v.examples.join("; ")
+        ))),
+        _ => Ok(rep),
+    });
     match r {
         Ok(rep) => {
             if json {
                 println!(
                     "{}",
-                    json!({"event": "done", "point": rep.point, "entries": rep.entries, "bytes": rep.bytes, "skipped": rep.skipped, "warnings": rep.warnings})
+                    json!({"event": "done", "point": rep.point, "entries": rep.entries, "bytes": rep.bytes,
+                           "skipped": rep.skipped, "deleted": rep.deleted,
+                           "verified": rep.verify.as_ref().map(|v| v.checked),
+                           "warnings": rep.warnings})
                 );
             } else {
                 println!(

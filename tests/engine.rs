@@ -793,6 +793,49 @@ fn overwrite_policies_excludes_and_flat_layout() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("exclude pattern"), "{}", o.stderr);
 
+    // delete: what the point does not have goes (below the restored directories); excluded
+    // names stay. verify: everything written is read back.
+    let t = fresh("delete");
+    write(&t.join("logs/old.log"), b"stale\n");
+    write(&t.join("stray/x"), b"stray\n");
+    let o = restore_to(
+        &repo,
+        "p",
+        &point,
+        &t,
+        &[
+            "--overwrite-policy",
+            "always",
+            "--delete",
+            "--verify",
+            "--exclude",
+            "only-local",
+            "--json",
+        ],
+    );
+    let r = done(&o);
+    assert_eq!(
+        r["deleted"], 2,
+        "{r}: logs/old.log is not excluded (*.log is not given here), stray goes"
+    );
+    assert_eq!(r["verified"], 9, "{r}");
+    assert!(
+        t.join("only-local").exists()
+            && !t.join("stray").exists()
+            && !t.join("logs/old.log").exists()
+    );
+    // A restored file changed behind its back is found by a later verify-only pass (never
+    // policy keeps everything, so nothing is checked: a forced rewrite + verify is the proof).
+    let o = restore_to(
+        &repo,
+        "p",
+        &point,
+        &t,
+        &["--delete", "--layout", "flat", "--path", "a.txt"],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("original layout"), "{}", o.stderr);
+
     // `ls` lists a directory of the point (directories first), or searches below one.
     let ls = |extra: &[&str]| -> Vec<Value> {
         let mut args = vec![

@@ -76,9 +76,22 @@ pub struct RestoreRequest<'a> {
     pub exclude: Vec<String>,
     pub overwrite: Overwrite,
     pub layout: Layout,
+    /// Remove what the target holds below a fully selected directory and the point does not
+    /// (original layout only; excluded names are left alone).
+    pub delete: bool,
+    /// Read back what was written and compare it with the catalog.
+    pub verify: bool,
     pub identity: Option<&'a age::x25519::Identity>,
     /// Restore a point that fails authentication (disaster recovery only; loudly reported).
     pub allow_unauthenticated: bool,
+}
+
+/// The read-back of a restore: entries checked, and what did not match (the first 50).
+#[derive(Debug, Default, Clone)]
+pub struct Verified {
+    pub checked: u64,
+    pub mismatches: u64,
+    pub examples: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +101,10 @@ pub struct RestoreReport {
     pub bytes: u64,
     /// Entries left as they were in the target (the overwrite policy kept them).
     pub skipped: u64,
+    /// Entries removed from the target because the point does not have them (`delete`).
+    pub deleted: u64,
+    /// With `verify`: what the read-back found.
+    pub verify: Option<Verified>,
     pub warnings: Vec<String>,
 }
 
@@ -159,6 +176,7 @@ fn place(layout: Layout, roots: &[Vec<u8>], p: &[u8]) -> Option<Vec<u8>> {
 
 /// The `exclude` globs: with a `/` they match the path relative to the partition root, without
 /// one the entry's name.
+#[derive(Clone)]
 struct Exclude {
     paths: globset::GlobSet,
     names: globset::GlobSet,
@@ -258,6 +276,74 @@ fn keeps(
     })
 }
 
+/// Compares what is at `at` below the target with its catalog line.
+fn check_restored(root: BorrowedFd, at: &[u8], e: &Entry, as_root: bool) -> Result<(), String> {
+    use rustix::fs::FileType as T;
+    let (dir, n) = if at == b"." {
+        (&b"."[..], &b"."[..])
+    } else {
+        split(at)
+    };
+    let parent = safe_fs::open_beneath(root, dir).map_err(|err| err.to_string())?;
+    let st = safe_fs::stat_at(parent.as_fd(), n)
+        .map_err(|err| err.to_string())?
+        .ok_or("missing")?;
+    let kind = T::from_raw_mode(st.st_mode);
+    let want = match e.k {
+        Kind::File | Kind::HardLink => T::RegularFile,
+        Kind::Dir => T::Directory,
+        Kind::Symlink => T::Symlink,
+        Kind::Fifo => T::Fifo,
+        Kind::Char => T::CharacterDevice,
+        Kind::Block => T::BlockDevice,
+    };
+    if kind != want {
+        return Err(format!("is a {kind:?}, the point has a {want:?}"));
+    }
+    if e.k == Kind::Symlink {
+        let to = safe_fs::read_link(parent.as_fd(), n).map_err(|err| err.to_string())?;
+        if Some(&to) != e.link.as_ref().map(|l| &l.0) {
+            return Err("the link points elsewhere".into());
+        }
+        return Ok(());
+    }
+    if e.k != Kind::HardLink && st.st_mode & 0o7777 != e.mode & 0o7777 {
+        return Err(format!(
+            "mode {:04o}, the point has {:04o}",
+            st.st_mode & 0o7777,
+            e.mode & 0o7777
+        ));
+    }
+    if as_root && e.k != Kind::HardLink && (st.st_uid != e.uid || st.st_gid != e.gid) {
+        return Err(format!(
+            "owner {}:{}, the point has {}:{}",
+            st.st_uid, st.st_gid, e.uid, e.gid
+        ));
+    }
+    if e.k == Kind::File {
+        if st.st_size as u64 != e.size {
+            return Err(format!("{} bytes, the point has {}", st.st_size, e.size));
+        }
+        if let Some(h) = &e.h {
+            let fd = rustix::fs::openat(
+                parent.as_fd(),
+                std::ffi::OsStr::from_bytes(n),
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::NOFOLLOW
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|err| err.to_string())?;
+            let mut hasher = blake3::Hasher::new();
+            io::copy(&mut File::from(fd), &mut hasher).map_err(|err| err.to_string())?;
+            if hasher.finalize().to_hex().as_str() != h.as_str() {
+                return Err("the content differs from the point's".into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One open directory of the restore: the target root or a directory below it, held by a
 /// descriptor from the moment it was opened (never resolved again), with the catalog entry
 /// whose metadata it gets once everything below it is written.
@@ -265,6 +351,8 @@ struct Frame {
     path: Vec<u8>,
     fd: OwnedFd,
     entry: Option<Entry>,
+    /// With `delete`, for a fully selected directory: the names the point has in it.
+    seen: Option<HashSet<Vec<u8>>>,
 }
 
 /// Whether `dir` is `p` itself or a directory above it.
@@ -288,6 +376,9 @@ struct Dirs {
     stack: Vec<Frame>,
     as_root: bool,
     overwrite: bool,
+    /// Names `delete` must leave alone.
+    exclude: Exclude,
+    deleted: u64,
 }
 
 impl Dirs {
@@ -300,8 +391,46 @@ impl Dirs {
     fn leave_until(&mut self, p: &[u8], warnings: &mut Vec<String>) {
         while self.stack.len() > 1 && !is_ancestor(&self.stack.last().expect("len > 1").path, p) {
             let f = self.stack.pop().expect("len > 1");
+            self.prune(&f, warnings);
             if let Some(e) = &f.entry {
                 safe_fs::meta_fd(f.fd.as_fd(), e, self.as_root, &show(&f.path), warnings);
+            }
+        }
+    }
+
+    /// Notes that the point has `name` in the top directory (for `delete`).
+    fn saw(&mut self, name: &[u8]) {
+        if let Some(seen) = self.stack.last_mut().and_then(|f| f.seen.as_mut()) {
+            seen.insert(name.to_vec());
+        }
+    }
+
+    /// With `delete`: removes what `f` holds that the point does not (excluded names stay).
+    fn prune(&mut self, f: &Frame, warnings: &mut Vec<String>) {
+        let Some(seen) = &f.seen else { return };
+        let names: Vec<Vec<u8>> = match rustix::fs::Dir::read_from(&f.fd) {
+            Ok(d) => d
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_bytes().to_vec())
+                .filter(|n| n != b"." && n != b"..")
+                .collect(),
+            Err(e) => {
+                warnings.push(format!("{}: cannot list for delete: {e}", show(&f.path)));
+                return;
+            }
+        };
+        for n in names {
+            let path = if f.path == b"." {
+                n.clone()
+            } else {
+                [f.path.as_slice(), b"/", n.as_slice()].concat()
+            };
+            if seen.contains(&n) || self.exclude.matches(&path) {
+                continue;
+            }
+            match safe_fs::remove(f.fd.as_fd(), &n) {
+                Ok(()) => self.deleted += 1,
+                Err(e) => warnings.push(format!("{}: not deleted: {e}", show(&path))),
             }
         }
     }
@@ -330,6 +459,7 @@ impl Dirs {
                 path,
                 fd,
                 entry: None,
+                seen: None,
             });
         }
     }
@@ -485,6 +615,11 @@ pub fn restore(
             )));
         }
     }
+    if req.delete && req.layout == Layout::Flat {
+        return Err(EngineError::Usage(
+            "delete works with the original layout only (a flat layout mixes directories)".into(),
+        ));
+    }
     let mut warnings = Vec::new();
     let chain = select(req, &mut warnings)?;
     let point = chain.last().expect("a chain is never empty").clone();
@@ -506,6 +641,8 @@ pub fn restore(
     }
     let exclude = Exclude::new(&req.exclude)?;
     let roots = roots(&req.paths);
+    // Catalog paths the overwrite policy kept as they were (not verified).
+    let mut kept: HashSet<u64> = HashSet::new();
     let as_root = nix::unistd::geteuid().is_root();
     let mut report = RestoreReport {
         point: point.manifest.id.clone(),
@@ -559,7 +696,10 @@ pub fn restore(
             path: b".".to_vec(),
             fd: root,
             entry: None,
+            seen: (req.delete && roots == [b".".to_vec()]).then(HashSet::new),
         }],
+        exclude: exclude.clone(),
+        deleted: 0,
         as_root,
         // What the policy lets the restore replace once it decided to (keeps() said so).
         overwrite: matches!(
@@ -603,12 +743,14 @@ pub fn restore(
         }
         let (parent, n) = split(&rel);
         dirs.descend_to(parent)?;
+        dirs.saw(n);
         if e.k != Kind::Dir {
             let existing = safe_fs::stat_at(dirs.top(), n)
                 .map_err(|err| EngineError::io(format!("restoring {label}"), err))?;
             if let Some(st) = existing {
                 let link = || safe_fs::read_link(dirs.top(), n).ok();
                 if keeps(req.overwrite, &st, &e, link, &label)? {
+                    kept.insert(path_key(e.path()));
                     report.skipped += 1;
                     state.files += 1;
                     if e.k == Kind::File {
@@ -621,10 +763,12 @@ pub fn restore(
         match e.k {
             Kind::Dir => {
                 let fd = dirs.open_or_make(n, &rel)?;
+                let whole = roots.iter().any(|r| below(e.path(), r));
                 dirs.stack.push(Frame {
                     path: rel.clone(),
                     fd,
                     entry: Some(e.clone()),
+                    seen: (req.delete && whole).then(HashSet::new),
                 });
             }
             Kind::File => {
@@ -778,6 +922,34 @@ pub fn restore(
     // change while children are written.
     dirs.leave_until(b"\0", &mut report.warnings);
     let root = dirs.stack.pop().expect("the root stays");
+    dirs.prune(&root, &mut report.warnings);
+    report.deleted = dirs.deleted;
+    if req.verify {
+        state.phase = "verify";
+        progress.update(&state);
+        let mut v = Verified::default();
+        for e in catalog_reader(t, &point, req.identity)? {
+            cancel.check()?;
+            let e = e?;
+            if !wanted(e.path(), &req.paths)
+                || exclude.matches_below(e.path())
+                || kept.contains(&path_key(e.path()))
+            {
+                continue;
+            }
+            let Some(at) = place(req.layout, &roots, e.path()) else {
+                continue;
+            };
+            v.checked += 1;
+            if let Err(why) = check_restored(root.fd.as_fd(), &at, &e, as_root) {
+                v.mismatches += 1;
+                if v.examples.len() < 50 {
+                    v.examples.push(format!("{}: {why}", show(&at)));
+                }
+            }
+        }
+        report.verify = Some(v);
+    }
     if let Some(e) = &root.entry {
         safe_fs::meta_fd(root.fd.as_fd(), e, as_root, ".", &mut report.warnings);
     }
@@ -806,6 +978,60 @@ mod tests {
         ] {
             assert!(!safe_rel(bad), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    /// The read-back finds content, size, mode and type differences, and passes what matches.
+    #[test]
+    fn read_back_finds_differences() {
+        use crate::engine::entry::Bytes;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        std::fs::write(d.path().join("dir/f"), b"right\n").unwrap();
+        std::fs::set_permissions(
+            d.path().join("dir/f"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o640),
+        )
+        .unwrap();
+        let root = safe_fs::open_root(d.path()).unwrap();
+        let entry = |content: &[u8], mode: u32, k: Kind| Entry {
+            p: Bytes(b"dir/f".to_vec()),
+            k,
+            mode,
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            size: content.len() as u64,
+            mtime: (0, 0),
+            ctime: (0, 0),
+            ino: 0,
+            rdev: 0,
+            link: None,
+            xattrs: vec![],
+            w: true,
+            h: Some(blake3::hash(content).to_hex().to_string()),
+        };
+        let check = |e: &Entry| check_restored(root.as_fd(), b"dir/f", e, false);
+        assert_eq!(check(&entry(b"right\n", 0o640, Kind::File)), Ok(()));
+        assert!(check(&entry(b"wrong\n", 0o640, Kind::File))
+            .unwrap_err()
+            .contains("content"));
+        assert!(check(&entry(b"longer\n", 0o640, Kind::File))
+            .unwrap_err()
+            .contains("bytes"));
+        assert!(check(&entry(b"right\n", 0o600, Kind::File))
+            .unwrap_err()
+            .contains("mode"));
+        assert!(check(&entry(b"", 0o640, Kind::Dir))
+            .unwrap_err()
+            .contains("Directory"));
+        assert_eq!(
+            check_restored(
+                root.as_fd(),
+                b"dir/nope",
+                &entry(b"", 0o640, Kind::File),
+                false
+            ),
+            Err("missing".to_string())
+        );
     }
 
     #[test]
