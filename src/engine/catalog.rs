@@ -149,3 +149,60 @@ pub fn key_named(e: EngineError, m: &Manifest) -> EngineError {
         other => other,
     }
 }
+
+/// A catalog read in step with the others of its chain (walk order).
+pub type Stepped = std::iter::Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
+
+/// Opens a point's catalog for reading in step.
+pub fn stepped(
+    t: &dyn Target,
+    point: &repo::Point,
+    identity: Option<&age::x25519::Identity>,
+) -> Result<Stepped, EngineError> {
+    Ok((Box::new(catalog_reader(t, point, identity)?) as Box<dyn Iterator<Item = _>>).peekable())
+}
+
+/// The newest of `older` (the catalogs of a chain's older points, oldest first) whose archive
+/// holds `e`, advancing each past what precedes `e`: restore, export and the browse index find
+/// where a file's content is this way, reading the chain's catalogs once, in step.
+pub fn holder(older: &mut [Stepped], e: &Entry) -> Result<Option<usize>, EngineError> {
+    for i in (0..older.len()).rev() {
+        let c = &mut older[i];
+        while let Some(Ok(p)) = c.peek() {
+            if walk_cmp(p.path(), e.path()) != std::cmp::Ordering::Less {
+                break;
+            }
+            c.next();
+        }
+        match c.peek() {
+            Some(Err(_)) => return Err(c.next().expect("peeked").expect_err("an error")),
+            Some(Ok(p)) if p.path() == e.path() && p.w => return Ok(Some(i)),
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `p` is `dir` or lies below it (`.` holds everything).
+pub fn below(p: &[u8], dir: &[u8]) -> bool {
+    dir == b"." || p == dir || (p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
+}
+
+/// The selected paths without those inside another selected one, in walk order; `.` (the
+/// whole point) when none is selected.
+pub fn roots(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = if paths.is_empty() {
+        vec![b".".to_vec()]
+    } else {
+        paths.to_vec()
+    };
+    v.sort_by(|a, b| walk_cmp(a, b));
+    v.dedup();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for p in v {
+        if !out.iter().any(|r| below(&p, r)) {
+            out.push(p);
+        }
+    }
+    out
+}

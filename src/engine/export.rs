@@ -8,16 +8,14 @@
 //! the truncation.
 
 use super::archive::{append_entry, seek};
-use super::catalog::catalog_reader;
-use super::entry::{walk_cmp, Bytes, Entry, Kind};
+use super::catalog::{below, catalog_reader, holder, roots, stepped, Stepped};
+use super::entry::{Bytes, Entry, Kind};
 use super::repo::{self, Point};
 use super::target::Target;
 use super::{CancelToken, EngineError};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::iter::Peekable;
-
-type Catalog = Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
 
 /// Reads exactly what a catalog line promises, and fails at the end when the content is not it.
 struct Checked<'a, R> {
@@ -104,43 +102,6 @@ pub fn write_file(
     io::copy(&mut r, out).map_err(|e| EngineError::Corrupt(format!("{id}: {e}")))
 }
 
-/// The newest older point of the chain whose archive holds `e` (catalogs oldest first).
-fn holder(older: &mut [Catalog], e: &Entry) -> Result<Option<usize>, EngineError> {
-    for i in (0..older.len()).rev() {
-        let c = &mut older[i];
-        while let Some(Ok(p)) = c.peek() {
-            if walk_cmp(p.path(), e.path()) != std::cmp::Ordering::Less {
-                break;
-            }
-            c.next();
-        }
-        match c.peek() {
-            Some(Err(_)) => return Err(c.next().expect("peeked").expect_err("an error")),
-            Some(Ok(p)) if p.path() == e.path() && p.w => return Ok(Some(i)),
-            _ => {}
-        }
-    }
-    Ok(None)
-}
-
-fn below(p: &[u8], dir: &[u8]) -> bool {
-    dir == b"." || p == dir || (p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
-}
-
-/// The selected paths without those inside another selected one, in walk order.
-fn roots(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = paths.to_vec();
-    v.sort_by(|a, b| walk_cmp(a, b));
-    v.dedup();
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    for p in v {
-        if !out.iter().any(|r| below(&p, r)) {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// The name of `p` inside the tar: relative to the parent of the selected root it is in.
 fn member(root: &[u8], p: &[u8]) -> Vec<u8> {
     if root == b"." {
@@ -195,13 +156,9 @@ pub fn write_tar<W: Write>(
     } = *req;
     let chain = repo::chain(points, &point.manifest.id)?;
     let last = chain.len() - 1;
-    let mut older: Vec<Catalog> = chain[..last]
+    let mut older: Vec<Stepped> = chain[..last]
         .iter()
-        .map(|p| {
-            catalog_reader(t, p, identity).map(|c| {
-                (Box::new(c) as Box<dyn Iterator<Item = Result<Entry, EngineError>>>).peekable()
-            })
-        })
+        .map(|p| stepped(t, p, identity))
         .collect::<Result<_, _>>()?;
     let mut archives: Vec<tar::Archive<Box<dyn Read + Send>>> = chain
         .iter()

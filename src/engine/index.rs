@@ -7,13 +7,12 @@
 //! read from a share is trusted without its manifest's MAC. Its file name is derived from that
 //! MAC: a point rewritten by a merge gets a new MAC, hence a new index.
 
-use super::catalog::catalog_reader;
-use super::entry::{walk_cmp, Entry, Kind};
+use super::catalog::{catalog_reader, holder, stepped, Stepped};
+use super::entry::Kind;
 use super::repo::{self, Point};
 use super::target::Target;
 use super::EngineError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use std::iter::Peekable;
 use std::path::{Path, PathBuf};
 
 /// Bumped when the table changes; older files are rebuilt.
@@ -104,27 +103,6 @@ pub fn file_for(dir: &Path, point: &Point) -> PathBuf {
     dir.join(format!("{}-{}.sqlite", point.manifest.id, &h[..24]))
 }
 
-type Catalog = Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
-
-/// The newest older point of the chain whose archive holds `e` (catalogs newest last).
-fn holder(older: &mut [Catalog], e: &Entry) -> Result<Option<usize>, EngineError> {
-    for i in (0..older.len()).rev() {
-        let c = &mut older[i];
-        while let Some(Ok(p)) = c.peek() {
-            if walk_cmp(p.path(), e.path()) != std::cmp::Ordering::Less {
-                break;
-            }
-            c.next();
-        }
-        match c.peek() {
-            Some(Err(_)) => return Err(c.next().expect("peeked").expect_err("an error")),
-            Some(Ok(p)) if p.path() == e.path() && p.w => return Ok(Some(i)),
-            _ => {}
-        }
-    }
-    Ok(None)
-}
-
 impl PointIndex {
     /// Opens the index of `point`, building it first when there is none (or an older format).
     /// `points` are the job's authenticated points (for the chain).
@@ -186,13 +164,9 @@ impl PointIndex {
         identity: Option<&age::x25519::Identity>,
     ) -> Result<(), EngineError> {
         let chain = repo::chain(points, &point.manifest.id)?;
-        let mut older: Vec<Catalog> = chain[..chain.len() - 1]
+        let mut older: Vec<Stepped> = chain[..chain.len() - 1]
             .iter()
-            .map(|p| {
-                catalog_reader(t, p, identity).map(|c| {
-                    (Box::new(c) as Box<dyn Iterator<Item = Result<Entry, EngineError>>>).peekable()
-                })
-            })
+            .map(|p| stepped(t, p, identity))
             .collect::<Result<_, _>>()?;
         let mut conn = Connection::open(path).map_err(sql_err("create"))?;
         conn.execute_batch(

@@ -3,7 +3,7 @@
 //! archive of the chain that holds it. Nothing is ever written outside the target.
 
 use super::archive::seek;
-use super::catalog::{catalog_reader, safe_rel};
+use super::catalog::{below, catalog_reader, holder, roots, safe_rel, stepped, Stepped};
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Point};
 use super::safe_fs;
@@ -108,56 +108,8 @@ pub struct RestoreReport {
     pub warnings: Vec<String>,
 }
 
-fn below(p: &[u8], dir: &[u8]) -> bool {
-    dir == b"." || p == dir || (p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
-}
-
 fn wanted(e: &[u8], filters: &[Vec<u8>]) -> bool {
     filters.is_empty() || filters.iter().any(|f| below(e, f) || below(f, e))
-}
-
-type Catalog = Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
-
-/// Finds, among the older points of the chain (newest first), the one whose archive holds `e`.
-fn source_of(catalogs: &mut [Catalog], e: &Entry) -> Result<Option<usize>, EngineError> {
-    for i in (0..catalogs.len()).rev() {
-        let c = &mut catalogs[i];
-        loop {
-            match c.peek() {
-                Some(Ok(p)) if walk_cmp(p.path(), e.path()) == std::cmp::Ordering::Less => {
-                    c.next();
-                }
-                Some(Err(_)) => {
-                    return Err(c.next().expect("peeked").expect_err("peeked an error"))
-                }
-                _ => break,
-            }
-        }
-        if let Some(Ok(p)) = c.peek() {
-            if p.path() == e.path() && p.w {
-                return Ok(Some(i));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// The selected paths without those inside another selected one.
-fn roots(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = if paths.is_empty() {
-        vec![b".".to_vec()]
-    } else {
-        paths.to_vec()
-    };
-    v.sort_by(|a, b| walk_cmp(a, b));
-    v.dedup();
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    for p in v {
-        if !out.iter().any(|r| below(&p, r)) {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Where a catalog path lands below the target; `None` for the directories above a selected
@@ -654,15 +606,11 @@ pub fn restore(
             .warnings
             .push("not running as root: owners and device nodes are not restored".into());
     }
-    let open_catalog = |p: &Point| -> Result<Catalog, EngineError> {
-        Ok(
-            (Box::new(catalog_reader(t, p, req.identity)?) as Box<dyn Iterator<Item = _>>)
-                .peekable(),
-        )
-    };
     let (older, _) = chain.split_at(chain.len() - 1);
-    let mut older_catalogs: Vec<Catalog> =
-        older.iter().map(open_catalog).collect::<Result<_, _>>()?;
+    let mut older_catalogs: Vec<Stepped> = older
+        .iter()
+        .map(|p| stepped(t, p, req.identity))
+        .collect::<Result<_, _>>()?;
     let digests: Vec<Shared> = chain.iter().map(|_| Shared::default()).collect();
     let mut archives: Vec<tar::Archive<Box<dyn Read + Send>>> = chain
         .iter()
@@ -775,7 +723,7 @@ pub fn restore(
                 let src = if e.w {
                     Some(last)
                 } else {
-                    source_of(&mut older_catalogs, &e)?
+                    holder(&mut older_catalogs, &e)?
                 };
                 let src = src.ok_or_else(|| {
                     EngineError::Corrupt(format!("no archive of the chain holds {label}"))

@@ -188,16 +188,7 @@ impl Trust {
             .create(&dir)
             .map_err(|e| EngineError::io(dir.display(), e))?;
         let name = blake3::hash(location.as_bytes()).to_hex();
-        let lock_path = dir.join(format!("{}.lock", &name[..32]));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| EngineError::io(lock_path.display(), e))?;
-        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| EngineError::io(lock_path.display(), e.into()))?;
+        let lock = exclusive(&dir.join(format!("{}.lock", &name[..32])))?;
         Ok(Some(RepoHold { _lock: lock }))
     }
 
@@ -206,16 +197,7 @@ impl Trust {
         let Some(path) = &self.registry else {
             return Ok(());
         };
-        let lock_path = path.with_extension("lock");
-        let lock_file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| EngineError::io(lock_path.display(), e))?;
-        let _guard = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| EngineError::io(lock_path.display(), e.into()))?;
+        let _guard = exclusive(&path.with_extension("lock"))?;
         let mut map = read_registry(path)?;
         if map.get(location).map(String::as_str) == Some(id) {
             return Ok(());
@@ -243,6 +225,19 @@ impl Trust {
 /// Held while this host initialises or updates one repository's marker; see [`Trust::hold`].
 pub struct RepoHold {
     _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// An exclusive lock on `path` (created 0600), held until dropped; waits for other holders.
+fn exclusive(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, EngineError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| EngineError::io(path.display(), e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| EngineError::io(path.display(), e.into()))
 }
 
 fn read_registry(path: &Path) -> Result<BTreeMap<String, String>, EngineError> {
