@@ -20,6 +20,7 @@ pub mod login_guard;
 pub mod ops;
 pub mod read_model;
 pub mod repocheck;
+pub mod restore_target;
 pub mod runner;
 pub mod server;
 pub mod state;

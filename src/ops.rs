@@ -518,6 +518,7 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
         },
         identity: id.as_ref(),
         allow_unauthenticated: a.allow_unauthenticated,
+        bytes_per_sec: None,
     };
     let display = Display::new(json);
     let r = restore(&req, &display, &cancel_on_signal());

@@ -14,6 +14,8 @@ pub mod monitoring;
 pub mod openapi;
 pub mod query;
 pub mod query_guard;
+pub mod recoveries;
+pub mod recovery_status;
 pub mod repositories;
 pub mod schedules;
 pub mod servers;
@@ -199,6 +201,37 @@ fn routes(cfg: &mut web::ServiceConfig) -> Vec<(String, Method)> {
                 ep(M::PUT, jobs::update),
                 ep(M::PATCH, jobs::patch),
                 ep(M::DELETE, jobs::delete),
+            ],
+        )
+        .add(
+            "/api/recoveries",
+            vec![
+                ep(M::POST, recoveries::register),
+                ep(M::GET, recovery_status::list),
+            ],
+        )
+        .add(
+            "/api/recoveries/histories",
+            vec![ep(M::GET, recovery_status::histories)],
+        )
+        .add(
+            "/api/recoveries/histories/{identifier}",
+            vec![ep(M::GET, recovery_status::history)],
+        )
+        .add(
+            "/api/recoveries/monitoring/job/{identifier}",
+            vec![ep(M::GET, recovery_status::monitor_job)],
+        )
+        .add(
+            "/api/recoveries/monitoring/system/{identifier}",
+            vec![ep(M::GET, recovery_status::monitor_system)],
+        )
+        .add(
+            "/api/recoveries/{identifier}",
+            vec![
+                ep(M::GET, recovery_status::get),
+                ep(M::PUT, recoveries::update),
+                ep(M::DELETE, recoveries::delete),
             ],
         )
         .add(

@@ -1,6 +1,8 @@
 //! SQLite conversions of the domain's id types: plain integers in the database.
 
-use crate::domain::ids::{JobId, RepositoryId, RunId, ScheduleId, UserId};
+use crate::domain::ids::{
+    JobId, RecoveryId, RecoveryRunId, RepositoryId, RunId, ScheduleId, UserId,
+};
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 macro_rules! sql_id {
@@ -18,4 +20,12 @@ macro_rules! sql_id {
     )*};
 }
 
-sql_id!(JobId, RepositoryId, RunId, ScheduleId, UserId);
+sql_id!(
+    JobId,
+    RecoveryId,
+    RecoveryRunId,
+    RepositoryId,
+    RunId,
+    ScheduleId,
+    UserId
+);

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_inventory",
         include_str!("../../sql/0006_inventory.sql"),
     ),
+    (
+        "0007_recoveries",
+        include_str!("../../sql/0007_recoveries.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod inventory;
 pub mod jobs;
 pub mod migrations;
+pub mod recoveries;
 pub mod repositories;
 pub mod runs;
 pub mod schedules;

@@ -44,3 +44,11 @@ id_type!(
     /// A user (`users.id`).
     UserId
 );
+id_type!(
+    /// A recovery job (`recoveries.id`).
+    RecoveryId
+);
+id_type!(
+    /// A run of a recovery job, one recovery history row (`recovery_runs.id`).
+    RecoveryRunId
+);

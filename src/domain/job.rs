@@ -406,7 +406,7 @@ pub fn check_job_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn parse_repository(
+pub(crate) fn parse_repository(
     v: &Value,
     field: &str,
     probe: &dyn HostProbe,
@@ -536,7 +536,7 @@ pub fn normalize_repo_path(
     }
 }
 
-fn parse_schedule(
+pub(crate) fn parse_schedule(
     v: &Value,
     field: &str,
     errs: &mut FieldErrors,

@@ -6,6 +6,7 @@ pub mod invalid;
 pub mod job;
 pub mod nextfire;
 pub mod partition;
+pub mod recovery;
 pub mod registration;
 pub mod run;
 pub mod schedule;

@@ -278,15 +278,26 @@ impl Begun<'_> {
             ..Default::default()
         });
         // The new point is published: a rotation problem keeps extra points and is reported, but
-        // does not turn the run into a failure.
-        let points = match rotate::apply(
-            t,
-            &job_dir,
-            plan.rotation,
-            plan.identity.as_ref(),
-            key,
-            cancel,
-        ) {
+        // does not turn the run into a failure. A restore reading this job's points postpones
+        // rotation to a later run (R5).
+        let retired = plan
+            .location
+            .trust
+            .retire(&repo::location_key(t), &job_dir)
+            .and_then(|hold| {
+                let _hold = hold.ok_or_else(|| {
+                    EngineError::Usage("a restore is reading this job's points".into())
+                })?;
+                rotate::apply(
+                    t,
+                    &job_dir,
+                    plan.rotation,
+                    plan.identity.as_ref(),
+                    key,
+                    cancel,
+                )
+            });
+        let points = match retired {
             Ok((n, points)) => {
                 notes.extend(n);
                 points

@@ -84,6 +84,8 @@ pub struct RestoreRequest<'a> {
     pub identity: Option<&'a age::x25519::Identity>,
     /// Restore a point that fails authentication (disaster recovery only; loudly reported).
     pub allow_unauthenticated: bool,
+    /// Read the repository at most this fast (a recovery's `networkLimit`).
+    pub bytes_per_sec: Option<u64>,
 }
 
 /// The read-back of a restore: entries checked, and what did not match (the first 50).
@@ -572,6 +574,11 @@ pub fn restore(
             "delete works with the original layout only (a flat layout mixes directories)".into(),
         ));
     }
+    // Rotation leaves the points alone while they are read (R5).
+    let _reading = req
+        .location
+        .trust
+        .read_hold(&super::repo::location_key(t), &req.location.dir())?;
     let mut warnings = Vec::new();
     let chain = select(req, &mut warnings)?;
     let point = chain.last().expect("a chain is never empty").clone();
@@ -620,6 +627,10 @@ pub fn restore(
             let f = t
                 .open(&p.dir.join(m.data_file()))
                 .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
+            let f: Box<dyn Read + Send> = match req.bytes_per_sec {
+                Some(rate) => Box::new(super::stream::Throttled::new(f, rate, cancel.clone())),
+                None => f,
+            };
             let tap = Some(d.clone());
             Ok(tar::Archive::new(
                 super::stream::reader(f, m.compression, req.identity, m.encryption, tap)

@@ -58,6 +58,31 @@ impl Throttle {
     }
 }
 
+/// A reader limited to the throttle's rate (a recovery's `networkLimit`: what is read from the
+/// repository).
+pub struct Throttled<R> {
+    inner: R,
+    throttle: Throttle,
+}
+
+impl<R> Throttled<R> {
+    pub fn new(inner: R, bytes_per_sec: u64, cancel: CancelToken) -> Self {
+        Throttled {
+            inner,
+            throttle: Throttle::new(bytes_per_sec, cancel),
+        }
+    }
+}
+
+impl<R: Read> Read for Throttled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len().min(64 * 1024);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.throttle.take(n)?;
+        Ok(n)
+    }
+}
+
 /// How much is written between write-back hints to the target.
 const WRITE_BACK_EVERY: u64 = 64 * 1024 * 1024;
 

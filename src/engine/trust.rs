@@ -192,6 +192,67 @@ impl Trust {
         Ok(Some(RepoHold { _lock: lock }))
     }
 
+    /// Held by everything that reads a job's points (restores, downloads) so that rotation
+    /// does not merge or delete them underneath (decision R5). Readers share it; rotation asks
+    /// for it exclusively with [`Trust::retire`] and is postponed while a reader holds it.
+    /// Without a registry (tests) nothing is locked.
+    pub fn read_hold(&self, location: &str, job_dir: &Path) -> Result<PointsHold, EngineError> {
+        self.points_lock(location, job_dir, nix::fcntl::FlockArg::LockShared)
+    }
+
+    /// The exclusive side of [`Trust::read_hold`], without waiting: `Ok(None)` while a reader
+    /// holds it.
+    pub fn retire(
+        &self,
+        location: &str,
+        job_dir: &Path,
+    ) -> Result<Option<PointsHold>, EngineError> {
+        match self.points_lock(
+            location,
+            job_dir,
+            nix::fcntl::FlockArg::LockExclusiveNonblock,
+        ) {
+            Err(EngineError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    fn points_lock(
+        &self,
+        location: &str,
+        job_dir: &Path,
+        how: nix::fcntl::FlockArg,
+    ) -> Result<PointsHold, EngineError> {
+        let Some(path) = &self.registry else {
+            return Ok(PointsHold { _lock: None });
+        };
+        let dir = path.with_extension("readers");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| EngineError::io(dir.display(), e))?;
+        let mut h = blake3::Hasher::new();
+        h.update(location.as_bytes());
+        h.update(b"\0");
+        h.update(job_dir.as_os_str().as_encoded_bytes());
+        let file = dir.join(format!("{}.lock", &h.finalize().to_hex()[..32]));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&file)
+            .map_err(|e| EngineError::io(file.display(), e))?;
+        match nix::fcntl::Flock::lock(f, how) {
+            Ok(l) => Ok(PointsHold { _lock: Some(l) }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                Err(EngineError::Io(std::io::ErrorKind::WouldBlock.into()))
+            }
+            Err((_, e)) => Err(EngineError::io(file.display(), e.into())),
+        }
+    }
+
     /// Records `location` as repository `id` (atomically, under a lock on the registry).
     pub fn remember(&self, location: &str, id: &str) -> Result<(), EngineError> {
         let Some(path) = &self.registry else {
@@ -220,6 +281,11 @@ impl Trust {
                 EngineError::io(format!("cannot record repository in {}", path.display()), e)
             })
     }
+}
+
+/// A lock on one job's points; see [`Trust::read_hold`].
+pub struct PointsHold {
+    _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
 /// Held while this host initialises or updates one repository's marker; see [`Trust::hold`].
@@ -283,6 +349,26 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = AuthKey::load(&p).unwrap_err().to_string();
         assert!(e.contains("mode 0600"), "{e}");
+    }
+
+    #[test]
+    fn rotation_waits_for_readers_of_the_same_job_only() {
+        let d = tempfile::tempdir().unwrap();
+        let t = Trust::from_state_dir(d.path(), true).unwrap();
+        let job = Path::new("web01/web01_ROOT");
+        let reader = t.read_hold("/mnt/b", job).unwrap();
+        let second = t.read_hold("/mnt/b", job).unwrap(); // readers share it
+        assert!(t.retire("/mnt/b", job).unwrap().is_none());
+        assert!(
+            t.retire("/mnt/c", job).unwrap().is_some(),
+            "other repository"
+        );
+        assert!(t
+            .retire("/mnt/b", Path::new("web01/other"))
+            .unwrap()
+            .is_some());
+        drop((reader, second));
+        assert!(t.retire("/mnt/b", job).unwrap().is_some());
     }
 
     #[test]

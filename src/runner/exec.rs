@@ -205,8 +205,8 @@ fn work(db: &Db, settings: &Settings, live: &Live, job: &JobRow, row: &mut RunRo
     }
 }
 
-fn run_script(
-    live: &Live,
+pub(super) fn run_script<I, R: Copy + Default>(
+    live: &Live<I, R>,
     path: &Path,
     env: &[(&str, String)],
     timeout: Duration,

@@ -8,6 +8,7 @@
 pub mod error;
 mod exec;
 pub mod mail;
+pub mod recovery;
 pub mod script;
 mod startup;
 pub mod status;
@@ -15,7 +16,7 @@ mod timers;
 
 use crate::config::Settings;
 use crate::db::{self, runs::RunRow, Db, DbError};
-use crate::domain::ids::{JobId, RunId};
+use crate::domain::ids::{JobId, RecoveryId, RunId};
 use crate::domain::run::RunState;
 use crate::domain::schedule::Role;
 use crate::engine::{CancelToken, Progress, ProgressState};
@@ -64,18 +65,19 @@ pub enum Phase {
     Canceling,
 }
 
-/// A queued or running run, shared by the runner, its worker thread and the monitoring API.
-pub struct Live {
-    pub job_id: JobId,
+/// A queued or running run, shared by the runner, its worker thread and the monitoring API: of
+/// a backup job (the defaults) or of a recovery job (`recovery.rs`).
+pub struct Live<I = JobId, R = RunId> {
+    pub job_id: I,
     pub trigger: Trigger,
     /// The schedule slot behind the run, if any.
     pub due: Option<DateTime<Utc>>,
     pub cancel: CancelToken,
-    state: Mutex<LiveState>,
+    state: Mutex<LiveState<R>>,
 }
 
-struct LiveState {
-    run_id: RunId,
+struct LiveState<R> {
+    run_id: R,
     phase: Phase,
     started: Option<(DateTime<Utc>, Instant)>,
     progress: ProgressState,
@@ -84,8 +86,8 @@ struct LiveState {
 
 /// What the monitoring API shows of a live run.
 #[derive(Debug, Clone)]
-pub struct LiveView {
-    pub run_id: RunId,
+pub struct LiveView<R = RunId> {
+    pub run_id: R,
     pub phase: Phase,
     pub trigger: Trigger,
     pub started_at: Option<DateTime<Utc>>,
@@ -96,15 +98,15 @@ pub struct LiveView {
     pub log: Vec<String>,
 }
 
-impl Live {
-    fn new(job_id: JobId, trigger: Trigger, due: Option<DateTime<Utc>>) -> Live {
+impl<I, R: Copy + Default> Live<I, R> {
+    fn new(job_id: I, trigger: Trigger, due: Option<DateTime<Utc>>) -> Self {
         Live {
             job_id,
             trigger,
             due,
             cancel: CancelToken::new(),
             state: Mutex::new(LiveState {
-                run_id: RunId(0),
+                run_id: R::default(),
                 phase: Phase::Queued,
                 started: None,
                 progress: ProgressState::default(),
@@ -113,7 +115,7 @@ impl Live {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LiveState> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LiveState<R>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -140,7 +142,7 @@ impl Live {
         }
     }
 
-    pub fn view(&self) -> LiveView {
+    pub fn view(&self) -> LiveView<R> {
         let s = self.lock();
         let elapsed = s
             .started
@@ -167,7 +169,7 @@ impl Live {
     }
 }
 
-impl Progress for Live {
+impl<I: Send + Sync, R: Copy + Default + Send> Progress for Live<I, R> {
     fn update(&self, state: &ProgressState) {
         self.lock().progress = state.clone();
     }
@@ -211,6 +213,9 @@ struct Inner {
     /// Jobs that must not start now (see [`Hold`]); taken only while `active` is locked.
     holds: Mutex<std::collections::HashSet<JobId>>,
     timers: timers::Timers,
+    recoveries: Mutex<HashMap<RecoveryId, Arc<recovery::ActiveRecovery>>>,
+    /// When each scheduled recovery job fires next.
+    recovery_timers: Mutex<HashMap<RecoveryId, DateTime<Utc>>>,
 }
 
 impl Runner {
@@ -224,6 +229,8 @@ impl Runner {
                 active: Mutex::new(HashMap::new()),
                 holds: Mutex::new(Default::default()),
                 timers: timers::Timers::default(),
+                recoveries: Mutex::new(HashMap::new()),
+                recovery_timers: Mutex::new(HashMap::new()),
             }),
         }
     }

@@ -24,6 +24,7 @@ impl Runner {
             );
         }
         self.start_timers().await?;
+        self.start_recoveries().await?;
         let (jobs, handled) = self
             .inner
             .db

@@ -87,6 +87,7 @@ impl Runner {
             loop {
                 tick.tick().await;
                 runner.sweep().await;
+                runner.fire_due_recoveries().await;
                 n += 1;
                 if n.is_multiple_of(REARM_EVERY_SECS) {
                     runner.rearm_sweep().await;

@@ -261,3 +261,69 @@ pub enum DownloadFormat {
     #[schema(rename = "tar.zst")]
     TarZst,
 }
+
+/// The vendor's filters of `GET /api/recoveries`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct RecoveryFilters {
+    pub jobId: Option<i64>,
+    pub jobName: Option<String>,
+    /// Server ID or name.
+    pub server: Option<String>,
+    /// `source` or `target` (default).
+    pub serverType: Option<String>,
+    /// `full` or `increment`.
+    pub mode: Option<String>,
+    /// Source partitions, comma-separated.
+    pub partition: Option<String>,
+    /// Windows drive letter: matches nothing on Linux.
+    pub drive: Option<String>,
+    pub status: Option<String>,
+    pub repositoryID: Option<i64>,
+    pub repositoryType: Option<String>,
+    pub repositoryPath: Option<String>,
+    pub platform: Option<String>,
+    /// Backup job name.
+    pub backupName: Option<String>,
+    /// Center IDs or names, comma-separated.
+    pub center: Option<String>,
+    /// Accepted; every answer has the details.
+    pub detail: Option<bool>,
+}
+
+/// The list's filters that make sense for one recovery job.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct RecoveryViewFilters {
+    pub server: Option<String>,
+    pub serverType: Option<String>,
+    pub mode: Option<String>,
+    pub partition: Option<String>,
+    pub drive: Option<String>,
+    pub status: Option<String>,
+    pub repositoryID: Option<i64>,
+    pub repositoryType: Option<String>,
+    pub repositoryPath: Option<String>,
+    pub platform: Option<String>,
+    pub backupName: Option<String>,
+    pub center: Option<String>,
+    pub detail: Option<bool>,
+}
+
+/// Filters of `GET /api/recoveries/histories`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct RecoveryHistoryFilters {
+    pub jobId: Option<i64>,
+    pub jobName: Option<String>,
+    pub server: Option<String>,
+    /// `target` (default) or `source`.
+    pub serverType: Option<String>,
+    /// Source partition or target directory.
+    pub partition: Option<String>,
+    /// `success` or `failed`.
+    pub result: Option<String>,
+}

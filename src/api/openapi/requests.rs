@@ -329,3 +329,152 @@ pub struct RepositoryUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<Number>,
 }
+
+/// One partition of a recovery (`jobList[]`, RECOVERIES.md §4.4).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPartRequest {
+    /// Mount point of the backed-up partition.
+    pub source_partition: String,
+    /// The target directory (absolute); the partition itself restores in place.
+    pub target_partition: String,
+    /// Backup job name; default: the job of this partition that last succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_job: Option<String>,
+    /// A point id, `latest`, or `YYYY-MM-DD HH:mm:ss` (newest at or before); default: newest
+    /// when the run starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_file: Option<String>,
+    /// `full` or `increment`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// `allow` or `not allow`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overwrite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepositoryRef>,
+    /// Absolute original paths to restore; default: everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    /// Globs to skip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclude_paths: Option<Vec<String>>,
+    /// `original` or `flat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
+    /// `always`, `if-changed`, `if-newer`, `never` or `fail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overwrite_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete: Option<bool>,
+}
+
+/// `POST /api/recoveries` (RECOVERIES.md §4.4).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryRegister {
+    pub center: IdOrName,
+    /// The server whose backups are used.
+    pub source: IdOrName,
+    /// This host.
+    pub target: IdOrName,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    pub repository: RepositoryRef,
+    /// `full` or `increment` (only entries that differ from the target).
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// `allow` or `not allow` (default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overwrite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overwrite_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete: Option<bool>,
+    /// `use`: read back and compare what was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<String>,
+    /// `not use`: delete the target after a successful run (drills).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<IdOrName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_event: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_run: Option<String>,
+    /// MiB/s read from the repository, 0 = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_limit: Option<Number>,
+    /// Basic schedule types 0-6 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleRefOrInline>,
+    /// `maintain` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_reboot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclude_partition: Option<StringOrList>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_only: Option<bool>,
+    /// Accepted and ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_auth: Option<String>,
+    pub job_list: Vec<RecoveryPartRequest>,
+}
+
+/// One partition's changes in `PUT /api/recoveries/{identifier}`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPartUpdate {
+    pub partition: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_partition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overwrite_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+}
+
+/// `PUT /api/recoveries/{identifier}` (RECOVERIES.md §4.5).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryUpdate {
+    pub center: IdOrName,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// A schedule (basic types 0-6), or null to remove it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleRefOrInline>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_reboot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_event: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_limit: Option<Number>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_run: Option<String>,
+    /// `start` runs it now; `stop` cancels its run at the next file boundary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_list: Option<Vec<RecoveryPartUpdate>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_target: Option<String>,
+}

@@ -6,6 +6,7 @@ pub mod hosts;
 pub mod images;
 pub mod jobs;
 pub mod monitoring;
+pub mod recoveries;
 pub mod registration;
 pub mod repositories;
 pub mod schedules;
