@@ -9,6 +9,8 @@ use crate::db::jobs::JobRow;
 use crate::db::repositories::RepoRow;
 use crate::db::runs::RunRow;
 use crate::db::schedules::ScheduleRow;
+use crate::db::recoveries::RestoreTest;
+use crate::domain::schedule::ScheduleData;
 use crate::db::{self, DbError};
 use crate::domain::ids::{JobId, RepositoryId, ScheduleId};
 use rusqlite::Connection;
@@ -24,6 +26,36 @@ pub struct Snapshot {
     pub last: HashMap<JobId, RunRow>,
     pub inventory: HashMap<JobId, Inventory>,
     pub spaces: HashMap<RepositoryId, RecordedSpace>,
+    /// The newest restore proof of each backup job (by name).
+    pub proofs: HashMap<String, RestoreTest>,
+    /// The schedule of a verifying recovery job (a drill) of each backup job it restores.
+    pub drills: HashMap<String, ScheduleData>,
+}
+
+/// Whether a backup job is proven restorable (R10): `ok`, `failed`, `stale` (the drill should
+/// have run again since), or `never`.
+pub fn proof_state(
+    snap: &Snapshot,
+    job: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    zone: &crate::clock::Zone,
+) -> &'static str {
+    let Some(t) = snap.proofs.get(job) else {
+        return "never";
+    };
+    if !t.ok {
+        return "failed";
+    }
+    let proven = chrono::DateTime::from_timestamp(t.at, 0).unwrap_or(now);
+    // A drill that should have fired since, with an hour for it to run, makes the proof stale.
+    let due = snap
+        .drills
+        .get(job)
+        .and_then(|d| crate::domain::nextfire::next_fire(d, proven, zone));
+    match due {
+        Some(d) if d + chrono::Duration::hours(1) < now => "stale",
+        _ => "ok",
+    }
 }
 
 pub fn snapshot(c: &Connection) -> Result<Snapshot, DbError> {
@@ -43,7 +75,25 @@ pub fn snapshot(c: &Connection) -> Result<Snapshot, DbError> {
             .collect(),
         inventory: db::inventory::all_points(c)?,
         spaces: db::inventory::all_spaces(c)?,
+        proofs: db::recoveries::last_tests(c)?,
+        drills: drills(c)?,
     })
+}
+
+fn drills(c: &Connection) -> Result<HashMap<String, ScheduleData>, DbError> {
+    let mut out = HashMap::new();
+    for r in db::recoveries::list(c)? {
+        let (Some(id), true, false) = (r.schedule_id, r.spec.verify, r.stopped) else {
+            continue;
+        };
+        let Some(d) = db::schedules::get(c, id)?.and_then(|s| s.data) else {
+            continue;
+        };
+        for p in &r.spec.parts {
+            out.entry(p.backup_job.clone()).or_insert_with(|| d.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Where a repository can be reached on this host now: its path when that is a local

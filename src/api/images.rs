@@ -143,6 +143,40 @@ fn image_entry(
     }
 }
 
+/// The newest restore proof (drill) of each job the entries belong to (R10).
+async fn with_proofs(
+    state: &AppState,
+    mut entries: Vec<v::ImageEntry>,
+) -> Result<Vec<v::ImageEntry>, ApiError> {
+    let mut names: Vec<String> = entries.iter().map(|e| e.image.job_name.clone()).collect();
+    names.sort();
+    names.dedup();
+    let proofs = state
+        .db
+        .read(move |c| {
+            let mut out = std::collections::HashMap::new();
+            for n in names {
+                if let Some(t) = crate::db::recoveries::last_test(c, &n)? {
+                    out.insert(n, t);
+                }
+            }
+            Ok::<_, ApiError>(out)
+        })
+        .await?;
+    for e in &mut entries {
+        e.image.last_restore_test = proofs.get(&e.image.job_name).map(restore_test);
+    }
+    Ok(entries)
+}
+
+pub fn restore_test(t: &crate::db::recoveries::RestoreTest) -> v::RestoreTest {
+    v::RestoreTest {
+        status: if t.ok { "ok" } else { "failed" }.into(),
+        at: zone().format_secs(Some(t.at)),
+        recovery_job: t.recovery_job.clone(),
+    }
+}
+
 /// Newest first unless `sort=asc`, then the requested page.
 fn answer(mut entries: Vec<v::ImageEntry>, q: &Query) -> ApiResult {
     let p = paging_with(q, true, 20)?;
@@ -223,7 +257,7 @@ pub async fn job_images(
             image_entry(&repo, &server, &found.points, p, part)
         })
         .collect();
-    answer(entries, &q)
+    answer(with_proofs(&state, entries).await?, &q)
 }
 
 /// Every restore point of a server in every repository, jobs deleted since included.
@@ -306,7 +340,7 @@ pub async fn server_images(
     if entries.is_empty() && server != state.settings.server_name {
         return Err(ApiError::not_found(format!("Server '{server}' not found.")));
     }
-    answer(entries, &q)
+    answer(with_proofs(&state, entries).await?, &q)
 }
 
 /// The job directories a repository holds for `server` (none when it cannot be reached).

@@ -147,6 +147,17 @@ pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> v:
         last_run,
         options: detail.then(|| options(job)),
         restore_point_count: None,
+        last_restore_test: snap
+            .proofs
+            .get(&job.name)
+            .map(super::images::restore_test),
+        restore_proof: crate::read_model::proof_state(
+            snap,
+            &job.name,
+            chrono::Utc::now(),
+            &state.settings.zone,
+        )
+        .into(),
     };
     v::JobItem {
         job: v::JobBlock {
@@ -508,12 +519,10 @@ fn mode_of(s: &str) -> Mode {
 
 /// Deletes schedule records no job refers to any more.
 fn release_schedule(tx: &rusqlite::Connection, id: Option<ScheduleId>) -> rusqlite::Result<()> {
-    if let Some(id) = id {
-        if db::schedules::backup_references(tx, id)? == 0 {
-            db::schedules::delete(tx, id)?;
-        }
+    match id {
+        Some(id) => db::schedules::delete_unused(tx, id),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Carries out the plan for one schedule half; returns the record the job refers to now.
@@ -883,6 +892,13 @@ pub async fn delete(
     if state.runner.is_active(job.id) {
         return Err(ApiError::conflict(format!(
             "Backup job '{}' is running; stop it first (PUT status: stop)",
+            job.name
+        )));
+    }
+    // R5: a restore reading the job's points keeps it.
+    if state.runner.is_reading(&job.name) {
+        return Err(ApiError::conflict(format!(
+            "Backup job '{}' is being restored from; wait for the recovery to finish or stop it",
             job.name
         )));
     }

@@ -138,6 +138,12 @@ pub async fn scrape(
         "Schedule slots skipped because the job was still running.",
         skipped.clone(),
     );
+    let proven = gauge(
+        &mut reg,
+        "backup_last_restore_test_timestamp_seconds",
+        "When a verifying recovery (a restore drill) last restored the job's point (Unix time; \
+         label result ok or failed).",
+    );
     let free = gauge(
         &mut reg,
         "repository_free_bytes",
@@ -173,6 +179,11 @@ pub async fn scrape(
         }
         if let Some(n) = pts {
             count.get_or_create(&l).set(n as f64);
+        }
+        if let Some(t) = snap.proofs.get(&j.name) {
+            let mut lr = l.clone();
+            lr.push(("result".into(), if t.ok { "ok" } else { "failed" }.into()));
+            proven.get_or_create(&lr).set(t.at as f64);
         }
         if let Some(t) = state.runner.armed_at(j.id) {
             next.get_or_create(&l).set(t.timestamp() as f64);

@@ -1026,8 +1026,8 @@ pub async fn update(
             if job.name != before.name && db::recoveries::find(tx, &job.name)?.is_some() {
                 return Err(ApiError::conflict(JOB_NAME_CONFLICT));
             }
+            let old = (job.schedule_id, job.owns_schedule);
             if let Some(s) = new_schedule {
-                let old = (job.schedule_id, job.owns_schedule);
                 match s {
                     Some(SchedulePlan::Attach(id, _)) => {
                         job.schedule_id = Some(id);
@@ -1045,13 +1045,14 @@ pub async fn update(
                         job.owns_schedule = false;
                     }
                 }
-                if let (Some(id), true) = old {
-                    if job.schedule_id != Some(id) {
-                        db::schedules::delete(tx, id)?;
-                    }
-                }
             }
             db::recoveries::update(tx, &job)?;
+            // A record this job created and no longer uses goes (after the row let go of it).
+            if let (Some(id), true) = old {
+                if job.schedule_id != Some(id) {
+                    db::schedules::delete_unused(tx, id)?;
+                }
+            }
             Ok::<_, ApiError>(job)
         })
         .await?;
@@ -1132,7 +1133,7 @@ pub async fn delete(
         .write(move |tx| {
             db::recoveries::delete(tx, j.id)?;
             if let (Some(id), true) = (j.schedule_id, j.owns_schedule) {
-                db::schedules::delete(tx, id)?;
+                db::schedules::delete_unused(tx, id)?;
             }
             Ok::<_, ApiError>(())
         })

@@ -305,9 +305,18 @@ pub async fn delete(
             let row = db::schedules::get(tx, id)?
                 .ok_or_else(|| ApiError::not_found(format!("Schedule with ID '{id}' not found")))?;
             let refs = db::schedules::backup_references(tx, id)?;
-            if refs > 0 {
+            let recoveries = db::schedules::recovery_references(tx, id)?;
+            if refs > 0 || recoveries > 0 {
+                let mut by = Vec::new();
+                if refs > 0 {
+                    by.push(format!("backup({refs})"));
+                }
+                if recoveries > 0 {
+                    by.push(format!("recovery({recoveries})"));
+                }
                 return Err(ApiError::conflict(format!(
-                    "Schedule ID '{id}' is referenced by: backup({refs})"
+                    "Schedule ID '{id}' is referenced by: {}",
+                    by.join(", ")
                 )));
             }
             db::schedules::delete(tx, id)?;

@@ -113,15 +113,6 @@ pub fn delete(c: &Connection, id: RecoveryId) -> rusqlite::Result<bool> {
     Ok(c.execute("DELETE FROM recoveries WHERE id = ?1", [id])? == 1)
 }
 
-/// Whether any recovery job attaches schedule `id` (it may then not be deleted).
-pub fn schedule_references(c: &Connection, id: ScheduleId) -> rusqlite::Result<i64> {
-    c.query_row(
-        "SELECT count(*) FROM recoveries WHERE schedule_id = ?1",
-        [id],
-        |r| r.get(0),
-    )
-}
-
 /// What one partition of a run restored, and how it went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -325,4 +316,26 @@ pub fn last_test(c: &Connection, backup_job: &str) -> rusqlite::Result<Option<Re
         })
     })
     .optional()
+}
+
+/// The newest restore proof of every backup job (by name).
+pub fn last_tests(
+    c: &Connection,
+) -> rusqlite::Result<std::collections::HashMap<String, RestoreTest>> {
+    let mut st = c.prepare_cached(
+        "SELECT backup_job, ok, at, recovery_job, point_id FROM restore_tests
+         WHERE id IN (SELECT max(id) FROM restore_tests GROUP BY backup_job)",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            RestoreTest {
+                ok: r.get(1)?,
+                at: r.get(2)?,
+                recovery_job: r.get(3)?,
+                point: r.get(4)?,
+            },
+        ))
+    })?;
+    rows.collect()
 }

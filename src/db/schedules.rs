@@ -137,6 +137,23 @@ pub fn backup_references(conn: &Connection, id: ScheduleId) -> rusqlite::Result<
     )
 }
 
+/// How many recovery jobs attach schedule `id`.
+pub fn recovery_references(conn: &Connection, id: ScheduleId) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM recoveries WHERE schedule_id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+}
+
+/// Deletes record `id` when no backup or recovery job refers to it any more.
+pub fn delete_unused(conn: &Connection, id: ScheduleId) -> rusqlite::Result<()> {
+    if backup_references(conn, id)? == 0 && recovery_references(conn, id)? == 0 {
+        delete(conn, id)?;
+    }
+    Ok(())
+}
+
 pub fn delete(conn: &Connection, id: ScheduleId) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM schedules WHERE id = ?1", [id])? == 1)
 }

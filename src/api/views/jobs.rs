@@ -139,6 +139,10 @@ pub struct JobInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<u64>)]
     pub restore_point_count: Option<Option<u64>>,
+    /// The newest verifying recovery (restore drill) of the job, or null.
+    pub last_restore_test: Option<super::images::RestoreTest>,
+    /// `ok`, `failed`, `stale` (older than its drill interval) or `never`.
+    pub restore_proof: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
