@@ -6,13 +6,13 @@
 
 use crate::db::inventory::{Inventory, RecordedSpace};
 use crate::db::jobs::JobRow;
+use crate::db::recoveries::RestoreTest;
 use crate::db::repositories::RepoRow;
 use crate::db::runs::RunRow;
 use crate::db::schedules::ScheduleRow;
-use crate::db::recoveries::RestoreTest;
-use crate::domain::schedule::ScheduleData;
 use crate::db::{self, DbError};
 use crate::domain::ids::{JobId, RepositoryId, ScheduleId};
+use crate::domain::schedule::ScheduleData;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

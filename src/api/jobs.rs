@@ -147,10 +147,7 @@ pub fn item(state: &AppState, snap: &Snapshot, job: &JobRow, detail: bool) -> v:
         last_run,
         options: detail.then(|| options(job)),
         restore_point_count: None,
-        last_restore_test: snap
-            .proofs
-            .get(&job.name)
-            .map(super::images::restore_test),
+        last_restore_test: snap.proofs.get(&job.name).map(super::images::restore_test),
         restore_proof: crate::read_model::proof_state(
             snap,
             &job.name,

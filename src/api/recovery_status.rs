@@ -222,22 +222,12 @@ fn matches(
 ) -> Result<bool, ApiError> {
     let spec = &job.spec;
     if let Some(m) = q.get("mode") {
-        let m = m.trim().to_ascii_lowercase();
-        if m != "full" && m != "increment" {
-            return Err(enum_error("mode", "full, increment", &m));
-        }
-        if spec.mode != m {
+        if spec.mode != m.trim().to_ascii_lowercase() {
             return Ok(false);
         }
     }
     if let Some(s) = q.get("status") {
-        let s = s.trim().to_ascii_lowercase();
-        const ALL: &str =
-            "preparing, processing, complete, scheduled, registered, canceling, canceled, error";
-        if !ALL.split(", ").any(|a| a == s) {
-            return Err(enum_error("status", ALL, &s));
-        }
-        if status(state, ctx, job).to_ascii_lowercase() != s {
+        if !status(state, ctx, job).eq_ignore_ascii_case(s.trim()) {
             return Ok(false);
         }
     }
@@ -250,9 +240,7 @@ fn matches(
         };
         let side = match q.get("serverType").map(|s| s.trim().to_ascii_lowercase()) {
             Some(t) if t == "source" => &spec.source,
-            Some(t) if t == "target" || t.is_empty() => &spec.target,
-            Some(t) => return Err(enum_error("serverType", "source, target", &t)),
-            None => &spec.target,
+            _ => &spec.target,
         };
         if *side != name {
             return Ok(false);
@@ -328,6 +316,7 @@ fn matches(
 )]
 pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query>) -> ApiResult {
     let paging = paging_with(&q, false, 20)?;
+    check_filters(&q)?;
     let ctx = context(&state).await?;
     let parts = state.partitions().await;
     let mut items = Vec::new();
@@ -374,6 +363,7 @@ pub async fn get(
     ident: web::Path<String>,
     q: web::Query<Query>,
 ) -> ApiResult {
+    check_filters(&q)?;
     let job = find(&state, &ident).await?;
     let ctx = context(&state).await?;
     if !matches(&state, &ctx, &job, &q)? {
@@ -737,6 +727,49 @@ fn history_item(r: &RecoveryRunRow) -> v::HistoryItem {
     }
 }
 
+const STATUSES: &str =
+    "preparing, processing, complete, scheduled, registered, canceling, canceled, error";
+
+/// Checks filter values before any job is looked at, so a bad value is a 400 even when there
+/// is nothing to filter.
+fn check_filters(q: &Query) -> Result<(), ApiError> {
+    if let Some(m) = q.get("mode") {
+        let m = m.trim().to_ascii_lowercase();
+        if m != "full" && m != "increment" {
+            return Err(enum_error("mode", "full, increment", &m));
+        }
+    }
+    if let Some(s) = q.get("status") {
+        let s = s.trim().to_ascii_lowercase();
+        if !STATUSES.split(", ").any(|a| a == s) {
+            return Err(enum_error("status", STATUSES, &s));
+        }
+    }
+    for k in ["repositoryID", "jobId"] {
+        if let Some(v) = q.get(k) {
+            super::query::numeric_id(v, k)?;
+        }
+    }
+    if let Some(res) = q.get("result") {
+        if !matches!(res.trim(), "success" | "failed") {
+            return Err(ApiError::field(
+                "result",
+                format!(
+                    "Invalid enum value. Expected 'success' | 'failed', received '{}'",
+                    res.trim()
+                ),
+            ));
+        }
+    }
+    match q.get("serverType").map(|s| s.trim().to_ascii_lowercase()) {
+        Some(t) if !t.is_empty() && t != "source" && t != "target" => {
+            Err(enum_error("serverType", "source, target", &t))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a run passes the history filters (values checked by `check_filters`).
 fn history_matches(r: &RecoveryRunRow, q: &Query, state: &AppState) -> Result<bool, ApiError> {
     if let Some(id) = q.get("jobId") {
         if r.recovery_id.map(|i| i.0) != Some(super::query::numeric_id(id, "jobId")?) {
@@ -747,19 +780,7 @@ fn history_matches(r: &RecoveryRunRow, q: &Query, state: &AppState) -> Result<bo
         return Ok(false);
     }
     if let Some(res) = q.get("result") {
-        let ok = match res.trim() {
-            "success" => r.state == "complete",
-            "failed" => r.state != "complete",
-            other => {
-                return Err(ApiError::field(
-                    "result",
-                    format!(
-                        "Invalid enum value. Expected 'success' | 'failed', received '{other}'"
-                    ),
-                ))
-            }
-        };
-        if !ok {
+        if (res.trim() == "success") != (r.state == "complete") {
             return Ok(false);
         }
     }
@@ -771,9 +792,7 @@ fn history_matches(r: &RecoveryRunRow, q: &Query, state: &AppState) -> Result<bo
         };
         let side = match q.get("serverType").map(|t| t.trim().to_ascii_lowercase()) {
             Some(t) if t == "source" => &r.source,
-            Some(t) if t == "target" || t.is_empty() => &r.target,
-            Some(t) => return Err(enum_error("serverType", "source, target", &t)),
-            None => &r.target,
+            _ => &r.target,
         };
         if *side != name {
             return Ok(false);
@@ -806,6 +825,7 @@ pub async fn histories(
     q: web::Query<Query>,
 ) -> ApiResult {
     let paging = paging_with(&q, true, 20)?;
+    check_filters(&q)?;
     let runs = state
         .db
         .read(|c| db::recoveries::runs(c).map_err(ApiError::from))
