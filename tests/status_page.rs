@@ -318,6 +318,80 @@ fn status_page_shows_jobs_progress_and_failures() {
     );
     screenshot(&tab, "06-search");
 
+    // No restore has proven the job yet: the table warns.
+    let proof = eval_string(
+        &tab,
+        "document.querySelector('#jobs tr[data-job=slow] .proof').innerText",
+    );
+    assert!(proof.contains("never proven"), "{proof}");
+
+    // Restore the whole point from the page into an empty directory, with verify.
+    tab.wait_for_element("#browser-crumbs li:first-child button")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(&tab, rows, 10, "the root again", |v| v.starts_with("sub,"));
+    tab.wait_for_element("#browser-restore")
+        .unwrap()
+        .click()
+        .unwrap();
+    let target = tmp.path().join("restored");
+    tab.wait_for_element("#restore-target").unwrap();
+    tab.evaluate(
+        &format!(
+            "document.getElementById('restore-target').value = {:?}",
+            target.to_str().unwrap()
+        ),
+        false,
+    )
+    .unwrap();
+    tab.wait_for_element("#restore-verify")
+        .unwrap()
+        .click()
+        .unwrap();
+    screenshot(&tab, "07-restore-dialog");
+    tab.wait_for_element("#restore-start")
+        .unwrap()
+        .click()
+        .unwrap();
+    let done = wait_js(
+        &tab,
+        "document.getElementById('restore-status').innerText",
+        60,
+        "the restore to finish",
+        |v| v.starts_with("Complete") || v.starts_with("Error"),
+    );
+    assert!(done.starts_with("Complete"), "{done}");
+    let bar = eval_string(
+        &tab,
+        "document.querySelector('#restore-progress [role=progressbar]').getAttribute('aria-valuenow')",
+    );
+    assert_eq!(bar, "100");
+    screenshot(&tab, "08-restored");
+    common::tree::assert_same(
+        &common::tree::snapshot(&src, &[]),
+        &common::tree::snapshot(&target, &[]),
+        "restored from the page",
+    );
+    let recent = wait_js(
+        &tab,
+        "Array.from(document.querySelectorAll('#recoveries tbody tr[data-recovery]')).map(r => r.innerText).join('\\n')",
+        10,
+        "the restore in the recent restores",
+        |v| v.contains("COMPLETE"),
+    );
+    assert!(
+        recent.contains("slow_Recovery_1") && recent.contains("ok"),
+        "{recent}"
+    );
+    wait_js(
+        &tab,
+        "document.querySelector('#jobs tr[data-job=slow] .proof').dataset.proof",
+        15,
+        "the job proven restorable",
+        |v| v == "ok",
+    );
+
     let parts = eval_string(&tab, "document.querySelector('#partitions').innerText");
     assert!(
         parts.contains("broken") && parts.contains("slow"),

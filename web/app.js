@@ -1,5 +1,7 @@
 // The status page: logs in for a token (kept in sessionStorage), then polls the ZDM API and
-// renders jobs, running progress, history, partitions, repositories and missed runs.
+// renders jobs (with their restore proof), running progress, history, restores and drills,
+// partitions, repositories and missed runs; browses restore points, downloads from them and
+// starts restores.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -142,6 +144,7 @@ function renderJobs(jobs) {
       el("td", {}, last ? el("span", { class: last.result === "COMPLETE" ? "ok" : "error" },
         `${last.result} ${last.end}`, last.error !== "-" ? el("div", { class: "error" }, last.error) : "") : "-"),
       el("td", {}, String(i.restorePointCount ?? "-")),
+      proofCell(i),
       el("td", { class: "path" }, `${item.repository.type} ${item.repository.path}`),
       el("td", { class: "actions" },
         el("button", { type: "button", class: "secondary", onclick: () => openBrowser(i.name, i.partition), "aria-label": "Restore points of " + i.name }, "Points"),
@@ -150,7 +153,42 @@ function renderJobs(jobs) {
         ? el("button", { type: "button", class: "secondary", onclick: (e) => act(i.id, "stop", e.target), "aria-label": "Stop " + i.name }, "Stop")
         : el("button", { type: "button", onclick: (e) => act(i.id, "start", e.target), "aria-label": "Start " + i.name }, "Start")));
   });
-  fill($("jobs").tBodies[0], rows, "No jobs yet: register one with POST /api/backups.", 10);
+  fill($("jobs").tBodies[0], rows, "No jobs yet: register one with POST /api/backups.", 11);
+  jobsByName = new Map(jobs.map((j) => [j.job.info.name, j]));
+}
+
+// Whether a restore drill proved the job restorable (R10): a warning when never, failed, or
+// older than the drill's interval.
+function proofCell(i) {
+  const t = i.lastRestoreTest;
+  const text = {
+    ok: () => `yes, ${t.at}`,
+    stale: () => `stale: last proven ${t.at}`,
+    failed: () => `FAILED ${t.at}`,
+    never: () => "never proven",
+  }[i.restoreProof]();
+  const cls = i.restoreProof === "ok" ? "ok" : i.restoreProof === "failed" ? "error" : "warn";
+  return el("td", { class: "proof " + cls, "data-proof": i.restoreProof },
+    i.restoreProof === "ok" ? "" : el("span", { "aria-hidden": "true" }, "⚠ "), text,
+    t ? el("div", { class: "muted" }, t.recoveryJob) : "");
+}
+
+function renderRecoveries(runs) {
+  const rows = runs.map((h) => {
+    const failed = h.result.status === "FAIL";
+    const running = h.result.status === "RUNNING";
+    return el("tr", { class: failed ? "failed" : null, "data-recovery": String(h.id) },
+      el("td", {}, String(h.id)),
+      el("td", {}, h.job.name),
+      el("td", {}, h.trigger),
+      el("td", { class: "path" }, h.backup.map((b) => `${b.jobName} ${b.fileName}`).join(", ") || "-"),
+      el("td", {}, h.time.start),
+      el("td", {}, h.time.elapsed),
+      el("td", { class: failed ? "error" : running ? "status Processing" : "ok" }, h.result.status),
+      el("td", { class: h.result.verify.status === "mismatch" ? "error" : null }, h.result.verify.status),
+      el("td", { class: failed ? "error" : null }, h.result.description));
+  });
+  fill($("recoveries").tBodies[0], rows, "No restores yet.", 9);
 }
 
 function renderHistory(history) {
@@ -275,6 +313,88 @@ async function loadDir() {
   }
 }
 
+// The restore dialog: registers a recovery job that starts now, then follows its progress.
+let jobsByName = new Map();
+let restoreTimer = null;
+let restoreId = null;
+
+function openRestore() {
+  const job = jobsByName.get(browse.job);
+  if (!job) return;
+  $("restore").hidden = false;
+  $("restore-job").textContent = browse.job;
+  $("restore-point").replaceChildren(...[...$("browser-point").options].map((o) =>
+    el("option", { value: o.value, selected: o.selected }, o.textContent)));
+  const chosen = browse.selected.size ? [...browse.selected] : browse.path === browse.root ? [] : [browse.path];
+  $("restore-paths").value = chosen.join("\n");
+  if (!$("restore-target").value) $("restore-target").value = "/srv/restore/" + browse.job;
+  $("restore-error").textContent = "";
+  $("restore-progress").hidden = true;
+  $("restore-start").disabled = false;
+  $("restore-target").focus();
+}
+
+async function startRestore(ev) {
+  ev.preventDefault();
+  const job = jobsByName.get(browse.job);
+  const paths = $("restore-paths").value.split("\n").map((x) => x.trim()).filter(Boolean);
+  const part = { sourcePartition: job.job.info.partition, targetPartition: $("restore-target").value.trim(),
+    backupJob: browse.job, backupFile: $("restore-point").value, overwritePolicy: $("restore-policy").value };
+  if (paths.length) part.paths = paths;
+  $("restore-error").textContent = "";
+  $("restore-start").disabled = true;
+  try {
+    const r = await api("POST", "/api/recoveries", {
+      center: 1, source: 1, target: 1, repository: { id: Number(job.repository.id) }, mode: "full",
+      autoStart: "use", verify: $("restore-verify").checked ? "use" : "not use", jobList: [part] });
+    restoreId = r.data.id;
+    $("restore-progress").hidden = false;
+    $("restore-stop").hidden = false;
+    followRestore();
+  } catch (e) {
+    $("restore-start").disabled = false;
+    if (e.message !== "unauthorized") $("restore-error").textContent = e.message;
+  }
+}
+
+async function followRestore() {
+  clearTimeout(restoreTimer);
+  if (restoreId === null) return;
+  try {
+    const m = await api("GET", `/api/recoveries/monitoring/job/${restoreId}`);
+    const p = m.data.job.details[0].progressInfo;
+    const pct = parseInt(p.percent, 10) || 0;
+    const bar = $("restore-progress").querySelector(".bar");
+    bar.setAttribute("aria-valuenow", String(pct));
+    bar.firstElementChild.style.width = pct + "%";
+    const done = ["Complete", "Error", "Canceled"].includes(p.status);
+    $("restore-status").textContent = done
+      ? `${p.status}: ${p.message}`
+      : `${p.status} ${p.percent} · ${size(p.bytes.done)} of ${size(p.bytes.total)} · ${p.files.done} of ${p.files.total} files · ${p.rate} · ETA ${p.eta}`;
+    $("restore-status").className = p.status === "Complete" ? "ok" : done ? "error" : "";
+    if (done) {
+      $("restore-stop").hidden = true;
+      $("restore-start").disabled = false;
+      restoreId = null;
+      refresh();
+      return;
+    }
+  } catch (e) {
+    if (e.message === "unauthorized") return;
+    $("restore-error").textContent = e.message;
+  }
+  restoreTimer = setTimeout(followRestore, 500);
+}
+
+async function stopRestore() {
+  if (restoreId === null) return;
+  try {
+    await api("PUT", `/api/recoveries/${restoreId}`, { center: 1, status: "stop" });
+  } catch (e) {
+    if (e.message !== "unauthorized") $("restore-error").textContent = e.message;
+  }
+}
+
 // A signed, single-use link for the selection (a folder or several paths come as a tar).
 async function downloadLink(paths) {
   const point = $("browser-point").value;
@@ -300,18 +420,20 @@ async function refresh() {
   clearTimeout(timer);
   let busy = false;
   try {
-    const [jobs, history, parts, repos, server] = await Promise.all([
+    const [jobs, history, parts, repos, server, recoveries] = await Promise.all([
       api("GET", "/api/backups?detail=true&sort=asc"),
       api("GET", "/api/backups/histories?page=1&limit=25"),
       api("GET", "/api/servers/1/partitions"),
       api("GET", "/api/zdms/repositories"),
       api("GET", "/api/servers/1"),
+      api("GET", "/api/recoveries/histories?page=1&limit=15"),
     ]);
     const monitor = jobs.data.length ? (await api("GET", "/api/backups/monitoring/system/1")).data : null;
     $("server").textContent = server.data.name ? "· " + server.data.name : "";
     renderRunning(monitor);
     renderJobs(jobs.data);
     renderHistory(history.data);
+    renderRecoveries(recoveries.data);
     renderPartitions(parts.data, jobs.data);
     renderRepositories(repos.data);
     busy = jobs.data.some((j) => ACTIVE.includes(j.job.info.status.current));
@@ -338,5 +460,9 @@ $("browser-prev").addEventListener("click", () => { browse.page--; loadDir(); })
 $("browser-next").addEventListener("click", () => { browse.page++; loadDir(); });
 $("browser-download").addEventListener("click", () => download([...browse.selected]));
 $("browser-close").addEventListener("click", () => { $("browser").hidden = true; });
+$("browser-restore").addEventListener("click", openRestore);
+$("restore-form").addEventListener("submit", startRestore);
+$("restore-stop").addEventListener("click", stopRestore);
+$("restore-close").addEventListener("click", () => { $("restore").hidden = true; });
 $("logout").addEventListener("click", () => logout());
 if (token()) start(); else showLogin();
