@@ -870,3 +870,27 @@ fn a_drill_on_a_schedule_proves_a_job_restorable_and_a_damaged_point_fails_it() 
     );
     assert_ne!(r.body["data"]["job"]["info"]["nextRun"], Value::Null);
 }
+
+#[test]
+fn an_encrypted_job_restores_through_a_recovery() {
+    let e = env(tree);
+    e.register_backup("sealed", json!({"encryption": "use"}));
+    e.backup("sealed");
+    write(&e.src.join("home/ann/notes.txt"), b"more notes\n");
+    e.backup("sealed");
+    // The archive on the share is not readable without the appliance key.
+    let t = e.tmp.path().join("unsealed");
+    let mut body = e.body("unseal", "sealed", &t, json!({}));
+    body["verify"] = json!("use");
+    body["autoStart"] = json!("use");
+    let r = e.d.post("/api/recoveries", body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let h = e.finished("unseal", 0);
+    assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
+    assert_eq!(h["result"]["verify"]["status"], "ok", "{h:#}");
+    assert_same(
+        &snapshot(&e.src, &[]),
+        &snapshot(&t, &[]),
+        "encrypted chain",
+    );
+}

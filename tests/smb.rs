@@ -454,6 +454,37 @@ fn daemon_runs_jobs_on_a_share_and_fails_cleanly_when_the_server_goes_away() {
         "{:#}",
         j.body
     );
+    // A recovery through the API reads the newest point back from the share (R1, R4).
+    let recovered = tmp.path().join("recovered");
+    let r = d.post(
+        "/api/recoveries",
+        json!({"center": 1, "source": "srv", "target": "srv", "repository": {"type": "smb", "path": url},
+               "mode": "full", "verify": "use", "autoStart": "use", "jobName": "from-share",
+               "jobList": [{"sourcePartition": src.to_str().unwrap(), "targetPartition": recovered,
+                            "backupJob": "onshare"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.body["data"]["partitions"][0]["backup"]["backupFile"],
+        done["run"]["restorePoint"]
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let h = loop {
+        let h = d.get("/api/recoveries/histories/from-share");
+        if h.status == 200 && h.body["data"][0]["result"]["status"] != "RUNNING" {
+            break h.body["data"][0].clone();
+        }
+        assert!(Instant::now() < deadline, "{}", h.body);
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
+    assert_eq!(h["result"]["verify"]["status"], "ok", "{h:#}");
+    assert_same(
+        &snapshot(&src, &[]),
+        &snapshot(&recovered, &[]),
+        "recovered from the share",
+    );
+
     let cred = smb.credentials(PASSWORD);
     let o = cli(&[
         "verify",
