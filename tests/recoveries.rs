@@ -387,6 +387,28 @@ fn images_of_jobs_and_servers_and_browsing_them() {
         None,
     );
     assert_eq!(r.status, 401);
+    // `..` never walks out of the partition, in any of the three ways to name a path.
+    for bad in [
+        format!("{part}/etc/../.."),
+        format!("{part}/../srv"),
+        format!("{part}/./etc"),
+    ] {
+        let q = format!("path={}", urlencoding(&bad));
+        let r = e.files("web", &incr, &q);
+        assert_eq!(r.status, 400, "browse {bad}: {}", r.body);
+        assert!(
+            r.body.to_string().contains("must not contain"),
+            "{}",
+            r.body
+        );
+        let (code, _) = e.download("web", &incr, &q);
+        assert_eq!(code, 400, "download {bad}");
+        let r = e.d.post(
+            &format!("/api/backups/web/images/{incr}/download-url"),
+            json!({ "paths": [bad] }),
+        );
+        assert_eq!(r.status, 400, "link {bad}: {}", r.body);
+    }
 
     // Damaged content found while streaming cuts the download off: the client cannot take a
     // truncated file for a whole one.
@@ -461,4 +483,16 @@ fn images_of_jobs_and_servers_and_browsing_them() {
     let r =
         e.d.call("GET", "/api/backups/images/server/srv", None, None);
     assert_eq!(r.status, 401);
+}
+
+/// Percent-encodes a query value (enough for paths).
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@
 
 mod common;
 use common::run::Out;
-use common::tree::{is_root, snapshot, write, LoopFs};
+use common::tree::{is_root, sh, snapshot, write, LoopFs};
 use common::{cli_state, BIN};
 use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -581,10 +581,27 @@ fn a_local_user_racing_a_restore_cannot_redirect_it() {
     let secret = tmp.path().join("secret");
     std::fs::create_dir(&secret).unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // What `--delete` would remove and the policies would replace if they were redirected.
+    write(&secret.join("d0/f0000"), b"root's own\n");
+    write(&secret.join("d0/keep.conf"), b"root's own\n");
     let before = snapshot(&secret, &[]);
-    for round in 0..4 {
+    // Every overwrite policy and --delete, each racing the attacker (RECOVERIES.md R3, R4).
+    let rounds: &[&[&str]] = &[
+        &["--overwrite"],
+        &["--overwrite-policy", "if-changed"],
+        &["--overwrite-policy", "never"],
+        &["--overwrite-policy", "if-newer", "--delete"],
+        &["--overwrite", "--delete"],
+    ];
+    for (round, args) in rounds.iter().enumerate() {
         let target = tmp.path().join(format!("target{round}"));
         std::fs::create_dir(&target).unwrap();
+        // The target already holds what the policies decide about and --delete removes.
+        if round > 0 {
+            write(&target.join("docs/d0/f0000"), b"old\n");
+            write(&target.join("docs/d0/extra"), b"not in the point\n");
+            sh(&format!("chown -R 65534:65534 {}", s(&target)));
+        }
         nix::unistd::chown(&target, Some(65534.into()), Some(65534.into())).unwrap();
         let stop = tmp.path().join(format!("stop{round}"));
         // The attacker: whenever `docs` is a real directory, trade it for a symlink to the
@@ -609,13 +626,13 @@ fn a_local_user_racing_a_restore_cannot_redirect_it() {
             .unwrap();
         // Let perl start before the restore does.
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let _ = restore(&repo, &id, &target, &["--overwrite"]);
+        let _ = restore(&repo, &id, &target, args);
         std::fs::write(&stop, b"").unwrap();
         attacker.wait().unwrap();
         let after = snapshot(&secret, &[]);
         assert!(
             before == after,
-            "round {round}: the root-only directory changed"
+            "round {round} ({args:?}): the root-only directory changed"
         );
         let m = std::fs::metadata(&secret).unwrap();
         assert_eq!(m.mode() & 0o7777, 0o700, "round {round}: its mode changed");
