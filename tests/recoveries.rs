@@ -2,38 +2,13 @@
 //! jobs included) and browsing a point, against a real daemon, real runs and a real repository.
 
 mod common;
+use common::assert_error;
 use common::tree::write;
-use common::{assert_error, Daemon};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-struct Env {
-    d: Daemon,
-    src: PathBuf,
-    repo: PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-fn env(fill: impl FnOnce(&Path)) -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::create_dir_all(&repo).unwrap();
-    fill(&src);
-    let d = Daemon::start(&[
-        "--server-name",
-        "srv",
-        "--extra-partition",
-        src.to_str().unwrap(),
-    ]);
-    Env {
-        d,
-        src,
-        repo,
-        _tmp: tmp,
-    }
-}
+use common::{partition_env as env, PartitionEnv as Env};
 
 impl Env {
     fn runs(&self, job: &str) -> Vec<Value> {

@@ -10,27 +10,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-struct Env {
-    d: Daemon,
-    src: PathBuf,
-    repo: PathBuf,
-    tmp: tempfile::TempDir,
-}
-
-fn env(fill: impl FnOnce(&Path)) -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::create_dir_all(&repo).unwrap();
-    fill(&src);
-    let d = Daemon::start(&[
-        "--server-name",
-        "srv",
-        "--extra-partition",
-        src.to_str().unwrap(),
-    ]);
-    Env { d, src, repo, tmp }
-}
+use common::{partition_env as env, PartitionEnv as Env};
 
 fn tree(src: &Path) {
     write(&src.join("etc/hosts"), b"127.0.0.1 localhost\n");
@@ -319,6 +299,16 @@ fn recoveries_restore_with_each_overwrite_policy_and_keep_their_history() {
     );
     let r = e.d.get("/api/recoveries?status=complete&limit=2&page=1");
     assert_eq!(r.body["pagination"]["totalItems"], 6, "{}", r.body);
+    // Lists are ascending by default, newest first with sort=desc; histories the other way.
+    let first = |path: &str| e.d.get(path).body["data"][0].clone();
+    assert_eq!(first("/api/recoveries")["job"]["info"]["name"], "r-always");
+    let newest = first("/api/recoveries?sort=desc&limit=1&page=1");
+    assert_eq!(newest["job"]["info"]["name"], "r-flat");
+    assert_eq!(first("/api/recoveries/histories")["job"]["name"], "r-flat");
+    assert_eq!(
+        first("/api/recoveries/histories?sort=asc")["job"]["name"],
+        "r-always"
+    );
     let r = e.d.get("/api/recoveries/histories?result=failed");
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{}", r.body);
     let id = h["id"].as_i64().unwrap();

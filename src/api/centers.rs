@@ -1,14 +1,13 @@
 //! ZDM centers (spec §5.2). This appliance is the one center.
 
 use super::auth::Authed;
-use super::envelope::{ok, success, zone, ApiError, ApiResult};
-use super::query::{flag, paginate, paging, Query};
+use super::envelope::{ok, zone, ApiError, ApiResult};
+use super::query::{flag, paging, Query};
 use super::views::hosts as v;
 use crate::db;
 use crate::domain::job::Ref;
 use crate::host;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::web;
 
 async fn center_item(state: &AppState, q: &Query) -> Result<v::Center, ApiError> {
@@ -102,13 +101,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     } else {
         vec![]
     };
-    let (page, pagination) = paginate(items, &p);
-    Ok(success(
-        StatusCode::OK,
-        "ZDM information list",
-        Some(page),
-        pagination,
-    ))
+    super::query::page_answer(items, &p, "ZDM information list")
 }
 
 /// This appliance cannot be deleted through its own API: the answer says so (instead of 405).

@@ -2,7 +2,7 @@
 //! §4.5/4.6) and `GET /api/backups/histories[/{id}]` (spec §4.7).
 
 use super::auth::Authed;
-use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::envelope::{ok, zone, ApiError, ApiResult};
 use super::jobs::{find, result_status, snapshot, Snapshot};
 use super::query::{paginate, paging, Query};
 use super::views::jobs::RunTimes;
@@ -15,7 +15,6 @@ use crate::domain::ids::RunId;
 use crate::domain::job::{Mode, Ref};
 use crate::domain::run::{RunKind, RunState};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::web;
 
 fn hms(secs: f64) -> String {
@@ -391,13 +390,7 @@ pub async fn histories(
 
 fn history_page(state: &AppState, rows: &[RunRow], p: &super::query::Paging) -> ApiResult {
     let items: Vec<HistoryItem> = rows.iter().map(|r| history_item(state, r)).collect();
-    let (page, meta) = paginate(items, p);
-    Ok(success(
-        StatusCode::OK,
-        "Backup history list",
-        Some(page),
-        meta,
-    ))
+    super::query::page_answer(items, p, "Backup history list")
 }
 
 /// One run with its log (spec §4.7).

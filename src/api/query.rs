@@ -96,6 +96,21 @@ pub fn paginate<T>(mut items: Vec<T>, p: &Paging) -> (Vec<T>, Option<Pagination>
     (page, meta)
 }
 
+/// A list answer: `items` (given ascending) ordered and cut to the requested page.
+pub fn page_answer<T: serde::Serialize>(
+    items: Vec<T>,
+    p: &Paging,
+    message: &str,
+) -> super::envelope::ApiResult {
+    let (page, pagination) = paginate(items, p);
+    Ok(super::envelope::success(
+        actix_web::http::StatusCode::OK,
+        message,
+        Some(page),
+        pagination,
+    ))
+}
+
 /// `true`/`false` flags (default false).
 pub fn flag(q: &Query, key: &str) -> Result<bool, ApiError> {
     match q.get(key).map(|s| s.to_ascii_lowercase()) {

@@ -638,16 +638,11 @@ pub async fn update(
 ) -> ApiResult {
     let body = body.into_inner();
     let mut errs = FieldErrors::new();
-    let Value::Object(obj) = &body else {
-        return Err(ApiError::field(
-            "body",
-            "request body must be a JSON object",
-        ));
+    let Some(obj) =
+        crate::domain::fields::body_object(&body, UPDATE_FIELDS, &["center"], &mut errs)
+    else {
+        return Err(ApiError::validation(errs));
     };
-    crate::domain::fields::reject_unknown(obj, UPDATE_FIELDS, "", &mut errs);
-    if obj.get("center").is_none_or(Value::is_null) {
-        errs.add("center", "center is required");
-    }
     let center = obj
         .get("center")
         .and_then(|v| Ref::parse(v, "center", &mut errs));

@@ -3,7 +3,7 @@
 //! `GET /api/recoveries/histories[/{identifier}]`, in the vendor's shapes.
 
 use super::auth::Authed;
-use super::envelope::{ok, success, zone, ApiError, ApiResult};
+use super::envelope::{ok, zone, ApiError, ApiResult};
 use super::jobs::elapsed;
 use super::query::{paging_with, Query};
 use super::recoveries::{file_name, find, use_str};
@@ -13,7 +13,6 @@ use crate::domain::job::Ref;
 use crate::runner::recovery::{group, ActiveRecovery, PartProgress};
 use crate::runner::Phase;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::web;
 use std::collections::HashMap;
 
@@ -333,16 +332,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
             items.push(item(&state, &ctx, job, &parts));
         }
     }
-    if paging.desc() {
-        items.reverse();
-    }
-    let (items, pagination) = super::query::paginate(items, &paging);
-    Ok(success(
-        StatusCode::OK,
-        "Recovery job list",
-        Some(items),
-        pagination,
-    ))
+    super::query::page_answer(items, &paging, "Recovery job list")
 }
 
 /// One recovery job.
@@ -662,9 +652,6 @@ pub async fn monitor_system(
         jobs.push(m);
     }
     let count = jobs.len();
-    if paging.desc() {
-        jobs.reverse();
-    }
     let (jobs, pagination) = super::query::paginate(jobs, &paging);
     Ok(ok(
         "Server recovery monitoring info",
@@ -836,16 +823,7 @@ pub async fn histories(
             items.push(history_item(r));
         }
     }
-    if paging.desc() {
-        items.reverse();
-    }
-    let (items, pagination) = super::query::paginate(items, &paging);
-    Ok(success(
-        StatusCode::OK,
-        "Recovery history list",
-        Some(items),
-        pagination,
-    ))
+    super::query::page_answer(items, &paging, "Recovery history list")
 }
 
 /// One run (digits: history ID) or the runs of one recovery job (a name).

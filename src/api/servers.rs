@@ -152,13 +152,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
     } else {
         vec![]
     };
-    let (page, pagination) = paginate(items, &p);
-    Ok(success(
-        StatusCode::OK,
-        "Server information list",
-        Some(page),
-        pagination,
-    ))
+    super::query::page_answer(items, &p, "Server information list")
 }
 
 /// This host.

@@ -3,13 +3,13 @@
 //! Answers are typed structs that also give the OpenAPI schema.
 
 use super::auth::Authed;
-use super::envelope::{object_body, ok, success, ApiError, ApiResult};
-use super::query::{paginate, paging, Query};
+use super::envelope::{object_body, ok, ApiError, ApiResult};
+use super::query::{paging, Query};
 use crate::db::{self, users::UserRow};
 use crate::domain::fields::{is_email, string, FieldErrors};
 use crate::domain::job::Ref;
 use crate::state::AppState;
-use actix_web::{http::StatusCode, web};
+use actix_web::web;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -96,13 +96,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Authed, q: web::Query<Query
         .read(|c| db::users::list(c).map_err(ApiError::from))
         .await?;
     let items: Vec<UserItem> = rows.iter().map(|u| item(&state, u)).collect();
-    let (page, meta) = paginate(items, &p);
-    Ok(success(
-        StatusCode::OK,
-        "User list retrieved",
-        Some(page),
-        meta,
-    ))
+    super::query::page_answer(items, &p, "User list retrieved")
 }
 
 /// One user.

@@ -135,6 +135,30 @@ pub fn type_of(v: &Value) -> &'static str {
     }
 }
 
+/// A request body as an object, with unknown fields and missing `required` ones reported;
+/// `None` (reported too) when it is not an object.
+pub fn body_object<'a>(
+    body: &'a Value,
+    allowed: &[&str],
+    required: &[&str],
+    errs: &mut FieldErrors,
+) -> Option<&'a serde_json::Map<String, Value>> {
+    let Value::Object(obj) = body else {
+        errs.add(
+            "body",
+            format!("request body must be a JSON object, got {}", type_of(body)),
+        );
+        return None;
+    };
+    reject_unknown(obj, allowed, "", errs);
+    for k in required {
+        if obj.get(*k).is_none_or(Value::is_null) {
+            errs.add(*k, format!("{k} is required"));
+        }
+    }
+    Some(obj)
+}
+
 /// A non-empty, trimmed string.
 pub fn string(v: &Value, field: &str, errs: &mut FieldErrors) -> Option<String> {
     match v {

@@ -756,19 +756,10 @@ pub fn parse_registration(
     now: NaiveDateTime,
 ) -> Result<RegistrationRequest, FieldErrors> {
     let mut errs = FieldErrors::new();
-    let Value::Object(obj) = body else {
-        errs.add(
-            "body",
-            format!("request body must be a JSON object, got {}", type_of(body)),
-        );
+    let required = ["center", "server", "type", "partition", "repository"];
+    let Some(obj) = super::fields::body_object(body, TOP_FIELDS, &required, &mut errs) else {
         return Err(errs);
     };
-    reject_unknown(obj, TOP_FIELDS, "", &mut errs);
-    for k in ["center", "server", "type", "partition", "repository"] {
-        if obj.get(k).is_none_or(Value::is_null) {
-            errs.add(k, format!("{k} is required"));
-        }
-    }
     let top = parse_options(obj, "", probe, now, &mut errs);
     let mut partitions = Vec::new();
     match obj.get("partition") {

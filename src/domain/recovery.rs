@@ -408,26 +408,17 @@ pub fn parse_registration(
     now: NaiveDateTime,
 ) -> Result<RecoveryRequest, FieldErrors> {
     let mut errs = FieldErrors::new();
-    let Value::Object(obj) = body else {
-        errs.add(
-            "body",
-            format!("request body must be a JSON object, got {}", type_of(body)),
-        );
-        return Err(errs);
-    };
-    reject_unknown(obj, TOP_FIELDS, "", &mut errs);
-    for k in [
+    let required = [
         "center",
         "source",
         "target",
         "repository",
         "mode",
         "jobList",
-    ] {
-        if obj.get(k).is_none_or(Value::is_null) {
-            errs.add(k, format!("{k} is required"));
-        }
-    }
+    ];
+    let Some(obj) = super::fields::body_object(body, TOP_FIELDS, &required, &mut errs) else {
+        return Err(errs);
+    };
     let r = |k: &str, errs: &mut FieldErrors| obj.get(k).and_then(|v| Ref::parse(v, k, errs));
     let center = r("center", &mut errs);
     let source = r("source", &mut errs);

@@ -480,7 +480,13 @@ fn work(
             part.backup_job,
             part.target_dir
         ));
-        let result = restore_part(settings, repos, active, i, job, part);
+        let run = Run {
+            settings,
+            repos,
+            active,
+            job,
+        };
+        let result = restore_part(&run, i, part);
         let status = match &result {
             _ if live.cancel.is_canceled() => "Canceled",
             r if r.ok => "Complete",
@@ -631,36 +637,41 @@ pub fn forbidden(settings: &Settings, repos: &[RepoRow]) -> crate::restore_targe
     crate::restore_target::Forbidden { places }
 }
 
-fn restore_part(
-    settings: &Settings,
-    repos: &[RepoRow],
-    active: &ActiveRecovery,
-    index: usize,
-    job: &RecoveryRow,
-    part: &RecoveryPart,
-) -> PartResult {
+/// What every partition of one run shares.
+struct Run<'a> {
+    settings: &'a Settings,
+    repos: &'a [RepoRow],
+    active: &'a ActiveRecovery,
+    job: &'a RecoveryRow,
+}
+
+/// Restores partition `index` of the run; the result says what was restored or why not.
+fn restore_part(run: &Run, index: usize, part: &RecoveryPart) -> PartResult {
     let mut out = PartResult {
         source_partition: part.source_partition.clone(),
         target_dir: part.target_dir.clone(),
         backup_job: part.backup_job.clone(),
         ..Default::default()
     };
-    match restore_part_inner(settings, repos, active, index, job, part, &mut out) {
+    match restore_into(run, index, part, &mut out) {
         Ok(()) => out.ok = true,
         Err(e) => out.error = Some(e),
     }
     out
 }
 
-fn restore_part_inner(
-    settings: &Settings,
-    repos: &[RepoRow],
-    active: &ActiveRecovery,
+fn restore_into(
+    run: &Run,
     index: usize,
-    job: &RecoveryRow,
     part: &RecoveryPart,
     out: &mut PartResult,
 ) -> Result<(), String> {
+    let Run {
+        settings,
+        repos,
+        active,
+        job,
+    } = *run;
     let live = &active.live;
     let repo = repos
         .iter()

@@ -281,6 +281,30 @@ fn to_resp(res: Result<ureq::Response, ureq::Error>) -> Resp {
     }
 }
 
+/// A daemon for server `srv` whose extra partition `src` was filled by `fill`, and an empty
+/// local repository directory `repo`, all in one temporary directory.
+pub struct PartitionEnv {
+    pub d: Daemon,
+    pub src: PathBuf,
+    pub repo: PathBuf,
+    pub tmp: tempfile::TempDir,
+}
+
+pub fn partition_env(fill: impl FnOnce(&Path)) -> PartitionEnv {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&repo).unwrap();
+    fill(&src);
+    let d = Daemon::start(&[
+        "--server-name",
+        "srv",
+        "--extra-partition",
+        src.to_str().unwrap(),
+    ]);
+    PartitionEnv { d, src, repo, tmp }
+}
+
 /// Checks the ZDM error envelope: status, `success:false`, message (unless empty), request ID
 /// (UUID v4, same as the header) and timestamp format.
 pub fn assert_error(r: &Resp, status: u16, message: &str) {
