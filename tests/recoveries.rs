@@ -253,6 +253,22 @@ fn images_of_jobs_and_servers_and_browsing_them() {
     assert_eq!(r.header("Content-Length"), Some("17"));
     assert!(r.header("Last-Modified").unwrap().ends_with(" GMT"));
     assert_eq!(Env::body(r).unwrap(), b"10.0.0.1 changed\n");
+    // HEAD answers the headers, the length included, without reading the point.
+    let url = format!(
+        "{}/api/backups/web/images/{incr}/download?path={part}/etc/hosts",
+        e.d.base
+    );
+    let sent = |d: &common::Daemon| d.log_text().matches("download sent").count();
+    let before = sent(&e.d);
+    let h = ureq::head(&url)
+        .set("Authorization", &format!("Bearer {}", e.d.token()))
+        .call()
+        .unwrap();
+    assert_eq!(h.status(), 200);
+    assert_eq!(h.header("Content-Length"), Some("17"));
+    assert_eq!(h.header("Content-Type"), Some("application/octet-stream"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sent(&e.d), before, "HEAD streamed the file");
     let (_, r) = e.download("web", &full, &format!("path={part}/etc/hosts"));
     assert_eq!(Env::body(r).unwrap(), b"127.0.0.1 localhost\n");
     // A directory, and several paths, as a tar named from each path's parent.

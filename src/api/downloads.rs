@@ -73,9 +73,15 @@ impl futures_core::Stream for Body {
 fn stream(
     mut resp: actix_web::HttpResponseBuilder,
     what: String,
+    head: bool,
     produce: impl FnOnce(&mut ChanWriter) -> Result<(), crate::engine::EngineError> + Send + 'static,
 ) -> HttpResponse {
     let (tx, rx) = mpsc::channel(8);
+    // HEAD gets the headers (a single file's length included) without reading the point.
+    if head {
+        drop(tx);
+        return resp.streaming(Body(rx));
+    }
     tokio::task::spawn_blocking(move || {
         let mut w = ChanWriter {
             tx: tx.clone(),
@@ -141,7 +147,8 @@ pub async fn download(
         .rev()
         .find(|(k, _)| k == "format")
         .map(|(_, v)| v.clone());
-    serve(&state, &ident, &image, paths, format.as_deref()).await
+    let head = req.method() == actix_web::http::Method::HEAD;
+    serve(&state, &ident, &image, paths, format.as_deref(), head).await
 }
 
 fn parse_format(f: Option<&str>) -> Result<Format, ApiError> {
@@ -255,6 +262,7 @@ pub async fn redeem(
         &grant.image,
         grant.paths,
         grant.format.as_deref(),
+        false,
     )
     .await
 }
@@ -266,6 +274,7 @@ async fn serve(
     image: &str,
     mut paths: Vec<String>,
     format: Option<&str>,
+    head: bool,
 ) -> Result<HttpResponse, ApiError> {
     let format = parse_format(format)?;
     let (job, repo) = job_and_repo(state, ident).await?;
@@ -343,7 +352,7 @@ async fn serve(
             ))
             .insert_header((header::LAST_MODIFIED, modified))
             .no_chunking(e.size);
-        return Ok(stream(resp, what, move |w| {
+        return Ok(stream(resp, what, head, move |w| {
             export::write_file(
                 &*t,
                 &holder,
@@ -375,7 +384,7 @@ async fn serve(
     ));
     let points = found.points.clone();
     let ix = Arc::new(std::sync::Mutex::new(ix));
-    Ok(stream(resp, what, move |w| {
+    Ok(stream(resp, what, head, move |w| {
         let written_in = |p: &[u8]| {
             let ix = ix.lock().unwrap_or_else(|e| e.into_inner());
             ix.entry(p).ok().flatten().map(|e| export::Holder {

@@ -18,7 +18,7 @@ use crate::engine::entry::Kind;
 use crate::engine::index::{self, PointIndex};
 use crate::engine::repo::{self, Point};
 use crate::engine::target::SharedTarget;
-use crate::host::{format_size, Partition};
+use crate::host::Partition;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -27,11 +27,9 @@ use std::path::Path;
 /// Where the browse indexes live, in the state directory.
 pub const INDEX_DIR: &str = "browse-index";
 
+/// Image and file sizes, as the vendor spells them.
 fn size(bytes: u64) -> Size {
-    Size {
-        raw: bytes,
-        formatted: format_size(bytes, 2),
-    }
+    Size::of(bytes, 2)
 }
 
 /// A job directory's authenticated points, and the repository they were read through.

@@ -7,16 +7,13 @@ use super::views::hosts as v;
 use super::views::repositories::Repository;
 use crate::db;
 use crate::domain::job::Ref;
-use crate::host::{self, format_size, Partition};
+use crate::host::{self, Partition};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
 
 pub fn size(bytes: u64) -> v::Size {
-    v::Size {
-        raw: bytes,
-        formatted: format_size(bytes, 1),
-    }
+    v::Size::of(bytes, 1)
 }
 
 pub fn partition_item(p: &Partition, system: Option<&str>) -> v::Partition {

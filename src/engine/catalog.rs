@@ -206,3 +206,21 @@ pub fn roots(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// A catalog path's parent and name (`.` is the parent of a top-level name).
+pub fn split(p: &[u8]) -> (&[u8], &[u8]) {
+    match p.iter().rposition(|c| *c == b'/') {
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (b".", p),
+    }
+}
+
+/// Where `p`, below the selected `root`, goes when selections are laid out flat: the root's
+/// own name and what is below it (`etc/ssh/x` under root `etc/ssh` is `ssh/x`).
+pub fn flat_member(root: &[u8], p: &[u8]) -> Vec<u8> {
+    if root == b"." {
+        return p.to_vec();
+    }
+    let cut = root.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1);
+    p[cut..].to_vec()
+}

@@ -103,16 +103,6 @@ pub fn write_file(
 }
 
 /// The name of `p` inside the tar: relative to the parent of the selected root it is in.
-fn member(root: &[u8], p: &[u8]) -> Vec<u8> {
-    if root == b"." {
-        return p.to_vec();
-    }
-    match root.iter().rposition(|c| *c == b'/') {
-        Some(i) => p[i + 1..].to_vec(),
-        None => p.to_vec(),
-    }
-}
-
 /// What a tar export wrote.
 #[derive(Debug, Default)]
 pub struct Exported {
@@ -186,7 +176,7 @@ pub fn write_tar<W: Write>(
         if e.path() == b"." {
             continue;
         }
-        let name = member(root, e.path());
+        let name = super::catalog::flat_member(root, e.path());
         let mut out_e = Entry {
             p: Bytes(name.clone()),
             ..e.clone()
@@ -308,10 +298,16 @@ mod tests {
             vec![b".".to_vec()]
         );
         assert_eq!(
-            member(b"etc/ssh", b"etc/ssh/sshd_config"),
+            crate::engine::catalog::flat_member(b"etc/ssh", b"etc/ssh/sshd_config"),
             b"ssh/sshd_config"
         );
-        assert_eq!(member(b"etc", b"etc/hosts"), b"etc/hosts");
-        assert_eq!(member(b".", b"etc/hosts"), b"etc/hosts");
+        assert_eq!(
+            crate::engine::catalog::flat_member(b"etc", b"etc/hosts"),
+            b"etc/hosts"
+        );
+        assert_eq!(
+            crate::engine::catalog::flat_member(b".", b"etc/hosts"),
+            b"etc/hosts"
+        );
     }
 }

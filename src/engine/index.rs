@@ -89,13 +89,6 @@ fn sql_err(context: &str) -> impl Fn(rusqlite::Error) -> EngineError + '_ {
     }
 }
 
-fn parent_of(p: &[u8]) -> (&[u8], &[u8]) {
-    match p.iter().rposition(|c| *c == b'/') {
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => (b".", p),
-    }
-}
-
 /// The index file of `point` inside `dir`.
 pub fn file_for(dir: &Path, point: &Point) -> PathBuf {
     let mac = point.manifest.auth.as_deref().unwrap_or(&point.manifest.id);
@@ -200,7 +193,7 @@ impl PointIndex {
                 // The root is listed by no directory.
                 let (parent, name) = match e.path() {
                     b"." => (&b""[..], &b"."[..]),
-                    p => parent_of(p),
+                    p => super::catalog::split(p),
                 };
                 ins.execute(params![
                     e.path(),

@@ -121,11 +121,7 @@ fn place(layout: Layout, roots: &[Vec<u8>], p: &[u8]) -> Option<Vec<u8>> {
         return Some(p.to_vec());
     }
     let root = roots.iter().find(|r| below(p, r))?;
-    if root == b"." {
-        return Some(p.to_vec());
-    }
-    let cut = root.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1);
-    Some(p[cut..].to_vec())
+    Some(super::catalog::flat_member(root, p))
 }
 
 /// The `exclude` globs: with a `/` they match the path relative to the partition root, without
@@ -169,7 +165,7 @@ impl Exclude {
             return false;
         }
         let path = std::ffi::OsStr::from_bytes(p);
-        let name = std::ffi::OsStr::from_bytes(split(p).1);
+        let name = std::ffi::OsStr::from_bytes(super::catalog::split(p).1);
         self.paths.is_match(path) || self.names.is_match(name)
     }
 
@@ -236,7 +232,7 @@ fn check_restored(root: BorrowedFd, at: &[u8], e: &Entry, as_root: bool) -> Resu
     let (dir, n) = if at == b"." {
         (&b"."[..], &b"."[..])
     } else {
-        split(at)
+        super::catalog::split(at)
     };
     let parent = safe_fs::open_beneath(root, dir).map_err(|err| err.to_string())?;
     let st = safe_fs::stat_at(parent.as_fd(), n)
@@ -312,13 +308,6 @@ struct Frame {
 /// Whether `dir` is `p` itself or a directory above it.
 fn is_ancestor(dir: &[u8], p: &[u8]) -> bool {
     dir == b"." || below(p, dir)
-}
-
-fn split(p: &[u8]) -> (&[u8], &[u8]) {
-    match p.iter().rposition(|c| *c == b'/') {
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => (b".", p),
-    }
 }
 
 fn show(p: &[u8]) -> String {
@@ -700,7 +689,7 @@ pub fn restore(
             state.files += 1;
             continue;
         }
-        let (parent, n) = split(&rel);
+        let (parent, n) = super::catalog::split(&rel);
         dirs.descend_to(parent)?;
         dirs.saw(n);
         if e.k != Kind::Dir {
@@ -825,7 +814,7 @@ pub fn restore(
                 }
                 dirs.clear(n, &rel)?;
                 let to = place(req.layout, &roots, &to).unwrap_or(to);
-                let (to_dir, to_name) = split(&to);
+                let (to_dir, to_name) = super::catalog::split(&to);
                 let linked = safe_fs::open_beneath(dirs.stack[0].fd.as_fd(), to_dir)
                     .and_then(|d| safe_fs::hard_link(d.as_fd(), to_name, dirs.top(), n));
                 if let Err(err) = linked {

@@ -12,6 +12,17 @@ pub struct Size {
     pub formatted: String,
 }
 
+impl Size {
+    /// `bytes` with its 1024-based spelling to `decimals` places (the vendor uses 1 for
+    /// partitions and 2 for images).
+    pub fn of(bytes: u64, decimals: usize) -> Size {
+        Size {
+            raw: bytes,
+            formatted: crate::host::format_size(bytes, decimals),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Partition {
