@@ -259,6 +259,8 @@ fn images_of_jobs_and_servers_and_browsing_them() {
         e.d.base
     );
     let sent = |d: &common::Daemon| d.log_text().matches("download sent").count();
+    // The last GET's "sent" line may come a moment after its body.
+    std::thread::sleep(Duration::from_millis(300));
     let before = sent(&e.d);
     let h = ureq::head(&url)
         .set("Authorization", &format!("Bearer {}", e.d.token()))
@@ -402,53 +404,83 @@ fn images_of_jobs_and_servers_and_browsing_them() {
     }
 
     // Damaged content found while streaming cuts the download off: the client cannot take a
-    // truncated file for a whole one.
-    let data = std::fs::read_dir(e.repo.join("srv/web").join(&incr))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("data.tar")
-        })
-        .unwrap();
-    let original = std::fs::read(&data).unwrap();
-    let mut bad = original.clone();
-    // The changed file's bytes when the archive is plain, else the middle of the stream.
-    let at = bad
-        .windows(8)
-        .position(|w| w == b"10.0.0.1")
-        .unwrap_or(bad.len() / 2);
-    for b in &mut bad[at..at + 8] {
-        *b ^= 0xff;
-    }
-    std::fs::write(&data, &bad).unwrap();
-    // The damage is found before the first chunk went out (the connection closes without an
-    // answer) or after (the body breaks off): never a complete answer.
-    let url = format!(
-        "{}/api/backups/web/images/{incr}/download?path={part}/etc&format=tar",
-        e.d.base
+    // truncated file for a whole one. Both checks: per file (a selection of an increment) and
+    // the whole archive (a whole full point).
+    let damaged_download_aborts = |job: &str, point: &str, needle: &[u8], query: &str| {
+        let data = std::fs::read_dir(e.repo.join("srv").join(job).join(point))
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("data.tar")
+            })
+            .unwrap();
+        let original = std::fs::read(&data).unwrap();
+        let mut bad = original.clone();
+        // The file's bytes when the archive is plain, else the middle of the stream.
+        let at = bad
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap_or(bad.len() / 2);
+        for b in &mut bad[at..at + needle.len()] {
+            *b ^= 0xff;
+        }
+        std::fs::write(&data, &bad).unwrap();
+        // The damage is found before the first chunk went out (the connection closes without
+        // an answer) or after (the body breaks off): never a complete answer.
+        let url = format!(
+            "{}/api/backups/{job}/images/{point}/download?{query}",
+            e.d.base
+        );
+        let r = ureq::get(&url)
+            .set("Authorization", &format!("Bearer {}", e.d.token()))
+            .call();
+        match r {
+            Ok(r) => assert!(
+                Env::body(r).is_err(),
+                "a damaged archive must abort the download ({point} {query})"
+            ),
+            Err(ureq::Error::Transport(_)) => {}
+            Err(other) => panic!("{other}"),
+        }
+        std::fs::write(&data, &original).unwrap();
+    };
+    // Uncompressed archives, so that the damage is content a tar reader takes as it is.
+    let r = e.d.post(
+        "/api/backups",
+        json!({
+            "center": 1, "server": 1, "type": "full", "compression": "not use",
+            "partition": [part],
+            "repository": { "type": "nfs", "path": e.repo.to_str().unwrap() },
+            "individual": [{ "partition": part, "jobName": "plain" }],
+        }),
     );
-    let r = ureq::get(&url)
-        .set("Authorization", &format!("Bearer {}", e.d.token()))
-        .call();
-    match r {
-        Ok(r) => assert!(
-            Env::body(r).is_err(),
-            "a damaged archive must abort the download"
-        ),
-        Err(ureq::Error::Transport(_)) => {}
-        Err(other) => panic!("{other}"),
+    assert_eq!(r.status, 201, "{}", r.body);
+    let plain = e.run("plain");
+    for (job, point) in [("web", &incr), ("plain", &plain)] {
+        damaged_download_aborts(
+            job,
+            point,
+            b"10.0.0.1",
+            &format!("path={part}/etc&format=tar"),
+        );
     }
-    std::fs::write(&data, &original).unwrap();
+    damaged_download_aborts("plain", &plain, b"Port 22", "format=tar");
+    damaged_download_aborts("plain", &plain, b"notes", "format=tar.zst");
+    damaged_download_aborts("web", &full, b"127.0.0.1", "format=tar");
+    // Undamaged, the whole full point is complete.
+    let (code, r) = e.download("web", &full, "format=tar");
+    assert_eq!(code, 200);
+    assert!(Env::body(r).is_ok());
 
     // The browse index is built once and kept in the state directory.
     let built: Vec<_> = std::fs::read_dir(e.d.state.join("browse-index"))
         .unwrap()
         .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(built.len(), 2, "{built:?}");
+    assert_eq!(built.len(), 3, "{built:?}");
 
     // The server's images include those of a job deleted since (its points stay).
     let r = e.d.delete("/api/backups/web");
@@ -456,8 +488,12 @@ fn images_of_jobs_and_servers_and_browsing_them() {
     let r = e.d.get("/api/backups/images/server/srv");
     assert_eq!(r.status, 200, "{}", r.body);
     let imgs = r.body["data"].as_array().unwrap();
-    assert_eq!(imgs.len(), 2, "{:#}", r.body);
-    assert_eq!(imgs[0]["image"]["jobName"], "web");
+    assert_eq!(imgs.len(), 3, "{:#}", r.body);
+    let of_web = imgs
+        .iter()
+        .filter(|i| i["image"]["jobName"] == "web")
+        .count();
+    assert_eq!(of_web, 2, "{:#}", r.body);
     let r = e.d.get("/api/backups/images/server/srv?jobName=other");
     assert_eq!(r.body["data"], json!([]));
     assert_error(

@@ -224,3 +224,25 @@ pub fn flat_member(root: &[u8], p: &[u8]) -> Vec<u8> {
     let cut = root.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1);
     p[cut..].to_vec()
 }
+
+/// Reads what is left of a point's archive and checks the whole stream, as tapped into
+/// `digest`, against the manifest's size and BLAKE3: damage anywhere fails loudly.
+pub fn finish_archive(
+    mut rest: impl Read,
+    digest: &stream::Shared,
+    m: &Manifest,
+) -> Result<(), EngineError> {
+    io::copy(&mut rest, &mut io::sink())
+        .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
+    let g = digest.lock().unwrap_or_else(|e| e.into_inner());
+    let want = &m.files[&m.data_file()];
+    if g.1 != want.size || g.0.clone().finalize().to_hex().as_str() != want.blake3 {
+        return Err(EngineError::Corrupt(format!(
+            "{}: {} does not match its BLAKE3 hash in the manifest; what was read from it \
+             cannot be trusted",
+            m.id,
+            m.data_file()
+        )));
+    }
+    Ok(())
+}

@@ -857,14 +857,7 @@ pub fn restore(
     // loudly instead of leaving a silently wrong file.
     drop(entries);
     for ((a, d), p) in archives.into_iter().zip(&digests).zip(&chain) {
-        let m = &p.manifest;
-        io::copy(&mut a.into_inner(), &mut io::sink())
-            .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
-        let g = d.lock().unwrap_or_else(|e| e.into_inner());
-        let want = &m.files[&m.data_file()];
-        if g.1 != want.size || g.0.clone().finalize().to_hex().as_str() != want.blake3 {
-            return Err(EngineError::Corrupt(format!("{}: {} does not match its BLAKE3 hash in the manifest; the restored files cannot be trusted", m.id, m.data_file())));
-        }
+        super::catalog::finish_archive(a.into_inner(), d, &p.manifest)?;
     }
     // Directories last (deepest first, the root at the very end): their times and modes would
     // change while children are written.
