@@ -753,10 +753,10 @@ pub async fn update(
     }
     let mut job = find(&state, &ident).await?;
     let before = job.clone();
-    let mut changed: Vec<v::UpdatedField> = Vec::new();
+    let mut changed: Vec<v::RecoveryUpdatedField> = Vec::new();
     let mut note = |field: &str, previous: String, new: String| {
         if previous != new {
-            changed.push(v::UpdatedField {
+            changed.push(v::RecoveryUpdatedField {
                 field: field.into(),
                 previous,
                 new,
@@ -852,7 +852,7 @@ pub async fn update(
         let mut fields = Vec::new();
         let mut set = |field: &str, prev: String, new: String| {
             if prev != new {
-                fields.push(v::UpdatedField {
+                fields.push(v::RecoveryUpdatedField {
                     field: field.into(),
                     previous: prev,
                     new,
@@ -1072,7 +1072,7 @@ pub async fn update(
                 id: job.id.to_string(),
                 name: job.name.clone(),
             },
-            summary: v::UpdateSummary {
+            summary: v::RecoveryUpdateSummary {
                 state: "success".into(),
                 common_updated_fields: changed,
                 each_updated_fields: each,
@@ -1142,10 +1142,10 @@ pub async fn delete(
                 .spec
                 .parts
                 .iter()
-                .map(|p| v::DeletedJob {
+                .map(|p| v::RecoveryDeletedJob {
                     name: job.name.clone(),
                     partition: p.source_partition.clone(),
-                    deleted_components: v::DeletedComponents {
+                    deleted_components: v::RecoveryDeletedParts {
                         basic_info: true,
                         additional_info: true,
                         detail_info: true,
@@ -1154,9 +1154,9 @@ pub async fn delete(
                     },
                 })
                 .collect(),
-            summary: v::DeleteSummary {
+            summary: v::RecoveryDeleteSummary {
                 state: "success".into(),
-                affected_components: v::AffectedComponents {
+                affected_components: v::RecoveryAffected {
                     basic_info_deleted: 1,
                     additional_info_deleted: u64::from(job.owns_schedule),
                     detail_info_deleted: job.spec.parts.len() as u64,

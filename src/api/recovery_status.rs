@@ -142,7 +142,7 @@ fn item(
                     run: spec.script_run.clone().unwrap_or_else(|| "before".into()),
                 }),
                 after_reboot: "maintain".into(),
-                notification: v::Notification {
+                notification: v::RecoveryNotification {
                     mail: spec.mail_event.clone().unwrap_or_default(),
                 },
                 next_run: state.runner.recovery_armed_at(job.id).map(|t| z.format(t)),
@@ -386,7 +386,7 @@ fn part_progress(
     p: &PartProgress,
     active: &ActiveRecovery,
     last: Option<&crate::db::recoveries::PartResult>,
-) -> v::ProgressInfo {
+) -> v::RecoveryProgress {
     let view = active.live.view();
     let z = zone();
     let pr = &p.progress;
@@ -411,7 +411,7 @@ fn part_progress(
         ("Complete", Some(l)) => (l.bytes, l.bytes),
         _ => (pr.bytes, pr.total_bytes),
     };
-    v::ProgressInfo {
+    v::RecoveryProgress {
         status: p.status.into(),
         percent: format!(
             "{}%",
@@ -456,14 +456,17 @@ fn part_progress(
 }
 
 /// The progress of a finished partition, from its history row.
-fn finished_part(p: &crate::db::recoveries::PartResult, run: &RecoveryRunRow) -> v::ProgressInfo {
+fn finished_part(
+    p: &crate::db::recoveries::PartResult,
+    run: &RecoveryRunRow,
+) -> v::RecoveryProgress {
     let t = times(Some(run));
     let status = match run.state.as_str() {
         "canceled" => "Canceled",
         _ if p.ok => "Complete",
         _ => "Error",
     };
-    v::ProgressInfo {
+    v::RecoveryProgress {
         status: status.into(),
         percent: if p.ok { "100%".into() } else { "0%".into() },
         message: p.error.clone().unwrap_or_else(|| {
@@ -547,8 +550,8 @@ fn monitor(
                 name: job.spec.target.clone(),
             },
         },
-        job: v::MonitoredJob {
-            info: v::MonitoredJobInfo {
+        job: v::RecoveryMonitoredJob {
+            info: v::RecoveryMonitoredInfo {
                 id: job.id.to_string(),
                 name: job.name.clone(),
             },
@@ -559,13 +562,13 @@ fn monitor(
 }
 
 /// A partition that has not run (or whose run stopped before it).
-fn idle(last: Option<&RecoveryRunRow>) -> v::ProgressInfo {
+fn idle(last: Option<&RecoveryRunRow>) -> v::RecoveryProgress {
     let status = match last.map(|r| r.state.as_str()) {
         Some("canceled") => "Canceled",
         Some("error" | "interrupted") => "Error",
         _ => "Registered",
     };
-    v::ProgressInfo {
+    v::RecoveryProgress {
         status: status.into(),
         percent: "0%".into(),
         message: last
@@ -670,24 +673,24 @@ pub async fn monitor_system(
     ))
 }
 
-fn history_item(r: &RecoveryRunRow) -> v::HistoryItem {
+fn history_item(r: &RecoveryRunRow) -> v::RecoveryHistoryItem {
     let status = match r.state.as_str() {
         "complete" => "COMPLETE",
         "queued" | "running" | "canceling" => "RUNNING",
         _ => "FAIL",
     };
-    v::HistoryItem {
+    v::RecoveryHistoryItem {
         id: r.id.0,
         system: v::NameOnly {
             name: r.source.clone(),
         },
-        job: v::HistoryJob {
+        job: v::RecoveryHistoryJob {
             name: r.job_name.clone(),
             id: r.recovery_id.map(|i| i.0),
             recovery_system_name: r.target.clone(),
             recover_drive: r.parts.iter().map(|p| p.target_dir.clone()).collect(),
         },
-        result: v::HistoryResult {
+        result: v::RecoveryHistoryResult {
             status: status.into(),
             description: r.description.clone(),
             stats: v::HistoryStats {
@@ -863,7 +866,7 @@ pub async fn history(
                 .db
                 .read(move |c| db::recoveries::runs(c).map_err(ApiError::from))
                 .await?;
-            let items: Vec<v::HistoryItem> = runs
+            let items: Vec<v::RecoveryHistoryItem> = runs
                 .iter()
                 .rev()
                 .filter(|r| r.job_name == n)

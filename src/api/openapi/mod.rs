@@ -323,6 +323,47 @@ mod tests {
         v
     }
 
+    /// utoipa names a schema after its Rust type and keeps the last of two with one name, so
+    /// two answer types called alike would silently document one shape for both.
+    #[test]
+    fn schema_types_have_distinct_names() {
+        let sources = [
+            include_str!("../views/auth.rs"),
+            include_str!("../views/hosts.rs"),
+            include_str!("../views/images.rs"),
+            include_str!("../views/jobs.rs"),
+            include_str!("../views/monitoring.rs"),
+            include_str!("../views/recoveries.rs"),
+            include_str!("../views/registration.rs"),
+            include_str!("../views/repositories.rs"),
+            include_str!("../views/schedules.rs"),
+            include_str!("../envelope.rs"),
+            include_str!("../downloads.rs"),
+            include_str!("requests.rs"),
+            include_str!("params.rs"),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for src in sources {
+            for line in src.lines() {
+                let Some(rest) = line
+                    .strip_prefix("pub struct ")
+                    .or_else(|| line.strip_prefix("pub enum "))
+                else {
+                    continue;
+                };
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(seen.insert(name.clone()), "two schema types named {name}");
+            }
+        }
+        let views = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/views"))
+            .unwrap()
+            .count();
+        assert_eq!(views, 10, "a new views file: add it to the list above");
+    }
+
     #[test]
     fn request_bodies_list_exactly_the_fields_the_handlers_accept() {
         let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();

@@ -138,7 +138,7 @@ pub struct ScriptView {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Notification {
+pub struct RecoveryNotification {
     pub mail: String,
 }
 
@@ -155,7 +155,7 @@ pub struct RecoveryInfo {
     pub network_speed: u32,
     pub script: Option<ScriptView>,
     pub after_reboot: String,
-    pub notification: Notification,
+    pub notification: RecoveryNotification,
     /// When the schedule fires next, or null.
     pub next_run: Option<String>,
 }
@@ -222,7 +222,7 @@ envelope!(
 envelope!(RecoveryItemEnvelope, RecoveryItem, "One recovery job.");
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct UpdatedField {
+pub struct RecoveryUpdatedField {
     pub field: String,
     pub previous: String,
     pub new: String,
@@ -239,14 +239,14 @@ pub struct PartUpdate {
 #[serde(rename_all = "camelCase")]
 pub struct PartUpdateSummary {
     pub state: String,
-    pub common_updated_fields: Vec<UpdatedField>,
+    pub common_updated_fields: Vec<RecoveryUpdatedField>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UpdateSummary {
+pub struct RecoveryUpdateSummary {
     pub state: String,
-    pub common_updated_fields: Vec<UpdatedField>,
+    pub common_updated_fields: Vec<RecoveryUpdatedField>,
     pub each_updated_fields: Vec<PartUpdate>,
 }
 
@@ -261,7 +261,7 @@ pub struct JobInfoRef {
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryUpdated {
     pub job_info: JobInfoRef,
-    pub summary: UpdateSummary,
+    pub summary: RecoveryUpdateSummary,
 }
 
 envelope!(
@@ -272,7 +272,7 @@ envelope!(
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DeletedComponents {
+pub struct RecoveryDeletedParts {
     pub basic_info: bool,
     pub additional_info: bool,
     pub detail_info: bool,
@@ -282,15 +282,15 @@ pub struct DeletedComponents {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DeletedJob {
+pub struct RecoveryDeletedJob {
     pub name: String,
     pub partition: String,
-    pub deleted_components: DeletedComponents,
+    pub deleted_components: RecoveryDeletedParts,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AffectedComponents {
+pub struct RecoveryAffected {
     pub basic_info_deleted: u64,
     pub additional_info_deleted: u64,
     pub detail_info_deleted: u64,
@@ -300,16 +300,16 @@ pub struct AffectedComponents {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DeleteSummary {
+pub struct RecoveryDeleteSummary {
     pub state: String,
-    pub affected_components: AffectedComponents,
+    pub affected_components: RecoveryAffected,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryDeleted {
-    pub job_info: Vec<DeletedJob>,
-    pub summary: DeleteSummary,
+    pub job_info: Vec<RecoveryDeletedJob>,
+    pub summary: RecoveryDeleteSummary,
 }
 
 envelope!(
@@ -332,7 +332,7 @@ pub struct FileAmount {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ProgressInfo {
+pub struct RecoveryProgress {
     pub status: String,
     /// Bytes written / bytes to write, `45%`.
     pub percent: String,
@@ -353,7 +353,7 @@ pub struct ProgressInfo {
 pub struct MonitoredPartition {
     pub partition: String,
     pub target: String,
-    pub progress_info: ProgressInfo,
+    pub progress_info: RecoveryProgress,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -368,14 +368,14 @@ pub struct MonitoredSystem {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MonitoredJobInfo {
+pub struct RecoveryMonitoredInfo {
     pub id: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MonitoredJob {
-    pub info: MonitoredJobInfo,
+pub struct RecoveryMonitoredJob {
+    pub info: RecoveryMonitoredInfo,
     /// The newest lines of the run's log.
     pub log: Vec<String>,
     pub details: Vec<MonitoredPartition>,
@@ -384,7 +384,7 @@ pub struct MonitoredJob {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RecoveryMonitor {
     pub system: MonitoredSystem,
-    pub job: MonitoredJob,
+    pub job: RecoveryMonitoredJob,
 }
 
 envelope!(
@@ -420,7 +420,7 @@ envelope!(
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct HistoryJob {
+pub struct RecoveryHistoryJob {
     pub name: String,
     pub id: Option<i64>,
     pub recovery_system_name: String,
@@ -451,7 +451,7 @@ pub struct HistoryBackup {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HistoryResult {
+pub struct RecoveryHistoryResult {
     /// `COMPLETE` or `FAIL` (a run still going: `RUNNING`).
     pub status: String,
     pub description: String,
@@ -460,11 +460,11 @@ pub struct HistoryResult {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HistoryItem {
+pub struct RecoveryHistoryItem {
     pub id: i64,
     pub system: NameOnly,
-    pub job: HistoryJob,
-    pub result: HistoryResult,
+    pub job: RecoveryHistoryJob,
+    pub result: RecoveryHistoryResult,
     pub backup: Vec<HistoryBackup>,
     pub trigger: String,
     pub time: StatusTime,
@@ -472,15 +472,15 @@ pub struct HistoryItem {
 
 envelope!(
     RecoveryHistoryListEnvelope,
-    Vec<HistoryItem>,
+    Vec<RecoveryHistoryItem>,
     "Runs of recovery jobs, newest first unless `sort=asc`."
 );
 /// One run (a history ID was given) or every run of a job (a name was given).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum HistoryAnswer {
-    One(Box<HistoryItem>),
-    Many(Vec<HistoryItem>),
+    One(Box<RecoveryHistoryItem>),
+    Many(Vec<RecoveryHistoryItem>),
 }
 
 envelope!(
