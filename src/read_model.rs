@@ -152,3 +152,68 @@ pub fn point_count(snap: &Snapshot, server: &str, job: &JobRow) -> Option<u64> {
 fn count_in(dir: &Path) -> u64 {
     crate::engine::repo::point_count_in(dir) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::schedule::{Role, ScheduleKind};
+
+    fn snap() -> Snapshot {
+        Snapshot {
+            jobs: Vec::new(),
+            repos: HashMap::new(),
+            schedules: HashMap::new(),
+            last: HashMap::new(),
+            inventory: HashMap::new(),
+            spaces: HashMap::new(),
+            proofs: HashMap::new(),
+            drills: HashMap::new(),
+        }
+    }
+
+    fn daily(time: &str) -> ScheduleData {
+        ScheduleData {
+            kind: ScheduleKind::Daily,
+            role: Role::Basic,
+            time: time.into(),
+            once: None,
+            interval_minute: None,
+            interval_hour: None,
+            weekdays: None,
+            weeks: None,
+            dates: None,
+            months: None,
+        }
+    }
+
+    #[test]
+    fn a_proof_is_stale_once_its_drill_should_have_run_again() {
+        let zone = crate::clock::Zone::parse("UTC").unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let proof = |hours_ago: i64, ok: bool| RestoreTest {
+            ok,
+            at: (now - chrono::Duration::hours(hours_ago)).timestamp(),
+            recovery_job: "drill".into(),
+            point: None,
+        };
+        let mut s = snap();
+        assert_eq!(proof_state(&s, "web", now, &zone), "never");
+        s.proofs.insert("web".into(), proof(30, true));
+        // Without a drill there is no interval to be late for.
+        assert_eq!(proof_state(&s, "web", now, &zone), "ok");
+        // A daily drill at 05:00: a proof from 30 hours ago missed this morning's slot.
+        s.drills.insert("web".into(), daily("05:00"));
+        assert_eq!(proof_state(&s, "web", now, &zone), "stale");
+        // This morning's proof is current, also in the hour after the next slot.
+        s.proofs.insert("web".into(), proof(7, true));
+        assert_eq!(proof_state(&s, "web", now, &zone), "ok");
+        let after_slot = now + chrono::Duration::hours(17) + chrono::Duration::minutes(30);
+        assert_eq!(proof_state(&s, "web", after_slot, &zone), "ok");
+        let late = now + chrono::Duration::hours(18) + chrono::Duration::minutes(1);
+        assert_eq!(proof_state(&s, "web", late, &zone), "stale");
+        s.proofs.insert("web".into(), proof(1, false));
+        assert_eq!(proof_state(&s, "web", now, &zone), "failed");
+    }
+}

@@ -4,6 +4,7 @@
 //! and `lastRestoreTest`.
 
 mod common;
+use common::smtp::Smtp;
 use common::tree::{assert_same, is_root, sh, snapshot, write, LoopFs};
 use common::{assert_error, Daemon};
 use serde_json::{json, Value};
@@ -883,4 +884,87 @@ fn an_encrypted_job_restores_through_a_recovery() {
         &snapshot(&t, &[]),
         "encrypted chain",
     );
+}
+
+#[test]
+fn recoveries_run_scripts_send_mail_and_restore_incrementally() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(smtp) = Smtp::start(tmp.path()) else {
+        return;
+    };
+    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
+    tree(&src);
+    std::fs::create_dir_all(&repo).unwrap();
+    let cfg = tmp.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"backup@example.com\"\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--server-name",
+        "srv",
+        "--extra-partition",
+        src.to_str().unwrap(),
+    ]);
+    let e = Env { d, src, repo, tmp };
+    e.register_backup("web", json!({}));
+    e.backup("web");
+    // An after-script that records what it was told.
+    let scripts = common::script_dir();
+    let out = e.tmp.path().join("script.out");
+    let script = scripts.path().join("after.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$ZDM_PHASE $ZDM_RESULT $ZDM_RECOVERY_NAME $ZDM_TARGETS\" >> {}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let t = e.tmp.path().join("inc");
+    let mut body = e.body("inc", "web", &t, json!({"overwritePolicy": "always"}));
+    body["scriptPath"] = json!(script);
+    body["scriptRun"] = json!("after");
+    body["mailEvent"] = json!("ops@example.com");
+    body["autoStart"] = json!("use");
+    let r = e.d.post("/api/recoveries", body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["common"]["scriptRunTiming"], "after job");
+    let h = e.finished("inc", 0);
+    assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
+    assert_eq!(
+        read(&out).trim(),
+        format!("after success inc {}", t.display())
+    );
+    let mail = smtp.wait_for("the recovery", |m| m.contains("recovery inc on srv"));
+    assert!(mail.contains("To: ops@example.com"), "{mail}");
+    assert!(mail.contains("success"), "{mail}");
+    // Increment mode writes only what differs from the target: one file changed there.
+    write(&t.join("etc/hosts"), b"edited on the target\n");
+    let r = e.d.put(
+        "/api/recoveries/inc",
+        json!({"center": 1, "mode": "increment", "status": "start"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h = e.finished("inc", 1);
+    assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
+    assert_eq!(read(&t.join("etc/hosts")), "127.0.0.1 localhost\n");
+    assert_eq!(h["result"]["stats"]["skipped"], 3, "{h:#}");
+    // Full mode with `always` replaces them all.
+    let r = e.d.put(
+        "/api/recoveries/inc",
+        json!({"center": 1, "mode": "full", "status": "start"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h = e.finished("inc", 2);
+    assert_eq!(h["result"]["stats"]["skipped"], 0, "{h:#}");
+    assert_eq!(read(&out).lines().count(), 3);
 }

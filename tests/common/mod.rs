@@ -328,4 +328,5 @@ pub fn assert_envelope(r: &Resp) {
     );
 }
 pub mod run;
+pub mod smtp;
 pub mod tree;
