@@ -392,7 +392,6 @@ pub async fn register(
                 format!("retainTarget 'not use' would delete '{}', a mounted partition; use a scratch directory", p.target_dir),
             );
         }
-        let _ = &parts_now;
         resolved.push(ResolvedPart {
             part: RecoveryPart {
                 source_partition: p.source_partition.clone(),

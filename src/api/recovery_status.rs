@@ -10,7 +10,7 @@ use super::recoveries::{file_name, find, use_str};
 use super::views::recoveries as v;
 use crate::db::{self, recoveries::RecoveryRow, recoveries::RecoveryRunRow};
 use crate::domain::job::Ref;
-use crate::runner::recovery::{group, ActiveRecovery, PartProgress};
+use crate::runner::recovery::{group, PartProgress};
 use crate::runner::Phase;
 use crate::state::AppState;
 use actix_web::web;
@@ -381,13 +381,8 @@ fn percent(done: u64, total: u64) -> u64 {
     (done.min(total) * 100).checked_div(total).unwrap_or(0)
 }
 
-/// The progress of one partition: live while it runs, from history after.
-fn part_progress(
-    p: &PartProgress,
-    active: &ActiveRecovery,
-    last: Option<&crate::db::recoveries::PartResult>,
-) -> v::RecoveryProgress {
-    let view = active.live.view();
+/// The progress of one partition of the active run.
+fn part_progress(p: &PartProgress) -> v::RecoveryProgress {
     let z = zone();
     let pr = &p.progress;
     let running = p.status == "Processing";
@@ -406,11 +401,7 @@ fn part_progress(
     } else {
         ("-".into(), "-".into())
     };
-    let _ = view;
-    let (done_bytes, total_bytes) = match (p.status, last) {
-        ("Complete", Some(l)) => (l.bytes, l.bytes),
-        _ => (pr.bytes, pr.total_bytes),
-    };
+    let (done_bytes, total_bytes) = (pr.bytes, pr.total_bytes);
     v::RecoveryProgress {
         status: p.status.into(),
         percent: format!(
@@ -448,7 +439,7 @@ fn part_progress(
         files: v::FileAmount {
             done: pr.files,
             total: pr.total_files,
-            skipped: last.map(|l| l.skipped).unwrap_or(0),
+            skipped: pr.skipped,
         },
         rate: rate_s,
         eta,
@@ -510,7 +501,7 @@ fn monitor(
                     .map(|p| v::MonitoredPartition {
                         partition: p.partition.clone(),
                         target: p.target.clone(),
-                        progress_info: part_progress(p, a, None),
+                        progress_info: part_progress(p),
                     })
                     .collect(),
             )

@@ -92,6 +92,8 @@ pub struct ProgressState {
     pub total_files: u64,
     pub total_bytes: u64,
     pub current: String,
+    /// Entries a restore left as they were (the overwrite policy kept them).
+    pub skipped: u64,
     /// Set once the run's restore point is published (the rotation that follows may still be
     /// interrupted; the point is complete).
     pub point: Option<(String, bool)>,

@@ -700,6 +700,7 @@ pub fn restore(
                 if keeps(req.overwrite, &st, &e, link, &label)? {
                     kept.insert(path_key(e.path()));
                     report.skipped += 1;
+                    state.skipped = report.skipped;
                     state.files += 1;
                     if e.k == Kind::File {
                         files_written.insert(path_key(e.path()));

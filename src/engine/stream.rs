@@ -251,83 +251,6 @@ impl Finish for WriteBehind {
     }
 }
 
-/// Hashes what is read into `digest` on a thread of its own: the archive hash would otherwise
-/// share a core with decompression, the slowest stage of every restore and download. At the end
-/// of the stream the thread is joined, so whoever sees the end also sees the complete hash.
-struct Tap<R> {
-    inner: R,
-    digest: Option<Shared>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    worker: Option<std::thread::JoinHandle<()>>,
-}
-
-impl<R> Tap<R> {
-    fn new(inner: R, digest: Option<Shared>) -> Tap<R> {
-        let mut tap = Tap {
-            inner,
-            digest,
-            tx: None,
-            worker: None,
-        };
-        if let Some(d) = tap.digest.clone() {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
-            let spawned = std::thread::Builder::new()
-                .name("zdm-hash".into())
-                .spawn(move || {
-                    for chunk in rx {
-                        let mut g = d.lock().unwrap_or_else(|e| e.into_inner());
-                        g.0.update(&chunk);
-                        g.1 += chunk.len() as u64;
-                    }
-                });
-            // Without a thread the hash is taken inline.
-            if let Ok(h) = spawned {
-                tap.tx = Some(tx);
-                tap.worker = Some(h);
-            }
-        }
-        tap
-    }
-
-    /// Waits until everything read so far is in the hash.
-    fn settle(&mut self) {
-        self.tx = None;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-    }
-}
-
-impl<R: Read> Read for Tap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 {
-            self.settle();
-            return Ok(0);
-        }
-        match (&self.tx, &self.digest) {
-            (Some(tx), _) => {
-                if tx.send(buf[..n].to_vec()).is_err() {
-                    return Err(io::Error::other("the hashing thread stopped"));
-                }
-            }
-            (None, Some(d)) => {
-                let mut g = d.lock().unwrap_or_else(|e| e.into_inner());
-                g.0.update(&buf[..n]);
-                g.1 += n as u64;
-            }
-            (None, None) => {}
-        }
-        Ok(n)
-    }
-}
-
-impl<R> Drop for Tap<R> {
-    fn drop(&mut self) {
-        self.settle();
-    }
-}
-
 /// Decompresses (and decrypts) on a second thread, a chunk ahead of the consumer, so restores
 /// and verifies use two cores as `zstd -d | tar -x` does.
 struct ReadAhead {
@@ -464,7 +387,28 @@ pub fn reader(
     encrypted: bool,
     digest: Option<Shared>,
 ) -> Result<Box<dyn Read + Send>, super::EngineError> {
-    let raw = BufReader::with_capacity(256 * 1024, Tap::new(file, digest));
+    struct Tap<R> {
+        inner: R,
+        digest: Option<Shared>,
+    }
+    impl<R: Read> Read for Tap<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            if let Some(d) = &self.digest {
+                let mut g = d.lock().unwrap_or_else(|e| e.into_inner());
+                g.0.update(&buf[..n]);
+                g.1 += n as u64;
+            }
+            Ok(n)
+        }
+    }
+    let raw = BufReader::with_capacity(
+        256 * 1024,
+        Tap {
+            inner: file,
+            digest,
+        },
+    );
     let mut r: Box<dyn Read + Send> = Box::new(raw);
     if encrypted {
         let id = identity.ok_or(super::EngineError::KeyNeeded(String::new()))?;
