@@ -172,18 +172,7 @@ mod tests {
     }
 
     fn daily(time: &str) -> ScheduleData {
-        ScheduleData {
-            kind: ScheduleKind::Daily,
-            role: Role::Basic,
-            time: time.into(),
-            once: None,
-            interval_minute: None,
-            interval_hour: None,
-            weekdays: None,
-            weeks: None,
-            dates: None,
-            months: None,
-        }
+        ScheduleData::at(ScheduleKind::Daily, Role::Basic, time)
     }
 
     #[test]

@@ -146,20 +146,9 @@ async fn with_proofs(
     state: &AppState,
     mut entries: Vec<v::ImageEntry>,
 ) -> Result<Vec<v::ImageEntry>, ApiError> {
-    let mut names: Vec<String> = entries.iter().map(|e| e.image.job_name.clone()).collect();
-    names.sort();
-    names.dedup();
     let proofs = state
         .db
-        .read(move |c| {
-            let mut out = std::collections::HashMap::new();
-            for n in names {
-                if let Some(t) = crate::db::recoveries::last_test(c, &n)? {
-                    out.insert(n, t);
-                }
-            }
-            Ok::<_, ApiError>(out)
-        })
+        .read(|c| crate::db::recoveries::last_tests(c).map_err(ApiError::from))
         .await?;
     for e in &mut entries {
         e.image.last_restore_test = proofs.get(&e.image.job_name).map(restore_test);

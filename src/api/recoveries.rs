@@ -694,16 +694,9 @@ pub async fn update(
             None
         }
     };
-    let change_name = obj.get("changeName").and_then(|v| {
-        let n = crate::domain::fields::string(v, "changeName", &mut errs)?;
-        match crate::domain::job::check_job_name(&n) {
-            Ok(()) => Some(n),
-            Err(m) => {
-                errs.add("changeName", m);
-                None
-            }
-        }
-    });
+    let change_name = obj
+        .get("changeName")
+        .and_then(|v| crate::domain::job::job_name_field(v, "changeName", &mut errs));
     let status = obj.get("status").and_then(|v| {
         match v.as_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
             Some(s @ ("start" | "stop")) => Some(s.to_string()),

@@ -302,22 +302,6 @@ pub struct RestoreTest {
     pub point: Option<String>,
 }
 
-pub fn last_test(c: &Connection, backup_job: &str) -> rusqlite::Result<Option<RestoreTest>> {
-    c.prepare_cached(
-        "SELECT ok, at, recovery_job, point_id FROM restore_tests WHERE backup_job = ?1
-         ORDER BY id DESC LIMIT 1",
-    )?
-    .query_row([backup_job], |r| {
-        Ok(RestoreTest {
-            ok: r.get(0)?,
-            at: r.get(1)?,
-            recovery_job: r.get(2)?,
-            point: r.get(3)?,
-        })
-    })
-    .optional()
-}
-
 /// The newest restore proof of every backup job (by name).
 pub fn last_tests(
     c: &Connection,

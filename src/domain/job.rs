@@ -373,6 +373,18 @@ pub const MAX_NETWORK_LIMIT: i64 = 1_048_576;
 
 /// Job names become directory names in the repository and are also looked up by name in URLs,
 /// so they must be usable as both.
+/// A body field that must hold a job name (`jobName`, `changeName`), problems reported.
+pub fn job_name_field(v: &Value, field: &str, errs: &mut FieldErrors) -> Option<String> {
+    let n = string(v, field, errs)?;
+    match check_job_name(&n) {
+        Ok(()) => Some(n),
+        Err(m) => {
+            errs.add(field, m);
+            None
+        }
+    }
+}
+
 pub fn check_job_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty() || name.chars().count() > 128 {
         return Err(Invalid::new(format!(
@@ -784,16 +796,9 @@ pub fn parse_registration(
             ),
         ),
     }
-    let job_name = obj.get("jobName").and_then(|v| {
-        let n = string(v, "jobName", &mut errs)?;
-        match check_job_name(&n) {
-            Ok(()) => Some(n),
-            Err(m) => {
-                errs.add("jobName", m);
-                None
-            }
-        }
-    });
+    let job_name = obj
+        .get("jobName")
+        .and_then(|v| job_name_field(v, "jobName", &mut errs));
     let user = match obj.get("user") {
         Some(v) => {
             let r = Ref::parse(v, "user", &mut errs);
@@ -850,16 +855,9 @@ pub fn parse_registration(
                     }
                 };
                 let jfield = join(&prefix, "jobName");
-                let job_name = io.get("jobName").and_then(|v| {
-                    let n = string(v, &jfield, &mut errs)?;
-                    match check_job_name(&n) {
-                        Ok(()) => Some(n),
-                        Err(m) => {
-                            errs.add(&jfield, m);
-                            None
-                        }
-                    }
-                });
+                let job_name = io
+                    .get("jobName")
+                    .and_then(|v| job_name_field(v, &jfield, &mut errs));
                 if io.contains_key("excludePartition") {
                     // It filters the request's partition set, which an entry for one
                     // partition cannot change: refused rather than silently ignored.
@@ -988,12 +986,7 @@ pub fn parse_update(
         }
     }
     if let Some(v) = obj.get("changeName") {
-        if let Some(n) = string(v, "changeName", &mut errs) {
-            match check_job_name(&n) {
-                Ok(()) => up.change_name = Some(n),
-                Err(m) => errs.add("changeName", m),
-            }
-        }
+        up.change_name = job_name_field(v, "changeName", &mut errs);
     }
     if let Some(v) = obj.get("status") {
         match v.as_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {

@@ -139,18 +139,11 @@ mod tests {
     }
 
     fn sched(kind: u8, time: &str) -> ScheduleData {
-        ScheduleData {
-            kind: ScheduleKind::from_code(kind.into()).unwrap(),
-            role: Role::Basic,
-            time: time.into(),
-            once: None,
-            interval_minute: None,
-            interval_hour: None,
-            weekdays: None,
-            weeks: None,
-            dates: None,
-            months: None,
-        }
+        ScheduleData::at(
+            ScheduleKind::from_code(kind.into()).unwrap(),
+            Role::Basic,
+            time,
+        )
     }
 
     fn berlin() -> Zone {

@@ -7,7 +7,7 @@ use super::fields::{
     integer, is_email, join, normalize_abs_path, reject_unknown, string, string_list, type_of,
     use_option, FieldErrors,
 };
-use super::job::{check_job_name, parse_repository, parse_schedule, HostProbe, Ref, RepoInput};
+use super::job::{job_name_field, parse_repository, parse_schedule, HostProbe, Ref, RepoInput};
 use super::job::{ScheduleInput, ScriptRun, MAX_NETWORK_LIMIT};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
@@ -445,16 +445,9 @@ pub fn parse_registration(
         .get("repository")
         .and_then(|v| parse_repository(v, "repository", probe, &mut errs));
     let mode = obj.get("mode").and_then(|v| mode(v, "mode", &mut errs));
-    let job_name = obj.get("jobName").and_then(|v| {
-        let n = string(v, "jobName", &mut errs)?;
-        match check_job_name(&n) {
-            Ok(()) => Some(n),
-            Err(m) => {
-                errs.add("jobName", m);
-                None
-            }
-        }
-    });
+    let job_name = obj
+        .get("jobName")
+        .and_then(|v| job_name_field(v, "jobName", &mut errs));
     let overwrite = obj
         .get("overwrite")
         .and_then(|v| allow_option(v, "overwrite", &mut errs));

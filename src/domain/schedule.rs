@@ -400,18 +400,7 @@ pub fn parse_slot(
             );
         }
     }
-    let mut data = ScheduleData {
-        kind,
-        role,
-        time: String::new(),
-        once: None,
-        interval_minute: None,
-        interval_hour: None,
-        weekdays: None,
-        weeks: None,
-        dates: None,
-        months: None,
-    };
+    let mut data = ScheduleData::at(kind, role, "");
     if let Some(t) = obj.get("time") {
         match t.as_str().map(str::trim) {
             Some(s) if valid_time(s) => data.time = s.to_string(),
@@ -578,6 +567,22 @@ pub fn check_smart_basic_single(data: &ScheduleData) -> Result<(), Invalid> {
 }
 
 impl ScheduleData {
+    /// A slot of `kind` at `time` (`HH:mm`), nothing else chosen yet.
+    pub fn at(kind: ScheduleKind, role: Role, time: &str) -> ScheduleData {
+        ScheduleData {
+            kind,
+            role,
+            time: time.into(),
+            once: None,
+            interval_minute: None,
+            interval_hour: None,
+            weekdays: None,
+            weeks: None,
+            dates: None,
+            months: None,
+        }
+    }
+
     /// Whether any field selects more than one value (spec §3.4 count rule).
     pub fn is_multi(&self) -> bool {
         [self.weekdays, self.weeks, self.dates, self.months]
