@@ -968,3 +968,67 @@ fn recoveries_run_scripts_send_mail_and_restore_incrementally() {
     assert_eq!(h["result"]["stats"]["skipped"], 0, "{h:#}");
     assert_eq!(read(&out).lines().count(), 3);
 }
+
+#[test]
+fn a_recovery_killed_with_the_daemon_is_recorded_as_interrupted_and_runs_again() {
+    let mut e = env(|src| {
+        for i in 0..4 {
+            write(
+                &src.join(format!("big/f{i}")),
+                &common::tree::noise(1 << 20, i),
+            );
+        }
+    });
+    e.register_backup("web", json!({"compression": "not use"}));
+    e.backup("web");
+    let t = e.tmp.path().join("crash");
+    let mut body = e.body("crash", "web", &t, json!({"overwritePolicy": "always"}));
+    body["networkLimit"] = json!(1);
+    body["autoStart"] = json!("use");
+    assert_eq!(e.d.post("/api/recoveries", body).status, 201);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while e.d.get("/api/recoveries/crash").body["data"]["job"]["info"]["status"]["current"]
+        != "Processing"
+    {
+        assert!(Instant::now() < deadline, "never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    e.d.restart_after(Duration::from_millis(100));
+    // Start-up marks the run that died with the daemon; the job is not stuck "Processing".
+    let h = e.finished("crash", 0);
+    assert_eq!(h["result"]["status"], "FAIL", "{h:#}");
+    assert!(
+        h["result"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Interrupted"),
+        "{h:#}"
+    );
+    let r = e.d.get("/api/recoveries/crash");
+    assert_eq!(r.body["data"]["job"]["info"]["status"]["current"], "Error");
+    // Started again, it finishes and replaces what the first run left.
+    let r = e.d.put(
+        "/api/recoveries/crash",
+        json!({"center": 1, "networkLimit": 0, "status": "start"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h = e.finished("crash", 1);
+    assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
+    assert_same(
+        &snapshot(&e.src, &[]),
+        &snapshot(&t, &[]),
+        "after the crash",
+    );
+    // No temporary file of the killed run is left behind.
+    let leftovers = std::process::Command::new("find")
+        .arg(&t)
+        .args(["-name", ".zdm-restore-*"])
+        .output()
+        .unwrap();
+    assert!(
+        leftovers.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&leftovers.stdout)
+    );
+}

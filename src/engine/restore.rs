@@ -317,6 +317,8 @@ fn show(p: &[u8]) -> String {
 /// The restore's directory descriptors, kept in step with the catalog's walk order.
 struct Dirs {
     stack: Vec<Frame>,
+    /// When this restore started (Unix seconds): older temporary files are a killed run's.
+    started: i64,
     as_root: bool,
     overwrite: bool,
     /// Names `delete` must leave alone.
@@ -334,6 +336,7 @@ impl Dirs {
     fn leave_until(&mut self, p: &[u8], warnings: &mut Vec<String>) {
         while self.stack.len() > 1 && !is_ancestor(&self.stack.last().expect("len > 1").path, p) {
             let f = self.stack.pop().expect("len > 1");
+            self.sweep(&f, warnings);
             self.prune(&f, warnings);
             if let Some(e) = &f.entry {
                 safe_fs::meta_fd(f.fd.as_fd(), e, self.as_root, &show(&f.path), warnings);
@@ -345,6 +348,16 @@ impl Dirs {
     fn saw(&mut self, name: &[u8]) {
         if let Some(seen) = self.stack.last_mut().and_then(|f| f.seen.as_mut()) {
             seen.insert(name.to_vec());
+        }
+    }
+
+    /// Removes what a killed restore left in `f` under temporary names.
+    fn sweep(&self, f: &Frame, warnings: &mut Vec<String>) {
+        if let Err(e) = safe_fs::sweep_temps(f.fd.as_fd(), self.started) {
+            warnings.push(format!(
+                "{}: cannot remove the temporary files of an interrupted restore: {e}",
+                show(&f.path)
+            ));
         }
     }
 
@@ -640,6 +653,7 @@ pub fn restore(
         ..Default::default()
     };
     let mut dirs = Dirs {
+        started: chrono::Utc::now().timestamp(),
         stack: vec![Frame {
             path: b".".to_vec(),
             fd: root,
@@ -864,6 +878,7 @@ pub fn restore(
     // change while children are written.
     dirs.leave_until(b"\0", &mut report.warnings);
     let root = dirs.stack.pop().expect("the root stays");
+    dirs.sweep(&root, &mut report.warnings);
     dirs.prune(&root, &mut report.warnings);
     report.deleted = dirs.deleted;
     if req.verify {

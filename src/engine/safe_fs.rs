@@ -114,11 +114,35 @@ pub fn remove(parent: BorrowedFd, n: &[u8]) -> io::Result<()> {
     }
 }
 
+/// The name prefix of the files a restore writes before renaming them into place.
+const TEMP_PREFIX: &str = ".zdm-restore-";
+
+/// Removes the temporary files a restore killed before it could rename them left in `dir`:
+/// regular files with the temporary prefix whose inode last changed before `since` (Unix
+/// seconds; a restore running now changes its own files' inodes as it writes them). Returns
+/// how many went.
+pub fn sweep_temps(dir: BorrowedFd, since: i64) -> io::Result<u64> {
+    let mut gone = 0;
+    for e in rfs::Dir::read_from(dir)? {
+        let e = e?;
+        let n = e.file_name().to_bytes();
+        if !n.starts_with(TEMP_PREFIX.as_bytes()) {
+            continue;
+        }
+        let st = rfs::statat(dir, name(n), AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_ctime < since {
+            rfs::unlinkat(dir, name(n), AtFlags::empty())?;
+            gone += 1;
+        }
+    }
+    Ok(gone)
+}
+
 /// Creates a new file under a unique temporary name in `parent` (mode 0600, never through a
 /// symlink); returns it and its name.
 pub fn create_temp(parent: BorrowedFd) -> io::Result<(File, Vec<u8>)> {
     loop {
-        let tmp = format!(".zdm-restore-{:016x}", rand::random::<u64>()).into_bytes();
+        let tmp = format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()).into_bytes();
         match rfs::openat(
             parent,
             name(&tmp),
