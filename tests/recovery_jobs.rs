@@ -912,7 +912,13 @@ fn recoveries_run_scripts_send_mail_and_restore_incrementally() {
         "--extra-partition",
         src.to_str().unwrap(),
     ]);
-    let e = Env { d, src, repo, tmp };
+    let e = Env {
+        d,
+        src,
+        repo,
+        tmp,
+        fs: None,
+    };
     e.register_backup("web", json!({}));
     e.backup("web");
     // An after-script that records what it was told.

@@ -281,20 +281,32 @@ fn to_resp(res: Result<ureq::Response, ureq::Error>) -> Resp {
     }
 }
 
-/// A daemon for server `srv` whose extra partition `src` was filled by `fill`, and an empty
-/// local repository directory `repo`, all in one temporary directory.
+/// A daemon for server `srv` whose partition `src` was filled by `fill`, and an empty local
+/// repository directory `repo`. As root (CI) `src` is a loop-mounted ext4 file system, a real
+/// partition; otherwise a directory given as an extra partition.
 pub struct PartitionEnv {
     pub d: Daemon,
     pub src: PathBuf,
     pub repo: PathBuf,
     pub tmp: tempfile::TempDir,
+    /// Unmounted when the environment is dropped (after the daemon stopped using it).
+    pub fs: Option<tree::LoopFs>,
 }
 
 pub fn partition_env(fill: impl FnOnce(&Path)) -> PartitionEnv {
     let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir_all(&src).unwrap();
+    let repo = tmp.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
+    let fs = tree::is_root().then(|| tree::LoopFs::new(64));
+    let src = match &fs {
+        Some(fs) => {
+            // mkfs leaves lost+found, which is not part of the tree under test.
+            let _ = std::fs::remove_dir(fs.mount.join("lost+found"));
+            fs.mount.clone()
+        }
+        None => tmp.path().join("src"),
+    };
+    std::fs::create_dir_all(&src).unwrap();
     fill(&src);
     let d = Daemon::start(&[
         "--server-name",
@@ -302,7 +314,13 @@ pub fn partition_env(fill: impl FnOnce(&Path)) -> PartitionEnv {
         "--extra-partition",
         src.to_str().unwrap(),
     ]);
-    PartitionEnv { d, src, repo, tmp }
+    PartitionEnv {
+        d,
+        src,
+        repo,
+        tmp,
+        fs,
+    }
 }
 
 /// Checks the ZDM error envelope: status, `success:false`, message (unless empty), request ID
