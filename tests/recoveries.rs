@@ -474,6 +474,32 @@ fn images_of_jobs_and_servers_and_browsing_them() {
     let (code, r) = e.download("web", &full, "format=tar");
     assert_eq!(code, 200);
     assert!(Env::body(r).is_ok());
+    // A whole full point is its archive as it is: stock tar extracts the source's tree, and
+    // tar.zst is the same tar compressed.
+    let (code, r) = e.download("plain", &plain, "format=tar");
+    assert_eq!(code, 200);
+    let whole = Env::body(r).unwrap();
+    let (_, r) = e.download("plain", &plain, "format=tar.zst");
+    assert!(zstd::decode_all(Env::body(r).unwrap().as_slice()).unwrap() == whole);
+    let out = e.tmp.path().join("whole");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(e.tmp.path().join("whole.tar"), &whole).unwrap();
+    common::tree::sh(&format!(
+        "tar -x -f '{}' -C '{}'",
+        e.tmp.path().join("whole.tar").display(),
+        out.display()
+    ));
+    let shape = |root: &Path| {
+        common::tree::snapshot(root, &[])
+            .into_iter()
+            .filter(|(p, _)| p != b".")
+            .map(|(p, n)| (p, (n.kind, n.content, n.link, n.mode)))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        shape(&e.src) == shape(&out),
+        "the whole-point tar extracts the source"
+    );
 
     // The browse index is built once and kept in the state directory.
     let built: Vec<_> = std::fs::read_dir(e.d.state.join("browse-index"))

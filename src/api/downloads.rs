@@ -382,6 +382,22 @@ async fn serve(
         header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{file}\""),
     ));
+    // A whole full point is its archive as it is (checked by the archive's hash).
+    if rels.iter().any(|r| r == b".") && point.manifest.parent.is_none() {
+        return Ok(stream(resp, what, head, move |w| {
+            let cancel = CancelToken::new();
+            if zst {
+                let mut enc = zstd::Encoder::new(w, 3)
+                    .map_err(|e| crate::engine::EngineError::io("download", e))?;
+                export::write_archive(&*t, &point, identity.as_ref(), &mut enc, &cancel)?;
+                enc.finish()
+                    .map_err(|e| crate::engine::EngineError::io("download", e))?;
+            } else {
+                export::write_archive(&*t, &point, identity.as_ref(), &mut *w, &cancel)?;
+            }
+            Ok(())
+        }));
+    }
     let points = found.points.clone();
     let ix = Arc::new(std::sync::Mutex::new(ix));
     Ok(stream(resp, what, head, move |w| {

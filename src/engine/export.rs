@@ -22,8 +22,7 @@ use std::iter::Peekable;
 struct Checked<'a, R> {
     inner: R,
     left: u64,
-    /// `None`: the content is checked as part of the whole archive instead.
-    hasher: Option<blake3::Hasher>,
+    hasher: blake3::Hasher,
     want: Option<&'a str>,
     what: &'a str,
 }
@@ -38,8 +37,8 @@ impl<R: Read> Read for Checked<'_, R> {
                     self.what, self.left
                 )));
             }
-            if let (Some(want), Some(h)) = (self.want, &self.hasher) {
-                if h.finalize().to_hex().as_str() != want {
+            if let Some(want) = self.want {
+                if self.hasher.finalize().to_hex().as_str() != want {
                     return Err(io::Error::other(format!(
                         "{}: the content does not match its hash in the catalog",
                         self.what
@@ -50,9 +49,7 @@ impl<R: Read> Read for Checked<'_, R> {
         }
         let n = n.min(self.left as usize);
         self.left -= n as u64;
-        if let Some(h) = &mut self.hasher {
-            h.update(&buf[..n]);
-        }
+        self.hasher.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -65,16 +62,88 @@ fn archive(
     t: &dyn Target,
     p: &Point,
     identity: Option<&age::x25519::Identity>,
-    digest: Option<Shared>,
 ) -> Result<tar::Archive<Box<dyn Read + Send>>, EngineError> {
     let m = &p.manifest;
     let f = t
         .open(&p.dir.join(m.data_file()))
         .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
     Ok(tar::Archive::new(
-        super::stream::reader(f, m.compression, identity, m.encryption, digest)
+        super::stream::reader(f, m.compression, identity, m.encryption, None)
             .map_err(|e| super::catalog::key_named(e, m))?,
     ))
+}
+
+/// Writes a whole full point as one tar: its archive, decrypted and decompressed, as it is (the
+/// backup wrote it as the PAX tar of every entry, through the same `append_entry` a selection
+/// uses). The archive's hash in the manifest checks every byte; the last two blocks, which hold
+/// the tar's end, go out only after it matched, so damage never ends in a complete tar.
+/// Returns the bytes written.
+pub fn write_archive<W: Write>(
+    t: &dyn Target,
+    point: &Point,
+    identity: Option<&age::x25519::Identity>,
+    mut out: W,
+    cancel: &CancelToken,
+) -> Result<u64, EngineError> {
+    const BLOCK: usize = 1 << 20;
+    let m = &point.manifest;
+    if m.parent.is_some() {
+        return Err(EngineError::Usage(format!(
+            "{} is an increment: its archive holds only what changed",
+            m.id
+        )));
+    }
+    let digest = Shared::default();
+    let f = t
+        .open(&point.dir.join(m.data_file()))
+        .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
+    let mut r = super::stream::reader(
+        f,
+        m.compression,
+        identity,
+        m.encryption,
+        Some(digest.clone()),
+    )
+    .map_err(|e| super::catalog::key_named(e, m))?;
+    let io_err = |e: io::Error| EngineError::Io(io::Error::new(e.kind(), format!("download: {e}")));
+    let mut held: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
+    let mut spare: Option<Vec<u8>> = None;
+    let mut sent = 0u64;
+    loop {
+        cancel.check()?;
+        let mut block = spare.take().unwrap_or_default();
+        block.resize(BLOCK, 0);
+        let mut n = 0;
+        while n < BLOCK {
+            match r.read(&mut block[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(EngineError::Corrupt(format!("{}: archive: {e}", m.id))),
+            }
+        }
+        block.truncate(n);
+        if n > 0 {
+            held.push_back(block);
+        }
+        // Two blocks stay unsent until the end: together they hold the tar's end.
+        while held.len() > 2 {
+            let b = held.pop_front().expect("more than two");
+            out.write_all(&b).map_err(io_err)?;
+            sent += b.len() as u64;
+            spare = Some(b);
+        }
+        if n < BLOCK {
+            break;
+        }
+    }
+    super::catalog::finish_archive(r, &digest, m)?;
+    for b in held {
+        out.write_all(&b).map_err(io_err)?;
+        sent += b.len() as u64;
+    }
+    out.flush().map_err(io_err)?;
+    Ok(sent)
 }
 
 /// Writes the content of the regular file `path` (a catalog path) of a point whose archive
@@ -89,7 +158,7 @@ pub fn write_file(
     out: &mut dyn Write,
 ) -> Result<u64, EngineError> {
     let id = &holder.manifest.id;
-    let mut a = archive(t, holder, identity, None)?;
+    let mut a = archive(t, holder, identity)?;
     let mut entries = a
         .entries()
         .map_err(|e| EngineError::Corrupt(format!("archive of {id}: {e}")))?
@@ -100,7 +169,7 @@ pub fn write_file(
     let mut r = Checked {
         inner: rec,
         left: size,
-        hasher: Some(blake3::Hasher::new()),
+        hasher: blake3::Hasher::new(),
         want: hash,
         what: &what,
     };
@@ -156,14 +225,9 @@ pub fn write_tar<W: Write>(
         .map(|p| stepped(t, p, identity))
         .collect::<Result<_, _>>()?;
     let roots = roots(paths);
-    // A whole full point reads its one archive from start to end: the archive's hash in the
-    // manifest then checks every byte (on the decompressing thread, over fewer bytes), and the
-    // per-file hashes are not needed. Damage still ends the stream before the tar trailer.
-    let whole = last == 0 && roots.iter().any(|r| r == b".");
-    let digest = whole.then(Shared::default);
     let mut archives: Vec<tar::Archive<Box<dyn Read + Send>>> = chain
         .iter()
-        .map(|p| archive(t, p, identity, digest.clone()))
+        .map(|p| archive(t, p, identity))
         .collect::<Result<_, _>>()?;
     let mut entries: Vec<Peekable<tar::Entries<'_, Box<dyn Read + Send>>>> = archives
         .iter_mut()
@@ -212,7 +276,7 @@ pub fn write_tar<W: Write>(
                 let mut r = Checked {
                     inner: rec,
                     left: e.size,
-                    hasher: (!whole).then(blake3::Hasher::new),
+                    hasher: blake3::Hasher::new(),
                     want: e.h.as_deref(),
                     what: &what,
                 };
@@ -253,7 +317,7 @@ pub fn write_tar<W: Write>(
                             .ok_or_else(|| {
                                 EngineError::Corrupt(format!("{holder_id} is not in the chain"))
                             })?;
-                        let mut a = archive(t, holder, identity, None)?;
+                        let mut a = archive(t, holder, identity)?;
                         let mut es = a
                             .entries()
                             .map_err(|err| EngineError::Corrupt(format!("{holder_id}: {err}")))?
@@ -268,7 +332,7 @@ pub fn write_tar<W: Write>(
                         let mut r = Checked {
                             inner: rec,
                             left: size,
-                            hasher: Some(blake3::Hasher::new()),
+                            hasher: blake3::Hasher::new(),
                             want: hash.as_deref(),
                             what: &what,
                         };
@@ -285,11 +349,6 @@ pub fn write_tar<W: Write>(
             _ => append_entry(&mut tar, &out_e, None, &mut warnings).map_err(io_err)?,
         }
         done.entries += 1;
-    }
-    if let Some(d) = &digest {
-        drop(entries);
-        let a = archives.pop().expect("one archive");
-        super::catalog::finish_archive(a.into_inner(), d, &point.manifest)?;
     }
     tar.into_inner().map_err(io_err)?.flush().map_err(io_err)?;
     Ok(done)
