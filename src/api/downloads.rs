@@ -12,6 +12,7 @@ use super::images::{catalog_path, identity, job_and_repo, locate, pick, INDEX_DI
 use crate::engine::entry::Kind;
 use crate::engine::export;
 use crate::engine::index::PointIndex;
+use crate::engine::stream::Chunk;
 use crate::engine::CancelToken;
 use crate::state::AppState;
 use actix_web::http::header;
@@ -31,13 +32,23 @@ struct ChanWriter {
 }
 
 impl ChanWriter {
+    /// Sends what is buffered, then `block` as it is (no copy).
+    fn send_owned(&mut self, block: Chunk) -> io::Result<()> {
+        self.send()?;
+        self.push(Bytes::from_owner(block))
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.push(chunk)
+    }
+
+    fn push(&self, b: Bytes) -> io::Result<()> {
         self.tx
-            .blocking_send(Ok(chunk))
+            .blocking_send(Ok(b))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
     }
 }
@@ -389,11 +400,13 @@ async fn serve(
             if zst {
                 let mut enc = zstd::Encoder::new(w, 3)
                     .map_err(|e| crate::engine::EngineError::io("download", e))?;
-                export::write_archive(&*t, &point, identity.as_ref(), &mut enc, &cancel)?;
+                let mut emit = |b: Chunk| enc.write_all(&b);
+                export::write_archive(&*t, &point, identity.as_ref(), &mut emit, &cancel)?;
                 enc.finish()
                     .map_err(|e| crate::engine::EngineError::io("download", e))?;
             } else {
-                export::write_archive(&*t, &point, identity.as_ref(), &mut *w, &cancel)?;
+                let mut emit = |b: Chunk| w.send_owned(b);
+                export::write_archive(&*t, &point, identity.as_ref(), &mut emit, &cancel)?;
             }
             Ok(())
         }));

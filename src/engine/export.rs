@@ -75,17 +75,18 @@ fn archive(
 
 /// Writes a whole full point as one tar: its archive, decrypted and decompressed, as it is (the
 /// backup wrote it as the PAX tar of every entry, through the same `append_entry` a selection
-/// uses). The archive's hash in the manifest checks every byte; the last two blocks, which hold
-/// the tar's end, go out only after it matched, so damage never ends in a complete tar.
+/// uses). The archive's hash in the manifest checks every byte; the last megabyte or more, which
+/// holds the tar's end, goes out only after it matched, so damage never ends in a complete tar.
+/// The decoded chunks go to `emit` as they are (a download sends them without a copy).
 /// Returns the bytes written.
-pub fn write_archive<W: Write>(
+pub fn write_archive(
     t: &dyn Target,
     point: &Point,
     identity: Option<&age::x25519::Identity>,
-    mut out: W,
+    emit: &mut dyn FnMut(super::stream::Chunk) -> io::Result<()>,
     cancel: &CancelToken,
 ) -> Result<u64, EngineError> {
-    const BLOCK: usize = 1 << 20;
+    const HOLD: usize = 1 << 20;
     let m = &point.manifest;
     if m.parent.is_some() {
         return Err(EngineError::Usage(format!(
@@ -97,7 +98,7 @@ pub fn write_archive<W: Write>(
     let f = t
         .open(&point.dir.join(m.data_file()))
         .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
-    let mut r = super::stream::reader(
+    let mut r = super::stream::chunks(
         f,
         m.compression,
         identity,
@@ -106,43 +107,30 @@ pub fn write_archive<W: Write>(
     )
     .map_err(|e| super::catalog::key_named(e, m))?;
     let io_err = |e: io::Error| EngineError::Io(io::Error::new(e.kind(), format!("download: {e}")));
-    let mut held: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
-    let mut spare: Option<Vec<u8>> = None;
+    let mut held = std::collections::VecDeque::new();
+    let mut held_bytes = 0usize;
     let mut sent = 0u64;
     loop {
         cancel.check()?;
-        let mut block = spare.take().unwrap_or_default();
-        block.resize(BLOCK, 0);
-        let mut n = 0;
-        while n < BLOCK {
-            match r.read(&mut block[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(EngineError::Corrupt(format!("{}: archive: {e}", m.id))),
-            }
-        }
-        block.truncate(n);
-        if n > 0 {
-            held.push_back(block);
-        }
-        // Two blocks stay unsent until the end: together they hold the tar's end.
-        while held.len() > 2 {
-            let b = held.pop_front().expect("more than two");
-            out.write_all(&b).map_err(io_err)?;
+        let chunk = r
+            .next_chunk()
+            .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
+        let Some(chunk) = chunk else { break };
+        held_bytes += chunk.len();
+        held.push_back(chunk);
+        // The chunks after the first must still hold HOLD bytes for it to go.
+        while held.len() > 1 && held_bytes - held[0].len() >= HOLD {
+            let b = held.pop_front().expect("more than one");
+            held_bytes -= b.len();
             sent += b.len() as u64;
-            spare = Some(b);
-        }
-        if n < BLOCK {
-            break;
+            emit(b).map_err(io_err)?;
         }
     }
     super::catalog::finish_archive(r, &digest, m)?;
     for b in held {
-        out.write_all(&b).map_err(io_err)?;
         sent += b.len() as u64;
+        emit(b).map_err(io_err)?;
     }
-    out.flush().map_err(io_err)?;
     Ok(sent)
 }
 

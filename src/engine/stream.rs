@@ -3,7 +3,7 @@
 
 use super::target::RepoFile;
 use super::CancelToken;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::time::{Duration, Instant};
 
 /// Size and BLAKE3 hash of what reached the file.
@@ -251,22 +251,78 @@ impl Finish for WriteBehind {
     }
 }
 
+/// Buffers of consumed chunks, handed back to the thread that fills them: a fresh 1 MiB buffer
+/// would be zeroed first, which costs the decoding thread a few percent.
+#[derive(Clone, Default)]
+struct Pool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl Pool {
+    /// A buffer of CHUNK bytes (reused ones keep their old content; only growth is zeroed).
+    fn take(&self) -> Vec<u8> {
+        let mut b = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        b.resize(CHUNK, 0);
+        b
+    }
+
+    fn give(&self, b: Vec<u8>) {
+        if b.capacity() >= CHUNK {
+            let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if g.len() < 16 {
+                g.push(b);
+            }
+        }
+    }
+}
+
+/// A decoded chunk taken whole from a `ReadAhead`; its buffer goes back to it when dropped.
+pub struct Chunk {
+    buf: Vec<u8>,
+    pool: Pool,
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
 /// Decompresses (and decrypts) on a second thread, a chunk ahead of the consumer, so restores
 /// and verifies use two cores as `zstd -d | tar -x` does.
-struct ReadAhead {
+pub struct ReadAhead {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     cur: Vec<u8>,
     pos: usize,
     done: bool,
+    pool: Pool,
 }
 
 impl ReadAhead {
     fn new(mut inner: Box<dyn Read + Send>) -> ReadAhead {
         let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let pool = Pool::default();
+        let filler = pool.clone();
         let spawned = std::thread::Builder::new()
             .name("zdm-read".into())
             .spawn(move || loop {
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = filler.take();
                 let mut n = 0;
                 let r = loop {
                     match inner.read(&mut buf[n..]) {
@@ -293,37 +349,32 @@ impl ReadAhead {
                 }
             });
         let (tx_fail, rx_fail) = std::sync::mpsc::sync_channel(1);
-        match spawned {
-            Ok(_) => ReadAhead {
-                rx,
-                cur: Vec::new(),
-                pos: 0,
-                done: false,
-            },
+        let rx = match spawned {
+            Ok(_) => rx,
             Err(e) => {
                 let _ = tx_fail.send(Err(e));
-                ReadAhead {
-                    rx: rx_fail,
-                    cur: Vec::new(),
-                    pos: 0,
-                    done: false,
-                }
+                rx_fail
             }
+        };
+        ReadAhead {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+            pool,
         }
     }
-}
 
-impl Read for ReadAhead {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
-            if self.done {
-                return Ok(0);
-            }
+    /// The next chunk from the thread, the consumed one going back to the pool; false at the end.
+    fn advance(&mut self) -> io::Result<bool> {
+        self.pool.give(std::mem::take(&mut self.cur));
+        self.pos = 0;
+        while !self.done {
             match self.rx.recv() {
                 Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
                 Ok(Ok(chunk)) => {
                     self.cur = chunk;
-                    self.pos = 0;
+                    return Ok(true);
                 }
                 Ok(Err(e)) => {
                     self.done = true;
@@ -332,10 +383,48 @@ impl Read for ReadAhead {
                 Err(_) => self.done = true,
             }
         }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(false)
+    }
+
+    /// The next decoded chunk as it is, without a copy (what `read` has not taken of the current
+    /// one, then whole chunks); `None` at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if self.pos == self.cur.len() && !self.advance()? {
+            return Ok(None);
+        }
+        let mut buf = std::mem::take(&mut self.cur);
+        buf.drain(..self.pos);
+        self.pos = 0;
+        Ok(Some(Chunk {
+            buf,
+            pool: self.pool.clone(),
+        }))
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let have = self.fill_buf()?;
+            let n = out.len().min(have.len());
+            out[..n].copy_from_slice(&have[..n]);
+            n
+        };
+        self.consume(n);
         Ok(n)
+    }
+}
+
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.cur.len() && !self.advance()? {
+            return Ok(&[]);
+        }
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.cur.len());
     }
 }
 
@@ -387,21 +476,6 @@ pub fn reader(
     encrypted: bool,
     digest: Option<Shared>,
 ) -> Result<Box<dyn Read + Send>, super::EngineError> {
-    struct Tap<R> {
-        inner: R,
-        digest: Option<Shared>,
-    }
-    impl<R: Read> Read for Tap<R> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.inner.read(buf)?;
-            if let Some(d) = &self.digest {
-                let mut g = d.lock().unwrap_or_else(|e| e.into_inner());
-                g.0.update(&buf[..n]);
-                g.1 += n as u64;
-            }
-            Ok(n)
-        }
-    }
     let raw = BufReader::with_capacity(
         256 * 1024,
         Tap {
@@ -409,21 +483,77 @@ pub fn reader(
             digest,
         },
     );
-    let mut r: Box<dyn Read + Send> = Box::new(raw);
-    if encrypted {
-        let id = identity.ok_or(super::EngineError::KeyNeeded(String::new()))?;
-        let dec = age::Decryptor::new_buffered(BufReader::new(r))
-            .map_err(|e| super::EngineError::Corrupt(format!("age header: {e}")))?;
-        let s = dec
-            .decrypt(std::iter::once(id as &dyn age::Identity))
+    let decoded = layers(Box::new(raw), compression, identity, encrypted)?;
+    Ok(Box::new(ReadAhead::new(decoded)))
+}
+
+/// `reader` for a consumer that takes the decoded chunks themselves (`ReadAhead::next_chunk`)
+/// and has a core to spare: the file is also read and hashed on a thread of its own, so the
+/// decoding thread does nothing else (a download then keeps pace with `zstd -dc`).
+pub fn chunks(
+    file: Box<dyn Read + Send>,
+    compression: bool,
+    identity: Option<&age::x25519::Identity>,
+    encrypted: bool,
+    digest: Option<Shared>,
+) -> Result<ReadAhead, super::EngineError> {
+    let raw = ReadAhead::new(Box::new(Tap {
+        inner: file,
+        digest,
+    }));
+    Ok(ReadAhead::new(layers(
+        Box::new(raw),
+        compression,
+        identity,
+        encrypted,
+    )?))
+}
+
+/// Feeds what is read through `digest`.
+struct Tap<R> {
+    inner: R,
+    digest: Option<Shared>,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(d) = &self.digest {
+            let mut g = d.lock().unwrap_or_else(|e| e.into_inner());
+            g.0.update(&buf[..n]);
+            g.1 += n as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// Decryption and decompression over the raw file.
+fn layers(
+    raw: Box<dyn BufRead + Send>,
+    compression: bool,
+    identity: Option<&age::x25519::Identity>,
+    encrypted: bool,
+) -> Result<Box<dyn Read + Send>, super::EngineError> {
+    if !encrypted {
+        // The decoder reads the raw buffers in place (no buffer of its own to copy into).
+        return Ok(if compression {
+            Box::new(zstd::stream::read::Decoder::with_buffer(raw)?)
+        } else {
+            Box::new(raw)
+        });
+    }
+    let id = identity.ok_or(super::EngineError::KeyNeeded(String::new()))?;
+    let dec = age::Decryptor::new_buffered(raw)
+        .map_err(|e| super::EngineError::Corrupt(format!("age header: {e}")))?;
+    let mut r: Box<dyn Read + Send> = Box::new(
+        dec.decrypt(std::iter::once(id as &dyn age::Identity))
             .map_err(|e| match e {
                 age::DecryptError::NoMatchingKeys => super::EngineError::KeyNeeded(String::new()),
                 other => super::EngineError::Corrupt(format!("age: {other}")),
-            })?;
-        r = Box::new(s);
-    }
+            })?,
+    );
     if compression {
         r = Box::new(zstd::stream::read::Decoder::new(r)?);
     }
-    Ok(Box::new(ReadAhead::new(r)))
+    Ok(r)
 }

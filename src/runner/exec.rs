@@ -15,7 +15,10 @@ use chrono::Utc;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub(super) fn run(db: &Db, settings: &Settings, live: &Live, job: &JobRow) {
+/// Runs one queued run to its recorded result. `release` frees the job's slot just before the
+/// result is written: whoever sees the run finished in the history can start the next one at
+/// once, while the mail is still being sent.
+pub(super) fn run(db: &Db, settings: &Settings, live: &Live, job: &JobRow, release: &dyn Fn()) {
     let run_id = live.view().run_id;
     let mut row = RunRow {
         id: run_id,
@@ -41,6 +44,7 @@ pub(super) fn run(db: &Db, settings: &Settings, live: &Live, job: &JobRow) {
     }
     row.ended_at = Some(Utc::now().timestamp());
     row.log = live.log_text();
+    release();
     if let Err(e) = db.write_blocking(|tx| db::runs::finish(tx, &row).map_err(DbError::from)) {
         tracing::error!(run = %run_id, "cannot record the run result: {e}");
     }

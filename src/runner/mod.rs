@@ -365,17 +365,29 @@ impl Runner {
 
     async fn work(self, live: Arc<Live>, job: db::jobs::JobRow) {
         let permit = self.inner.permits.clone().acquire_owned().await;
-        let inner = self.inner.clone();
+        let runner = self.clone();
         let l = live.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            exec::run(&inner.db, &inner.settings, &l, &job)
+            let release = || runner.release(&l);
+            exec::run(&runner.inner.db, &runner.inner.settings, &l, &job, &release)
         })
         .await;
         if let Err(e) = outcome {
             tracing::error!(run = %live.view().run_id, "run task failed: {e}");
         }
-        self.active().remove(&live.job_id);
+        self.release(&live);
+    }
+
+    /// Frees `live`'s job slot, unless a newer run already holds it.
+    fn release(&self, live: &Arc<Live>) {
+        let mut active = self.active();
+        if active
+            .get(&live.job_id)
+            .is_some_and(|a| Arc::ptr_eq(a, live))
+        {
+            active.remove(&live.job_id);
+        }
     }
 
     /// `status: stop`: cancels the active run at the next file boundary, or keeps a scheduled

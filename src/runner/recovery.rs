@@ -192,17 +192,29 @@ impl Runner {
 
     async fn work_recovery(self, active: Arc<ActiveRecovery>, job: RecoveryRow) {
         let permit = self.inner.permits.clone().acquire_owned().await;
-        let inner = self.inner.clone();
+        let runner = self.clone();
         let a = active.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            run(&inner.db, &inner.settings, &a, &job)
+            let release = || runner.release_recovery(&a);
+            run(&runner.inner.db, &runner.inner.settings, &a, &job, &release)
         })
         .await;
         if let Err(e) = outcome {
             tracing::error!(run = %active.live.view().run_id, "recovery task failed: {e}");
         }
-        self.recoveries().remove(&active.live.job_id);
+        self.release_recovery(&active);
+    }
+
+    /// Frees `active`'s job slot, unless a newer run already holds it.
+    fn release_recovery(&self, active: &Arc<ActiveRecovery>) {
+        let mut map = self.recoveries();
+        if map
+            .get(&active.live.job_id)
+            .is_some_and(|a| Arc::ptr_eq(a, active))
+        {
+            map.remove(&active.live.job_id);
+        }
     }
 
     /// `status: stop`: cancels the active run at the next file boundary and keeps a scheduled
@@ -368,7 +380,14 @@ impl Progress for PartRecording<'_> {
     }
 }
 
-fn run(db: &Db, settings: &Settings, active: &ActiveRecovery, job: &RecoveryRow) {
+/// Runs one queued recovery to its recorded result; `release` as for backups (`exec::run`).
+fn run(
+    db: &Db,
+    settings: &Settings,
+    active: &ActiveRecovery,
+    job: &RecoveryRow,
+    release: &dyn Fn(),
+) {
     let live = &active.live;
     let run_id = live.view().run_id;
     let started = Utc::now();
@@ -402,6 +421,7 @@ fn run(db: &Db, settings: &Settings, active: &ActiveRecovery, job: &RecoveryRow)
     }
     row.ended_at = Some(Utc::now().timestamp());
     row.log = live.log_text();
+    release();
     if let Err(e) = db.write_blocking(|tx| {
         db::recoveries::finish_run(tx, &row, job.spec.verify).map_err(DbError::from)
     }) {
