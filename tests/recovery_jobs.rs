@@ -457,6 +457,16 @@ fn recovery_refusals_are_clear_and_store_nothing() {
         404,
         "Schedule ID '99999' not found",
     );
+    check(
+        with(&|b| b["schedule"] = json!({"type": 1, "basic": 99998})),
+        404,
+        "Schedule ID '99998' not found.",
+    );
+    check(
+        with(&|b| b["schedule"] = json!({"type": 1, "basic": 99997, "advanced": 99996})),
+        400,
+        "advanced is only used by smart schedule types",
+    );
     // References that do not resolve.
     check(
         with(&|b| b["center"] = json!(999)),

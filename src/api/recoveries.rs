@@ -13,12 +13,13 @@ use super::views::recoveries as v;
 use crate::db::{self, jobs::JobRow, recoveries::RecoveryRow, repositories::RepoRow};
 use crate::domain::fields::FieldErrors;
 use crate::domain::ids::{RecoveryId, ScheduleId};
-use crate::domain::job::{Ref, RepoInput, ScheduleInput, SlotInput};
+use crate::domain::job::{Ref, RepoInput, ScheduleInput};
 use crate::domain::recovery::{
     parse_registration, BackupFile, PartInput, RecoveryPart, RecoveryRequest, RecoverySpec,
 };
+use crate::domain::registration;
 use crate::domain::registration::MSG_101;
-use crate::domain::schedule::{Role, ScheduleData};
+use crate::domain::schedule::ScheduleData;
 use crate::runner::recovery::RecoveryEnqueued;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -54,40 +55,28 @@ fn not_found(m: impl Into<String>) -> ApiError {
     ApiError::not_found(m)
 }
 
-/// R6: basic schedules only (types 0-6), the vendor's JOB-ERROR-101 otherwise.
+/// R6: basic schedules only (types 0-6), the vendor's JOB-ERROR-101 otherwise. Resolved as for
+/// backups; a whole schedule named by ID is attached as it is rather than copied.
 fn resolve_schedule(s: &ScheduleInput, c: &rusqlite::Connection) -> Result<SchedulePlan, ApiError> {
-    let get = |id: ScheduleId, dot: &str| -> Result<ScheduleData, ApiError> {
-        db::schedules::get(c, id)
-            .map_err(ApiError::from)?
-            .and_then(|r| r.data)
-            .ok_or_else(|| not_found(format!("Schedule ID '{id}' not found{dot}")))
-    };
-    let plan = match s {
-        ScheduleInput::FullId(id) => SchedulePlan::Attach(*id, get(*id, "")?),
-        ScheduleInput::Inline {
-            advanced: Some(_), ..
-        } => return Err(ApiError::bad_request(MSG_101)),
-        ScheduleInput::Inline { kind, basic, .. } => match basic {
-            SlotInput::Data(d) => SchedulePlan::Insert(d.clone()),
-            SlotInput::Id(id) => {
-                let mut d = get(*id, ".")?;
-                if d.kind != *kind {
-                    return Err(ApiError::bad_request(format!(
-                        "Schedule ID '{id}' is of type {} ({}), but schedule.type is {kind} ({}).",
-                        d.kind,
-                        d.kind.name(),
-                        kind.name()
-                    )));
-                }
-                d.role = Role::Basic;
-                SchedulePlan::Insert(d)
-            }
-        },
-    };
-    if plan.data().kind.is_smart() {
+    if let ScheduleInput::Inline {
+        advanced: Some(_), ..
+    } = s
+    {
         return Err(ApiError::bad_request(MSG_101));
     }
-    Ok(plan)
+    let catalog = db::jobs::TxCatalog::new(c);
+    let resolved = registration::resolve_schedule(s, &catalog);
+    if let Some(e) = catalog.take_error() {
+        return Err(ApiError::from(e));
+    }
+    let r = resolved.map_err(super::backups::rejection)?;
+    if r.advanced.is_some() || r.kind.is_smart() {
+        return Err(ApiError::bad_request(MSG_101));
+    }
+    Ok(match s {
+        ScheduleInput::FullId(id) => SchedulePlan::Attach(*id, r.basic),
+        ScheduleInput::Inline { .. } => SchedulePlan::Insert(r.basic),
+    })
 }
 
 fn resolve_repo(r: &RepoInput, repos: &[RepoRow], field: &str) -> Result<RepoRow, ApiError> {

@@ -230,20 +230,8 @@ fn matches(
             return Ok(false);
         }
     }
-    if let Some(srv) = q.get("server") {
-        let srv = srv.trim();
-        let name = if srv.bytes().all(|b| b.is_ascii_digit()) && srv == "1" {
-            state.settings.server_name.clone()
-        } else {
-            srv.to_string()
-        };
-        let side = match q.get("serverType").map(|s| s.trim().to_ascii_lowercase()) {
-            Some(t) if t == "source" => &spec.source,
-            _ => &spec.target,
-        };
-        if *side != name {
-            return Ok(false);
-        }
+    if !server_matches(q, state, &spec.source, &spec.target) {
+        return Ok(false);
     }
     if let Some(p) = q.get("partition") {
         let want: Vec<&str> = p
@@ -751,6 +739,24 @@ fn check_filters(q: &Query) -> Result<(), ApiError> {
 }
 
 /// Whether a run passes the history filters (values checked by `check_filters`).
+/// The `server` filter (a name, or `1` for this server) against the side `serverType` names
+/// (`source`, or the target by default).
+fn server_matches(q: &Query, state: &AppState, source: &str, target: &str) -> bool {
+    let Some(srv) = q.get("server").map(|s| s.trim()) else {
+        return true;
+    };
+    let name = if srv == "1" {
+        state.settings.server_name.as_str()
+    } else {
+        srv
+    };
+    let side = match q.get("serverType").map(|t| t.trim().to_ascii_lowercase()) {
+        Some(t) if t == "source" => source,
+        _ => target,
+    };
+    side == name
+}
+
 fn history_matches(r: &RecoveryRunRow, q: &Query, state: &AppState) -> Result<bool, ApiError> {
     if let Some(id) = q.get("jobId") {
         if r.recovery_id.map(|i| i.0) != Some(super::query::numeric_id(id, "jobId")?) {
@@ -765,19 +771,8 @@ fn history_matches(r: &RecoveryRunRow, q: &Query, state: &AppState) -> Result<bo
             return Ok(false);
         }
     }
-    if let Some(s) = q.get("server") {
-        let name = if s.trim() == "1" {
-            state.settings.server_name.clone()
-        } else {
-            s.trim().to_string()
-        };
-        let side = match q.get("serverType").map(|t| t.trim().to_ascii_lowercase()) {
-            Some(t) if t == "source" => &r.source,
-            _ => &r.target,
-        };
-        if *side != name {
-            return Ok(false);
-        }
+    if !server_matches(q, state, &r.source, &r.target) {
+        return Ok(false);
     }
     if let Some(p) = q.get("partition") {
         if !r
