@@ -861,6 +861,33 @@ fn a_mail_failure_is_recorded_and_never_fails_the_run() {
     assert!(e.d.log_text().contains("mail failed"));
 }
 
+#[test]
+fn a_finished_run_frees_its_job_while_its_mail_is_still_going_out() {
+    // A relay that accepts connections and never answers: the mail of a run hangs until the
+    // client's timeout, long after the run's result is recorded.
+    let relay = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = relay.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in relay.incoming() {
+            held.push(c);
+        }
+    });
+    let config = format!("[mail]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n");
+    let e = env_with(&config, small_tree);
+    let id = e.register(
+        json!({ "jobName": "hung-mail", "mailEvent": "ops@example.com", "autoStart": "use" }),
+    );
+    let first = e.wait_history(id, 30, "the run", |r| r["run"]["state"] == "complete");
+    // Whoever sees the run finished can start the next one at once.
+    let r =
+        e.d.put(&format!("/api/backups/{id}"), json!({ "status": "start" }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    e.wait_history(id, 30, "the second run", |r| {
+        r["id"] != first["id"] && r["run"]["state"] == "complete"
+    });
+}
+
 /// More jobs due in one second than the scheduler crate's default channel holds (200): every
 /// one of them must be recorded and run.
 #[test]
