@@ -738,7 +738,6 @@ fn check_filters(q: &Query) -> Result<(), ApiError> {
     }
 }
 
-/// Whether a run passes the history filters (values checked by `check_filters`).
 /// The `server` filter (a name, or `1` for this server) against the side `serverType` names
 /// (`source`, or the target by default).
 fn server_matches(q: &Query, state: &AppState, source: &str, target: &str) -> bool {
@@ -757,6 +756,7 @@ fn server_matches(q: &Query, state: &AppState, source: &str, target: &str) -> bo
     side == name
 }
 
+/// Whether a run passes the history filters (values checked by `check_filters`).
 fn history_matches(r: &RecoveryRunRow, q: &Query, state: &AppState) -> Result<bool, ApiError> {
     if let Some(id) = q.get("jobId") {
         if r.recovery_id.map(|i| i.0) != Some(super::query::numeric_id(id, "jobId")?) {
