@@ -317,8 +317,9 @@ fn show(p: &[u8]) -> String {
 /// The restore's directory descriptors, kept in step with the catalog's walk order.
 struct Dirs {
     stack: Vec<Frame>,
-    /// When this restore started (Unix seconds): older temporary files are a killed run's.
-    started: i64,
+    /// When this restore started, less the file system clock's coarseness (a few milliseconds):
+    /// temporary files that changed before are a killed run's.
+    started: std::time::SystemTime,
     as_root: bool,
     overwrite: bool,
     /// Names `delete` must leave alone.
@@ -653,7 +654,7 @@ pub fn restore(
         ..Default::default()
     };
     let mut dirs = Dirs {
-        started: chrono::Utc::now().timestamp(),
+        started: std::time::SystemTime::now() - std::time::Duration::from_millis(20),
         stack: vec![Frame {
             path: b".".to_vec(),
             fd: root,

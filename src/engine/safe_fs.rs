@@ -118,10 +118,15 @@ pub fn remove(parent: BorrowedFd, n: &[u8]) -> io::Result<()> {
 const TEMP_PREFIX: &str = ".zdm-restore-";
 
 /// Removes the temporary files a restore killed before it could rename them left in `dir`:
-/// regular files with the temporary prefix whose inode last changed before `since` (Unix
-/// seconds; a restore running now changes its own files' inodes as it writes them). Returns
-/// how many went.
-pub fn sweep_temps(dir: BorrowedFd, since: i64) -> io::Result<u64> {
+/// regular files with the temporary prefix whose inode last changed before `since` (a restore
+/// running now changes its own files' inodes as it writes them). Compared to the nanosecond:
+/// a run killed and restarted within the same second left files the next run must remove.
+/// Returns how many went.
+pub fn sweep_temps(dir: BorrowedFd, since: std::time::SystemTime) -> io::Result<u64> {
+    let since = since
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let since = (since.as_secs() as i64, since.subsec_nanos() as i64);
     let mut gone = 0;
     for e in rfs::Dir::read_from(dir)? {
         let e = e?;
@@ -130,7 +135,8 @@ pub fn sweep_temps(dir: BorrowedFd, since: i64) -> io::Result<u64> {
             continue;
         }
         let st = rfs::statat(dir, name(n), AtFlags::SYMLINK_NOFOLLOW)?;
-        if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_ctime < since {
+        let changed = (st.st_ctime as i64, st.st_ctime_nsec as i64);
+        if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && changed < since {
             rfs::unlinkat(dir, name(n), AtFlags::empty())?;
             gone += 1;
         }
@@ -326,6 +332,33 @@ pub fn meta_node(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweeps_temps_older_than_the_restore_even_within_the_same_second() {
+        let d = tempfile::tempdir().unwrap();
+        let root = open_root(d.path()).unwrap();
+        let (_, killed) = create_temp(root.as_fd()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let since = std::time::SystemTime::now();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let (_, current) = create_temp(root.as_fd()).unwrap();
+        std::fs::write(d.path().join(".zdm-restore-plain-name"), b"x").unwrap();
+        std::fs::rename(
+            d.path().join(".zdm-restore-plain-name"),
+            d.path().join("kept"),
+        )
+        .unwrap();
+        assert_eq!(sweep_temps(root.as_fd(), since).unwrap(), 1);
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let killed = String::from_utf8(killed).unwrap();
+        let current = String::from_utf8(current).unwrap();
+        assert!(!left.contains(&killed), "{left:?}");
+        assert!(left.contains(&current), "{left:?}");
+        assert!(left.contains(&"kept".to_string()), "{left:?}");
+    }
 
     #[test]
     fn never_opens_through_a_symlink() {
