@@ -371,8 +371,6 @@ pub const MODE_MSG: &str = "type must be one of full, increment, smart";
 /// networkLimit is MiB/s (decision D9); 1 TiB/s is far beyond any link.
 pub const MAX_NETWORK_LIMIT: i64 = 1_048_576;
 
-/// Job names become directory names in the repository and are also looked up by name in URLs,
-/// so they must be usable as both.
 /// A body field that must hold a job name (`jobName`, `changeName`), problems reported.
 pub fn job_name_field(v: &Value, field: &str, errs: &mut FieldErrors) -> Option<String> {
     let n = string(v, field, errs)?;
@@ -385,6 +383,8 @@ pub fn job_name_field(v: &Value, field: &str, errs: &mut FieldErrors) -> Option<
     }
 }
 
+/// Job names become directory names in the repository and are also looked up by name in URLs,
+/// so they must be usable as both.
 pub fn check_job_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty() || name.chars().count() > 128 {
         return Err(Invalid::new(format!(

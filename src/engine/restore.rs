@@ -317,8 +317,7 @@ fn show(p: &[u8]) -> String {
 /// The restore's directory descriptors, kept in step with the catalog's walk order.
 struct Dirs {
     stack: Vec<Frame>,
-    /// When this restore started, less the file system clock's coarseness (a few milliseconds):
-    /// temporary files that changed before are a killed run's.
+    /// When this restore started: temporary files that changed before are a killed run's.
     started: std::time::SystemTime,
     as_root: bool,
     overwrite: bool,
@@ -654,7 +653,7 @@ pub fn restore(
         ..Default::default()
     };
     let mut dirs = Dirs {
-        started: std::time::SystemTime::now() - std::time::Duration::from_millis(20),
+        started: std::time::SystemTime::now(),
         stack: vec![Frame {
             path: b".".to_vec(),
             fd: root,

@@ -118,12 +118,14 @@ pub fn remove(parent: BorrowedFd, n: &[u8]) -> io::Result<()> {
 const TEMP_PREFIX: &str = ".zdm-restore-";
 
 /// Removes the temporary files a restore killed before it could rename them left in `dir`:
-/// regular files with the temporary prefix whose inode last changed before `since` (a restore
-/// running now changes its own files' inodes as it writes them). Compared to the nanosecond:
-/// a run killed and restarted within the same second left files the next run must remove.
-/// Returns how many went.
+/// regular files with the temporary prefix whose inode last changed before `since`, when the
+/// sweeping restore started (a restore running now changes its own files' inodes as it writes
+/// them). Compared to the nanosecond, less the file system clock's coarseness (a few
+/// milliseconds): a run killed and restarted within the same second left files the next run
+/// must remove. Returns how many went.
 pub fn sweep_temps(dir: BorrowedFd, since: std::time::SystemTime) -> io::Result<u64> {
-    let since = since
+    const COARSE: std::time::Duration = std::time::Duration::from_millis(20);
+    let since = (since - COARSE)
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let since = (since.as_secs() as i64, since.subsec_nanos() as i64);

@@ -65,6 +65,14 @@ pub enum Phase {
     Canceling,
 }
 
+/// Removes `key`'s entry from a map of running jobs if it is still `mine` (a run that finished
+/// must not free the slot of the next run of its job).
+fn free_slot<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, Arc<V>>, key: &K, mine: &Arc<V>) {
+    if map.get(key).is_some_and(|a| Arc::ptr_eq(a, mine)) {
+        map.remove(key);
+    }
+}
+
 /// A queued or running run, shared by the runner, its worker thread and the monitoring API: of
 /// a backup job (the defaults) or of a recovery job (`recovery.rs`).
 pub struct Live<I = JobId, R = RunId> {
@@ -381,13 +389,7 @@ impl Runner {
 
     /// Frees `live`'s job slot, unless a newer run already holds it.
     fn release(&self, live: &Arc<Live>) {
-        let mut active = self.active();
-        if active
-            .get(&live.job_id)
-            .is_some_and(|a| Arc::ptr_eq(a, live))
-        {
-            active.remove(&live.job_id);
-        }
+        free_slot(&mut self.active(), &live.job_id, live);
     }
 
     /// `status: stop`: cancels the active run at the next file boundary, or keeps a scheduled

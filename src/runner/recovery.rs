@@ -208,13 +208,7 @@ impl Runner {
 
     /// Frees `active`'s job slot, unless a newer run already holds it.
     fn release_recovery(&self, active: &Arc<ActiveRecovery>) {
-        let mut map = self.recoveries();
-        if map
-            .get(&active.live.job_id)
-            .is_some_and(|a| Arc::ptr_eq(a, active))
-        {
-            map.remove(&active.live.job_id);
-        }
+        super::free_slot(&mut self.recoveries(), &active.live.job_id, active);
     }
 
     /// `status: stop`: cancels the active run at the next file boundary and keeps a scheduled
