@@ -549,3 +549,77 @@ fn urlencoding(s: &str) -> String {
         })
         .collect()
 }
+
+/// Large files stored as deltas come back whole through every download: one file, a hard link
+/// whose first name is outside the selection, a subtree and the whole incremental point.
+#[test]
+fn large_files_stored_as_deltas_download_whole() {
+    let big = |seed: u64| common::tree::noise(12 << 20, seed);
+    let e = env(|src| {
+        write(&src.join("data/big.db"), &big(1));
+        write(&src.join("data/small"), b"small\n");
+        std::fs::create_dir_all(src.join("other")).unwrap();
+        std::fs::hard_link(src.join("data/big.db"), src.join("other/big.link")).unwrap();
+    });
+    let part = e.src.to_str().unwrap().to_string();
+    let r = e.d.post(
+        "/api/backups",
+        json!({
+            "center": 1, "server": 1, "type": "increment", "rotation": 5,
+            "partition": [part],
+            "repository": { "type": "nfs", "path": e.repo.to_str().unwrap() },
+            "individual": [{ "partition": part, "jobName": "db" }],
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    e.run("db");
+    let mut versions = Vec::new();
+    for round in 0..2u64 {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(e.src.join("data/big.db"))
+            .unwrap();
+        std::os::unix::fs::FileExt::write_all_at(
+            &f,
+            &common::tree::noise(300_000, 10 + round),
+            (2 + round * 5) << 20,
+        )
+        .unwrap();
+        drop(f);
+        let id = e.run("db");
+        versions.push((id, std::fs::read(e.src.join("data/big.db")).unwrap()));
+    }
+    for (id, want) in &versions {
+        // The increment holds a delta, not the file.
+        let data = e.repo.join("srv/db").join(id).join("data.tar.zst");
+        assert!(
+            std::fs::metadata(&data).unwrap().len() < 2 << 20,
+            "{id} stores the whole file"
+        );
+        let (code, r) = e.download("db", id, &format!("path={part}/data/big.db"));
+        assert_eq!(code, 200);
+        assert_eq!(r.header("Content-Length"), Some("12582912"));
+        assert!(Env::body(r).unwrap() == *want, "{id}: data/big.db");
+        let listed = e.files("db", id, &format!("path={}/data", urlencoding(&part)));
+        assert_eq!(listed.status, 200, "{}", listed.body);
+        let tar_member = |query: &str, name: &str| -> Vec<u8> {
+            let (code, r) = e.download("db", id, query);
+            assert_eq!(code, 200, "{query}");
+            let bytes = Env::body(r).unwrap();
+            let mut a = tar::Archive::new(&bytes[..]);
+            let mut m = a
+                .entries()
+                .unwrap()
+                .map(Result::unwrap)
+                .find(|m| m.path().unwrap().to_string_lossy() == name)
+                .unwrap_or_else(|| panic!("{query}: no {name}"));
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut m, &mut v).unwrap();
+            v
+        };
+        // The hard link's first name is outside the selection: its content goes in here.
+        assert!(tar_member(&format!("path={part}/other&format=tar"), "other/big.link") == *want);
+        assert!(tar_member(&format!("path={part}/data&format=tar"), "data/big.db") == *want);
+        assert!(tar_member("format=tar", "data/big.db") == *want);
+    }
+}

@@ -344,12 +344,13 @@ async fn serve(
                 .map_err(ApiError::from)?
                 .ok_or_else(|| ApiError::internal("a hard link names a missing file"))?;
         }
-        let holder = found
-            .points
-            .iter()
-            .find(|p| p.manifest.id == e.written_in)
-            .cloned()
-            .ok_or_else(|| ApiError::internal(format!("point {} is gone", e.written_in)))?;
+        if !found.points.iter().any(|p| p.manifest.id == e.written_in) {
+            return Err(ApiError::internal(format!(
+                "point {} is gone",
+                e.written_in
+            )));
+        }
+        let points = found.points.clone();
         let name = String::from_utf8_lossy(&e.name).replace('"', "_");
         let modified = chrono::DateTime::from_timestamp(e.mtime, 0)
             .unwrap_or_default()
@@ -366,7 +367,8 @@ async fn serve(
         return Ok(stream(resp, what, head, move |w| {
             export::write_file(
                 &*t,
-                &holder,
+                &points,
+                &e.written_in,
                 &e.path,
                 e.size,
                 e.hash.as_deref(),

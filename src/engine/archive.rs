@@ -23,8 +23,43 @@ pub fn append_entry<W: Write>(
     content: Option<&mut dyn Read>,
     warnings: &mut Vec<String>,
 ) -> io::Result<()> {
+    append_with(tar, e, content, warnings, None)
+}
+
+/// Appends the delta member of the regular file `e`: `inline` bytes, the parts its catalog line
+/// marks inline, under the file's own path, flagged with the PAX record `ZDM.delta=1`.
+pub fn append_delta<W: Write>(
+    tar: &mut tar::Builder<W>,
+    e: &Entry,
+    inline: u64,
+    content: &mut dyn Read,
+    warnings: &mut Vec<String>,
+) -> io::Result<()> {
+    let member = Entry {
+        size: inline,
+        ..e.clone()
+    };
+    append_with(
+        tar,
+        &member,
+        Some(content),
+        warnings,
+        Some(("ZDM.delta", b"1")),
+    )
+}
+
+fn append_with<W: Write>(
+    tar: &mut tar::Builder<W>,
+    e: &Entry,
+    content: Option<&mut dyn Read>,
+    warnings: &mut Vec<String>,
+    extra: Option<(&str, &[u8])>,
+) -> io::Result<()> {
     let rel = std::ffi::OsStr::from_bytes(e.path());
     let mut pax: Vec<(String, Vec<u8>)> = vec![("mtime".into(), pax_time(e.mtime).into_bytes())];
+    if let Some((k, v)) = extra {
+        pax.push((k.into(), v.to_vec()));
+    }
     for (k, v) in &e.xattrs {
         match std::str::from_utf8(&k.0) {
             Ok(k) => pax.push((format!("SCHILY.xattr.{k}"), v.0.clone())),

@@ -6,7 +6,9 @@ use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Manifest};
 use super::stream::{Finish, WriteOptions};
 use super::walk::{abs, Walker};
-use super::{archive, rotate, CancelToken, EngineError, JobLocation, Progress, ProgressState};
+use super::{
+    archive, delta, rotate, CancelToken, EngineError, JobLocation, Progress, ProgressState,
+};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::iter::Peekable;
@@ -363,6 +365,17 @@ struct Exact<R> {
     hasher: blake3::Hasher,
 }
 
+impl Exact<&File> {
+    fn of(f: &File, size: u64) -> Exact<&File> {
+        Exact {
+            inner: f,
+            left: size,
+            short: false,
+            hasher: blake3::Hasher::new(),
+        }
+    }
+}
+
 impl<R: Read> Read for Exact<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.left == 0 {
@@ -391,26 +404,42 @@ impl<R: Read> Read for Exact<R> {
 enum Appended {
     /// The source could not be read: nothing was written and the entry is left out.
     Skipped,
-    Written {
-        content: bool,
-        /// BLAKE3 of a regular file's content as archived.
-        hash: Option<String>,
-    },
+    /// Written; `bytes` of file content went into the archive.
+    Written { bytes: u64 },
 }
 
+/// Whether a file read for `e` is not what the walk saw: it shrank while read, or its size or
+/// times differ now.
+fn changed_while_read(path: &Path, e: &Entry, short: bool) -> bool {
+    short
+        || std::fs::symlink_metadata(path).map_or(true, |m| {
+            m.size() != e.size
+                || (m.mtime(), m.mtime_nsec() as u32) != e.mtime
+                || (m.ctime(), m.ctime_nsec() as u32) != e.ctime
+        })
+}
+
+/// What `append` reuses from one file to the next.
+struct Reading {
+    buf: Vec<u8>,
+    cancel: CancelToken,
+}
+
+/// Appends `e` to the archive and completes its catalog line (content hash, parts). A large
+/// file that changed since `previous` (its line in the parent point) becomes a delta member when
+/// at most half of it is new.
 fn append(
     tar: &mut tar::Builder<Box<dyn Finish>>,
     root: &Path,
-    e: &Entry,
+    e: &mut Entry,
+    previous: Option<&Entry>,
+    reading: &mut Reading,
     warnings: &mut Vec<String>,
 ) -> Result<Appended, EngineError> {
     let write = |e: io::Error| EngineError::io("writing the archive", e);
     if e.k != Kind::File {
         archive::append_entry(tar, e, None, warnings).map_err(write)?;
-        return Ok(Appended::Written {
-            content: false,
-            hash: None,
-        });
+        return Ok(Appended::Written { bytes: 0 });
     }
     let path = abs(root, e.path());
     // Open before writing any header, so an unreadable file leaves no trace in the archive.
@@ -424,40 +453,85 @@ fn append(
             return Ok(Appended::Skipped);
         }
     };
-    let mut r = Exact {
-        inner: f,
-        left: e.size,
-        short: false,
-        hasher: blake3::Hasher::new(),
-    };
-    // Large reads: the copy into the archive asks for 8 KiB at a time.
-    let mut buffered = BufReader::with_capacity(512 * 1024, &mut r);
-    archive::append_entry(tar, e, Some(&mut buffered), warnings).map_err(write)?;
-    drop(buffered);
-    let after = std::fs::symlink_metadata(&path);
-    let changed = r.short
-        || after.as_ref().map_or(true, |m| {
-            m.size() != e.size
-                || (m.mtime(), m.mtime_nsec() as u32) != e.mtime
-                || (m.ctime(), m.ctime_nsec() as u32) != e.ctime
-        });
-    if changed {
+    let warn_changed = |warnings: &mut Vec<String>| {
         warnings.push(format!(
             "{}: changed while being read; the copy may be inconsistent",
             path.display()
-        ));
+        ))
+    };
+    if e.size < delta::PARTED_MIN {
+        let mut r = Exact::of(&f, e.size);
+        // Large reads: the copy into the archive asks for 8 KiB at a time.
+        let mut buffered = BufReader::with_capacity(512 * 1024, &mut r);
+        archive::append_entry(tar, e, Some(&mut buffered), warnings).map_err(write)?;
+        drop(buffered);
+        if changed_while_read(&path, e, r.short) {
+            warn_changed(warnings);
+        }
+        e.h = Some(r.hasher.finalize().to_hex().to_string());
+        return Ok(Appended::Written { bytes: e.size });
     }
-    Ok(Appended::Written {
-        content: true,
-        hash: Some(r.hasher.finalize().to_hex().to_string()),
-    })
+    let ps = delta::part_size(e.size, previous.and_then(|p| p.ps));
+    let base = previous
+        .filter(|p| p.k == Kind::File && p.ps == Some(ps))
+        .and_then(|p| delta::decode_parts(p.parts.as_deref()?).ok());
+    if let Some(base) = base {
+        // First pass: split and hash, writing nothing; the parts the previous version lacks
+        // are read again in a second pass, into the delta member.
+        let mut r = delta::Parter::new(Exact::of(&f, e.size), ps, std::mem::take(&mut reading.buf));
+        let mut sink = vec![0u8; 1 << 20];
+        loop {
+            // Nothing is written in this pass, so nothing else would notice a cancel.
+            reading.cancel.check()?;
+            match r.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    return Err(EngineError::io(format!("reading {}", path.display()), err))
+                }
+            }
+        }
+        let (first, buf, mut parts) = r.finish();
+        reading.buf = buf;
+        let sources = delta::sources(&base, &parts);
+        let inline = delta::inline_bytes(&parts, &sources);
+        if inline.saturating_mul(2) <= e.size {
+            let mut ir = delta::InlineReader::new(&f, &mut parts, &sources);
+            archive::append_delta(tar, e, inline, &mut ir, warnings).map_err(write)?;
+            let part_changed = ir.changed;
+            if part_changed || changed_while_read(&path, e, first.short) {
+                warn_changed(warnings);
+            }
+            // A part that changed between the passes is stored as read the second time; the
+            // file's hash of the first pass would then not match, so the parts' hashes alone
+            // check it.
+            e.h = (!part_changed).then(|| first.hasher.finalize().to_hex().to_string());
+            e.ps = Some(ps);
+            e.parts = Some(delta::encode_parts(&parts));
+            e.delta = Some(delta::encode_sources(&sources));
+            return Ok(Appended::Written { bytes: inline });
+        }
+        // Mostly new: stored whole, read again below.
+        io::Seek::rewind(&mut &f).map_err(|err| EngineError::io(path.display(), err))?;
+    }
+    let mut r = delta::Parter::new(Exact::of(&f, e.size), ps, std::mem::take(&mut reading.buf));
+    archive::append_entry(tar, e, Some(&mut r), warnings).map_err(write)?;
+    let (read, buf, parts) = r.finish();
+    reading.buf = buf;
+    if changed_while_read(&path, e, read.short) {
+        warn_changed(warnings);
+    }
+    e.h = Some(read.hasher.finalize().to_hex().to_string());
+    e.ps = Some(ps);
+    e.parts = Some(delta::encode_parts(&parts));
+    Ok(Appended::Written { bytes: e.size })
 }
 
 type Parent = Peekable<Box<dyn Iterator<Item = Result<Entry, EngineError>>>>;
 
-/// Advances the parent catalog to `path`; when `e` is unchanged there, returns the parent's
-/// entry (whose content hash still holds).
-fn unchanged(parent: &mut Option<Parent>, e: &Entry) -> Result<Option<Entry>, EngineError> {
+/// Advances the parent catalog to `e`'s path and returns the parent's line there, if any.
+fn parent_line(parent: &mut Option<Parent>, e: &Entry) -> Result<Option<Entry>, EngineError> {
     let Some(it) = parent else { return Ok(None) };
     loop {
         match it.peek() {
@@ -467,9 +541,7 @@ fn unchanged(parent: &mut Option<Parent>, e: &Entry) -> Result<Option<Entry>, En
                 std::cmp::Ordering::Less => {
                     it.next();
                 }
-                std::cmp::Ordering::Equal => {
-                    return Ok((e.same_as(p) && e.xattrs == p.xattrs).then(|| p.clone()))
-                }
+                std::cmp::Ordering::Equal => return it.next().transpose(),
                 std::cmp::Ordering::Greater => return Ok(None),
             },
         }
@@ -518,23 +590,35 @@ fn write_point(
     let (mut entries, mut archived, mut source_bytes, mut archived_bytes) =
         (0u64, 0u64, 0u64, 0u64);
     let mut last_report = std::time::Instant::now();
+    let mut reading = Reading {
+        buf: Vec::new(),
+        cancel: cancel.clone(),
+    };
     for mut e in walker.by_ref() {
         cancel.check()?;
-        match unchanged(&mut parent, &e)? {
-            Some(old) => {
+        let previous = parent_line(&mut parent, &e)?;
+        match previous {
+            // Unchanged (the design's test): nothing is read; hash and parts still hold.
+            Some(old) if e.same_as(&old) && e.xattrs == old.xattrs => {
                 e.w = false;
                 e.h = old.h;
+                e.ps = old.ps;
+                e.parts = old.parts;
             }
-            None => {
+            previous => {
                 e.w = true;
-                match append(&mut out.tar, &plan.source, &e, &mut warnings)? {
+                match append(
+                    &mut out.tar,
+                    &plan.source,
+                    &mut e,
+                    previous.as_ref(),
+                    &mut reading,
+                    &mut warnings,
+                )? {
                     Appended::Skipped => continue,
-                    Appended::Written { content, hash } => {
+                    Appended::Written { bytes } => {
                         archived += 1;
-                        e.h = hash;
-                        if content {
-                            archived_bytes += e.size;
-                        }
+                        archived_bytes += bytes;
                     }
                 }
             }

@@ -74,6 +74,16 @@ pub struct Entry {
     /// takes its final name. Absent in points written before format 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub h: Option<String>,
+    /// Regular files of at least `delta::PARTED_MIN` bytes (format 3): the average part size
+    /// the content was split with, and the parts (`delta::encode_parts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ps: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<String>,
+    /// Only with `w`: this point's archive holds a delta member for the file, and this says
+    /// where each part comes from (`delta::encode_sources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<String>,
 }
 
 impl Entry {
@@ -138,6 +148,9 @@ mod tests {
             xattrs: vec![(Bytes(b"user.k".to_vec()), Bytes(vec![0, 1, 2]))],
             w: true,
             h: Some("00".repeat(32)),
+            ps: Some(65536),
+            parts: Some("AAAA".into()),
+            delta: None,
         };
         let j = serde_json::to_string(&e).unwrap();
         assert!(!j.contains('\n'));

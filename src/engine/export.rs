@@ -1,5 +1,6 @@
 //! Downloads (RECOVERIES.md §4.3): one file's content, or selected subtrees of a point as a PAX
-//! tar, written straight into a sink (an HTTP response) without staging anything on disk.
+//! tar, written straight into a sink (an HTTP response); only a file rebuilt from deltas goes
+//! through an unnamed scratch file first.
 //!
 //! Like a restore, paths and metadata come from the point's catalog and content from the
 //! newest archive of the chain that holds it; each file's content is checked against the size
@@ -8,7 +9,8 @@
 //! the truncation.
 
 use super::archive::{append_entry, seek};
-use super::catalog::{below, catalog_reader, holder, roots, stepped, Stepped};
+use super::catalog::{below, catalog_reader, roots, stepped, Stepped};
+use super::delta;
 use super::entry::{Bytes, Entry, Kind};
 use super::repo::{self, Point};
 use super::stream::Shared;
@@ -134,34 +136,113 @@ pub fn write_archive(
     Ok(sent)
 }
 
-/// Writes the content of the regular file `path` (a catalog path) of a point whose archive
-/// `holder` holds it; `size` and `hash` are its catalog line's. Returns the bytes written.
+/// Writes the content of the regular file `path` (a catalog path) of the point `holder`, whose
+/// archive holds it (`points` are the job's, for its chain); `size` and `hash` are its catalog
+/// line's. Returns the bytes written.
+#[allow(clippy::too_many_arguments)]
 pub fn write_file(
     t: &dyn Target,
-    holder: &Point,
+    points: &[Point],
+    holder: &str,
     path: &[u8],
     size: u64,
     hash: Option<&str>,
     identity: Option<&age::x25519::Identity>,
     out: &mut dyn Write,
 ) -> Result<u64, EngineError> {
-    let id = &holder.manifest.id;
-    let mut a = archive(t, holder, identity)?;
-    let mut entries = a
-        .entries()
-        .map_err(|e| EngineError::Corrupt(format!("archive of {id}: {e}")))?
-        .peekable();
-    let rec = seek(&mut entries, path, id)?
-        .ok_or_else(|| EngineError::Corrupt(format!("{id}: the archive lacks {}", show(path))))?;
     let what = show(path);
-    let mut r = Checked {
-        inner: rec,
-        left: size,
-        hasher: blake3::Hasher::new(),
-        want: hash,
-        what: &what,
-    };
-    io::copy(&mut r, out).map_err(|e| EngineError::Corrupt(format!("{id}: {e}")))
+    with_file(t, points, holder, path, identity, &mut |rec| {
+        let mut r = Checked {
+            inner: rec,
+            left: size,
+            hasher: blake3::Hasher::new(),
+            want: hash,
+            what: &what,
+        };
+        io::copy(&mut r, out).map_err(|e| EngineError::Corrupt(format!("{holder}: {e}")))
+    })
+}
+
+/// Passes `f` the content of the regular file `path` of the point `holder`, whose archive holds
+/// it, read in a fresh pass: the member itself, or, when it is a delta (its PAX record says so;
+/// the checks against the catalog catch a record that lies), the file rebuilt from the chain.
+fn with_file(
+    t: &dyn Target,
+    points: &[Point],
+    holder: &str,
+    path: &[u8],
+    identity: Option<&age::x25519::Identity>,
+    f: &mut dyn FnMut(&mut dyn Read) -> Result<u64, EngineError>,
+) -> Result<u64, EngineError> {
+    let chain = repo::chain(points, holder)?;
+    let last = chain.len() - 1;
+    {
+        let mut a = archive(t, &chain[last], identity)?;
+        let mut entries = a
+            .entries()
+            .map_err(|e| EngineError::Corrupt(format!("archive of {holder}: {e}")))?
+            .peekable();
+        let mut rec = seek(&mut entries, path, holder)?.ok_or_else(|| {
+            EngineError::Corrupt(format!("{holder}: the archive lacks {}", show(path)))
+        })?;
+        if !is_delta(&mut rec) {
+            return f(&mut rec);
+        }
+    }
+    // The holder's catalog line says how to rebuild it.
+    let mut line = None;
+    for e in catalog_reader(t, &chain[last], identity)? {
+        let e = e?;
+        if e.path() == path {
+            line = Some(e);
+            break;
+        }
+    }
+    let e = line.filter(|e| e.k == Kind::File).ok_or_else(|| {
+        EngineError::Corrupt(format!("{holder}: its catalog lacks {}", show(path)))
+    })?;
+    let (mut older, mut archives) = open_chain(t, &chain, identity)?;
+    let mut entries = in_step(&mut archives)?;
+    let ids: Vec<&str> = chain.iter().map(|p| p.manifest.id.as_str()).collect();
+    let mut rec = delta::content(&mut older, &mut entries, &ids, &e, &tempfile::tempfile)?;
+    f(&mut rec)
+}
+
+type Archives = Vec<tar::Archive<Box<dyn Read + Send>>>;
+type InStep<'a> = Vec<Peekable<tar::Entries<'a, Box<dyn Read + Send>>>>;
+
+/// The catalogs of a chain's older points, to read in step, and the archives of all its points.
+fn open_chain(
+    t: &dyn Target,
+    chain: &[Point],
+    identity: Option<&age::x25519::Identity>,
+) -> Result<(Vec<Stepped>, Archives), EngineError> {
+    let older = chain[..chain.len() - 1]
+        .iter()
+        .map(|p| stepped(t, p, identity))
+        .collect::<Result<_, _>>()?;
+    let archives = chain
+        .iter()
+        .map(|p| archive(t, p, identity))
+        .collect::<Result<_, _>>()?;
+    Ok((older, archives))
+}
+
+/// The archives' entries, to read in step.
+fn in_step(archives: &mut Archives) -> Result<InStep<'_>, EngineError> {
+    archives
+        .iter_mut()
+        .map(|a| a.entries().map(Iterator::peekable))
+        .collect::<io::Result<_>>()
+        .map_err(|e| EngineError::Corrupt(e.to_string()))
+}
+
+/// Whether a member carries the PAX record of a delta.
+fn is_delta<R: Read>(rec: &mut tar::Entry<'_, R>) -> bool {
+    rec.pax_extensions()
+        .ok()
+        .flatten()
+        .is_some_and(|mut x| x.any(|kv| kv.is_ok_and(|kv| kv.key_bytes() == b"ZDM.delta")))
 }
 
 /// The name of `p` inside the tar: relative to the parent of the selected root it is in.
@@ -207,21 +288,10 @@ pub fn write_tar<W: Write>(
         written_in,
     } = *req;
     let chain = repo::chain(points, &point.manifest.id)?;
-    let last = chain.len() - 1;
-    let mut older: Vec<Stepped> = chain[..last]
-        .iter()
-        .map(|p| stepped(t, p, identity))
-        .collect::<Result<_, _>>()?;
+    let ids: Vec<&str> = chain.iter().map(|p| p.manifest.id.as_str()).collect();
     let roots = roots(paths);
-    let mut archives: Vec<tar::Archive<Box<dyn Read + Send>>> = chain
-        .iter()
-        .map(|p| archive(t, p, identity))
-        .collect::<Result<_, _>>()?;
-    let mut entries: Vec<Peekable<tar::Entries<'_, Box<dyn Read + Send>>>> = archives
-        .iter_mut()
-        .map(|a| a.entries().map(Iterator::peekable))
-        .collect::<io::Result<_>>()
-        .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    let (mut older, mut archives) = open_chain(t, &chain, identity)?;
+    let mut entries = in_step(&mut archives)?;
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Complete);
     let mut done = Exported::default();
@@ -245,21 +315,8 @@ pub fn write_tar<W: Write>(
         };
         match e.k {
             Kind::File => {
-                let src = if e.w {
-                    Some(last)
-                } else {
-                    holder(&mut older, &e)?
-                };
-                let src = src.ok_or_else(|| {
-                    EngineError::Corrupt(format!(
-                        "no archive of the chain holds {}",
-                        show(e.path())
-                    ))
-                })?;
-                let id = chain[src].manifest.id.clone();
-                let rec = seek(&mut entries[src], e.path(), &id)?.ok_or_else(|| {
-                    EngineError::Corrupt(format!("{id}: the archive lacks {}", show(e.path())))
-                })?;
+                let id = &point.manifest.id;
+                let rec = delta::content(&mut older, &mut entries, &ids, &e, &tempfile::tempfile)?;
                 let what = show(e.path());
                 let mut r = Checked {
                     inner: rec,
@@ -299,36 +356,28 @@ pub fn write_tar<W: Write>(
                                 show(&first)
                             ))
                         })?;
-                        let holder = chain
-                            .iter()
-                            .find(|p| p.manifest.id == holder_id)
-                            .ok_or_else(|| {
-                                EngineError::Corrupt(format!("{holder_id} is not in the chain"))
-                            })?;
-                        let mut a = archive(t, holder, identity)?;
-                        let mut es = a
-                            .entries()
-                            .map_err(|err| EngineError::Corrupt(format!("{holder_id}: {err}")))?
-                            .peekable();
-                        let rec = seek(&mut es, &first, &holder_id)?.ok_or_else(|| {
-                            EngineError::Corrupt(format!(
-                                "{holder_id}: the archive lacks {}",
-                                show(&first)
-                            ))
-                        })?;
+                        if !chain.iter().any(|p| p.manifest.id == holder_id) {
+                            return Err(EngineError::Corrupt(format!(
+                                "{holder_id} is not in the chain"
+                            )));
+                        }
                         let what = show(&first);
-                        let mut r = Checked {
-                            inner: rec,
-                            left: size,
-                            hasher: blake3::Hasher::new(),
-                            want: hash.as_deref(),
-                            what: &what,
-                        };
                         out_e.k = Kind::File;
                         out_e.size = size;
                         out_e.link = None;
-                        append_entry(&mut tar, &out_e, Some(&mut r), &mut warnings)
-                            .map_err(|err| EngineError::Corrupt(format!("{holder_id}: {err}")))?;
+                        with_file(t, points, &holder_id, &first, identity, &mut |rec| {
+                            let mut r = Checked {
+                                inner: rec,
+                                left: size,
+                                hasher: blake3::Hasher::new(),
+                                want: hash.as_deref(),
+                                what: &what,
+                            };
+                            append_entry(&mut tar, &out_e, Some(&mut r), &mut warnings).map_err(
+                                |err| EngineError::Corrupt(format!("{holder_id}: {err}")),
+                            )?;
+                            Ok(size)
+                        })?;
                         members.insert(first, name);
                         done.bytes += size;
                     }

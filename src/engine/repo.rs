@@ -17,7 +17,7 @@ pub const CATALOG: &str = "catalog.jsonl";
 /// The job directory's identity: which job wrote the points in it (authenticated).
 pub const JOB_ID_FILE: &str = "JOB.json";
 /// Manifests written since points are authenticated and files carry their own hashes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 const PARTIAL: &str = ".partial-";
 const RETIRED: &str = ".retired-";
 /// A point being deleted: renamed out of sight first, so a crash never leaves a visible
@@ -432,6 +432,8 @@ pub enum PointRejected {
     JobDirectory(String),
     #[error("it belongs to another job directory")]
     OtherJob,
+    #[error("format {0} is newer than this version of zdm-backupd reads ({FORMAT}); upgrade it")]
+    NewerFormat(u32),
 }
 
 fn check_point(
@@ -451,6 +453,9 @@ fn check_point(
     let m: Manifest = serde_json::from_slice(&text).map_err(PointRejected::Damaged)?;
     if m.id != name {
         return Err(PointRejected::WrongName(m.id));
+    }
+    if m.format > FORMAT {
+        return Err(PointRejected::NewerFormat(m.format));
     }
     if !m.authentic(key) {
         return Err(if m.auth.is_none() {

@@ -2,8 +2,8 @@
 //! Every target path comes from the catalog of the point; a file's content comes from the newest
 //! archive of the chain that holds it. Nothing is ever written outside the target.
 
-use super::archive::seek;
-use super::catalog::{below, catalog_reader, holder, roots, safe_rel, stepped, Stepped};
+use super::catalog::{below, catalog_reader, roots, safe_rel, stepped, Stepped};
+use super::delta;
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Point};
 use super::safe_fs;
@@ -645,7 +645,7 @@ pub fn restore(
         .map(|a| a.entries().map(Iterator::peekable))
         .collect::<io::Result<_>>()
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
-    let last = chain.len() - 1;
+    let ids: Vec<&str> = chain.iter().map(|p| p.manifest.id.as_str()).collect();
     let mut state = ProgressState {
         phase: "restore",
         total_files: point.manifest.entries,
@@ -735,17 +735,10 @@ pub fn restore(
                 });
             }
             Kind::File => {
-                let src = if e.w {
-                    Some(last)
-                } else {
-                    holder(&mut older_catalogs, &e)?
-                };
-                let src = src.ok_or_else(|| {
-                    EngineError::Corrupt(format!("no archive of the chain holds {label}"))
-                })?;
-                let id = &chain[src].manifest.id;
-                let mut rec = seek(&mut entries[src], e.path(), id)?.ok_or_else(|| {
-                    EngineError::Corrupt(format!("{id}: the archive lacks {label}"))
+                let id = &point.manifest.id;
+                // A delta is rebuilt through a scratch file beside where the file goes.
+                let mut rec = delta::content(&mut older_catalogs, &mut entries, &ids, &e, &|| {
+                    safe_fs::scratch(dirs.top())
                 })?;
                 // Written under a temporary name; it takes its own only once its size and
                 // hash match the catalog, so tampered content never sits under a final name.
@@ -965,6 +958,9 @@ mod tests {
             xattrs: vec![],
             w: true,
             h: Some(blake3::hash(content).to_hex().to_string()),
+            ps: None,
+            parts: None,
+            delta: None,
         };
         let check = |e: &Entry| check_restored(root.as_fd(), b"dir/f", e, false);
         assert_eq!(check(&entry(b"right\n", 0o640, Kind::File)), Ok(()));

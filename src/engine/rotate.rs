@@ -3,7 +3,8 @@
 //! ever cut. Planning is pure and table-tested; `apply` does the I/O under the job lock.
 
 use super::archive::{append_entry, seek, PointWriter};
-use super::catalog::catalog_reader;
+use super::catalog::{catalog_reader, stepped};
+use super::delta;
 use super::repo::{self, Manifest, Point};
 use super::stream::{self, WriteOptions};
 use super::target::Target;
@@ -151,63 +152,66 @@ fn merge(
                 None,
             )?))
         };
-        let (mut fa, mut ia) = (open(full)?, open(incr)?);
-        let mut fe = fa
-            .entries()
-            .map_err(|e| EngineError::Corrupt(e.to_string()))?
-            .peekable();
-        let mut ie = ia
-            .entries()
-            .map_err(|e| EngineError::Corrupt(e.to_string()))?
-            .peekable();
+        let mut archives = [open(full)?, open(incr)?];
+        let mut entries: Vec<_> = archives
+            .iter_mut()
+            .map(|a| a.entries().map(Iterator::peekable))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let ids = [full.manifest.id.as_str(), m.id.as_str()];
+        let mut older = [stepped(t, full, identity)?];
         let mut warnings = Vec::new();
-        let (mut entries, mut bytes) = (0u64, 0u64);
+        let (mut entries_n, mut bytes) = (0u64, 0u64);
         for e in catalog_reader(t, incr, identity)? {
             let mut e = e?;
-            let (it, id) = if e.w {
-                (&mut ie, &m.id)
-            } else {
-                (&mut fe, &full.manifest.id)
-            };
-            let mut rec = seek(it, e.path(), id)?.ok_or_else(|| {
-                EngineError::Corrupt(format!(
-                    "{id}: the archive lacks {}",
-                    String::from_utf8_lossy(e.path())
-                ))
-            })?;
-            let mut hashed = Hashing {
-                inner: &mut rec,
-                hasher: blake3::Hasher::new(),
-            };
-            let is_file = e.k == super::entry::Kind::File;
-            let content: Option<&mut dyn std::io::Read> =
-                if is_file { Some(&mut hashed) } else { None };
-            append_entry(&mut out.tar, &e, content, &mut warnings)
-                .map_err(|err| EngineError::io("merge", err))?;
-            if is_file {
+            if e.k == super::entry::Kind::File {
+                // Deltas are rebuilt: a merged point is a full one, with whole files.
+                let mut rec =
+                    delta::content(&mut older, &mut entries, &ids, &e, &tempfile::tempfile)?;
+                let mut hashed = Hashing {
+                    inner: &mut rec,
+                    hasher: blake3::Hasher::new(),
+                };
+                e.delta = None;
+                append_entry(&mut out.tar, &e, Some(&mut hashed), &mut warnings)
+                    .map_err(|err| EngineError::io("merge", err))?;
                 let got = hashed.hasher.finalize().to_hex().to_string();
                 if e.h.as_ref().is_some_and(|h| *h != got) {
                     return Err(EngineError::Corrupt(format!(
-                        "{id}: {} does not match its hash in the catalog",
+                        "{}: {} does not match its hash in the catalog",
+                        m.id,
                         String::from_utf8_lossy(e.path())
                     )));
                 }
                 e.h = Some(got);
+            } else {
+                let (i, id) = if e.w {
+                    (1, &m.id)
+                } else {
+                    (0, &full.manifest.id)
+                };
+                seek(&mut entries[i], e.path(), id)?.ok_or_else(|| {
+                    EngineError::Corrupt(format!(
+                        "{id}: the archive lacks {}",
+                        String::from_utf8_lossy(e.path())
+                    ))
+                })?;
+                append_entry(&mut out.tar, &e, None, &mut warnings)
+                    .map_err(|err| EngineError::io("merge", err))?;
             }
             e.w = true;
-            entries += 1;
+            entries_n += 1;
             bytes += e.size;
             out.catalog_line(&e)?;
         }
-        drop(fe);
-        drop(ie);
+        drop(entries);
         let files = out.finish()?;
         let mut merged = Manifest {
             format: repo::FORMAT,
             kind: "full".into(),
             parent: None,
-            entries,
-            archived: entries,
+            entries: entries_n,
+            archived: entries_n,
             source_bytes: bytes,
             archived_bytes: bytes,
             files,

@@ -164,6 +164,20 @@ pub fn create_temp(parent: BorrowedFd) -> io::Result<(File, Vec<u8>)> {
     }
 }
 
+/// An unnamed scratch file (mode 0600) on the file system of `dir`, gone when closed; in the
+/// temporary directory where the file system has no unnamed files.
+pub fn scratch(dir: BorrowedFd) -> io::Result<File> {
+    match rfs::openat(
+        dir,
+        ".",
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(fd) => Ok(File::from(fd)),
+        Err(_) => tempfile::tempfile(),
+    }
+}
+
 pub fn rename(parent: BorrowedFd, from: &[u8], to: &[u8]) -> io::Result<()> {
     Ok(rfs::renameat(parent, name(from), parent, name(to))?)
 }

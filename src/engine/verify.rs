@@ -82,6 +82,8 @@ pub enum CatalogViolation {
     UnsafePath(String),
     #[error("{0:?} is a duplicate or out of order")]
     OutOfOrder(String),
+    #[error("{0:?} has a delta but is not a regular file this point's archive holds")]
+    StrayDelta(String),
     #[error("hard link {link:?} names {to:?}, which is not an earlier file of the point")]
     DanglingLink { link: String, to: String },
 }
@@ -114,6 +116,9 @@ impl CatalogRules {
             }
         }
         self.prev = Some(p.to_vec());
+        if e.delta.is_some() && !(e.w && e.k == Kind::File) {
+            return Err(CatalogViolation::StrayDelta(shown(p)));
+        }
         match e.k {
             Kind::File => {
                 self.files.insert(Self::key(p));
@@ -206,7 +211,24 @@ pub fn verify_point(
                             String::from_utf8_lossy(w.path())
                         )));
                     }
-                    if w.k == Kind::File {
+                    if w.delta.is_some() && m.parent.is_none() {
+                        return Err(EngineError::Corrupt(format!(
+                            "{}: a full point holds a delta of {}",
+                            m.id,
+                            String::from_utf8_lossy(&path)
+                        )));
+                    }
+                    if w.k == Kind::File && w.delta.is_some() {
+                        // A delta member: the parts its catalog line marks inline, each checked
+                        // against its hash (the previous version is its own point's to check).
+                        crate::engine::delta::check_member(&mut g, &w).map_err(|why| {
+                            EngineError::Corrupt(format!(
+                                "{}: the delta of {}: {why}",
+                                m.id,
+                                String::from_utf8_lossy(&path)
+                            ))
+                        })?;
+                    } else if w.k == Kind::File {
                         let mut hasher = blake3::Hasher::new();
                         let n = io::copy(&mut g, &mut hasher)
                             .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;

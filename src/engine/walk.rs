@@ -164,6 +164,9 @@ impl Walker {
             xattrs,
             w: false,
             h: None,
+            ps: None,
+            parts: None,
+            delta: None,
         })
     }
 }

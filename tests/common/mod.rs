@@ -345,6 +345,7 @@ pub fn assert_envelope(r: &Resp) {
         "timestamp {ts}"
     );
 }
+pub mod points;
 pub mod run;
 pub mod smtp;
 pub mod tree;
