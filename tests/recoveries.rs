@@ -554,7 +554,7 @@ fn urlencoding(s: &str) -> String {
 /// whose first name is outside the selection, a subtree and the whole incremental point.
 #[test]
 fn large_files_stored_as_deltas_download_whole() {
-    let big = |seed: u64| common::tree::noise(12 << 20, seed);
+    let big = |seed: u64| common::tree::noise(17 << 20, seed);
     let e = env(|src| {
         write(&src.join("data/big.db"), &big(1));
         write(&src.join("data/small"), b"small\n");
@@ -598,7 +598,7 @@ fn large_files_stored_as_deltas_download_whole() {
         );
         let (code, r) = e.download("db", id, &format!("path={part}/data/big.db"));
         assert_eq!(code, 200);
-        assert_eq!(r.header("Content-Length"), Some("12582912"));
+        assert_eq!(r.header("Content-Length"), Some("17825792"));
         assert!(Env::body(r).unwrap() == *want, "{id}: data/big.db");
         let listed = e.files("db", id, &format!("path={}/data", urlencoding(&part)));
         assert_eq!(listed.status, 200, "{}", listed.body);

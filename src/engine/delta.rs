@@ -18,7 +18,7 @@ use std::iter::Peekable;
 use std::os::unix::fs::FileExt;
 
 /// Files at least this large are split into parts; smaller ones are stored whole when changed.
-pub const PARTED_MIN: u64 = 8 << 20;
+pub const PARTED_MIN: u64 = 16 << 20;
 /// `encode_sources` value of a part that the delta member holds.
 pub const INLINE: u64 = u64::MAX;
 /// One part record in `parts`: little-endian u32 length, then the 32-byte BLAKE3.
@@ -159,9 +159,9 @@ impl<R: Read> Parter<R> {
     pub fn new(inner: R, part_size: u32, mut buf: Vec<u8>) -> Parter<R> {
         let avg = part_size as usize;
         let max = avg * 4;
-        // Twice the largest part: each refill then moves less than it reads. Small enough to
-        // stay in cache for the usual part sizes.
-        buf.resize((max * 2).max(2 << 20), 0);
+        // Several of the largest parts (at least two), so a refill moves little compared with
+        // what it reads, while the buffer stays a few MiB for the usual part sizes.
+        buf.resize((max * 8).clamp(4 << 20, 32 << 20).max(max * 2), 0);
         Parter {
             inner,
             buf,
@@ -169,7 +169,7 @@ impl<R: Read> Parter<R> {
             cut: 0,
             end: 0,
             eof: false,
-            min: avg / 2,
+            min: avg / 4 * 3,
             avg,
             max,
             masks: fastcdc::v2020::select_masks(avg, fastcdc::v2020::Normalization::Level1),
@@ -453,35 +453,41 @@ pub fn content<'a, R: Read>(
     e: &Entry,
     scratch: &dyn Fn() -> io::Result<File>,
 ) -> Result<Content<'a, R>, EngineError> {
-    let label = String::from_utf8_lossy(e.path()).into_owned();
-    let last = entries.len() - 1;
-    // The versions to read, newest first: the holder of `e`, then while that is a delta the
-    // holder of its previous version, down to a whole one.
-    let mut versions: Vec<(usize, Entry)> = Vec::new();
-    let mut at = if e.w {
-        Some((last, e.clone()))
-    } else {
-        held(older, e)?
+    let label = || String::from_utf8_lossy(e.path()).into_owned();
+    let member = |entries: &mut [Peekable<tar::Entries<'a, R>>], i: usize| {
+        super::archive::seek(&mut entries[i], e.path(), ids[i])?.ok_or_else(|| {
+            EngineError::Corrupt(format!("{}: the archive lacks {}", ids[i], label()))
+        })
     };
+    let missing = || EngineError::Corrupt(format!("no archive of the chain holds {}", label()));
+    // The holder of `e`; nearly always its member is the whole file.
+    let last = entries.len() - 1;
+    let (holder_i, holder_line) = if e.w {
+        (last, e.delta.is_some().then(|| e.clone()))
+    } else {
+        held(older, e)?.ok_or_else(missing)?
+    };
+    let Some(holder_line) = holder_line else {
+        return Ok(Content::Member(Box::new(member(entries, holder_i)?)));
+    };
+    // The versions to read, newest first: the holder's delta, then while that is a delta the
+    // holder of its previous version, down to a whole one.
+    let mut versions: Vec<(usize, Entry)> = vec![(holder_i, holder_line)];
     loop {
-        let (i, v) = at.ok_or_else(|| {
-            EngineError::Corrupt(format!("no archive of the chain holds {label}"))
-        })?;
-        let is_delta = v.delta.is_some();
-        versions.push((i, v));
+        let (i, _) = versions.last().expect("not empty");
+        let (j, line) = held(&mut older[..*i], e)?.ok_or_else(missing)?;
+        let line = match line {
+            Some(delta) => delta,
+            None => older_line(older, j, e)?,
+        };
+        let is_delta = line.delta.is_some();
+        versions.push((j, line));
         if !is_delta {
             break;
         }
-        at = held(&mut older[..i], e)?;
     }
-    let member = |entries: &mut [Peekable<tar::Entries<'a, R>>], i: usize| {
-        super::archive::seek(&mut entries[i], e.path(), ids[i])?
-            .ok_or_else(|| EngineError::Corrupt(format!("{}: the archive lacks {label}", ids[i])))
-    };
+    let label = label();
     let (base_i, base) = versions.pop().expect("at least one version");
-    if versions.is_empty() {
-        return Ok(Content::Member(Box::new(member(entries, base_i)?)));
-    }
     let scratch = scratch().map_err(|err| EngineError::io("a scratch file", err))?;
     let what = format!("{}: {label}", ids[base_i]);
     let mut next = spool(
@@ -558,17 +564,31 @@ pub fn content<'a, R: Read>(
     )))
 }
 
-/// The holder of `e` among `older` and its catalog line there.
-fn held(older: &mut [Stepped], e: &Entry) -> Result<Option<(usize, Entry)>, EngineError> {
+/// The holder of `e` among `older`, with its catalog line there when that is a delta.
+fn held(older: &mut [Stepped], e: &Entry) -> Result<Option<(usize, Option<Entry>)>, EngineError> {
     let Some(i) = holder(older, e)? else {
         return Ok(None);
     };
     match older[i].peek() {
-        Some(Ok(line)) if line.k == Kind::File => Ok(Some((i, line.clone()))),
-        _ => Err(EngineError::Corrupt(format!(
-            "{} is not a regular file where the chain holds it",
-            String::from_utf8_lossy(e.path())
-        ))),
+        Some(Ok(line)) if line.k == Kind::File => {
+            Ok(Some((i, line.delta.is_some().then(|| line.clone()))))
+        }
+        _ => Err(not_a_file(e)),
+    }
+}
+
+fn not_a_file(e: &Entry) -> EngineError {
+    EngineError::Corrupt(format!(
+        "{} is not a regular file where the chain holds it",
+        String::from_utf8_lossy(e.path())
+    ))
+}
+
+/// The catalog line of `e`'s path where `older[i]` stands (its holder).
+fn older_line(older: &mut [Stepped], i: usize, e: &Entry) -> Result<Entry, EngineError> {
+    match older[i].peek() {
+        Some(Ok(line)) if line.k == Kind::File && line.path() == e.path() => Ok(line.clone()),
+        _ => Err(not_a_file(e)),
     }
 }
 
