@@ -334,8 +334,9 @@ fn map_range(version: &[(u64, Piece)], from: u64, len: u64, out: &mut Vec<Piece>
     true
 }
 
-/// Copies `len` bytes of a member into `scratch` at `at`, checking each part of `parts` (all
-/// inline when `sources` is `None`) against its hash, or the whole against `whole`.
+/// Copies a member into `scratch` at `at` and checks it as `check` says: a whole previous
+/// version against its catalog line's size and hash, or a delta's inline parts each against its
+/// own hash. Returns the bytes copied.
 fn spool(
     member: &mut dyn Read,
     scratch: &File,
