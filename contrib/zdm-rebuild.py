@@ -14,7 +14,8 @@ The script extracts the full point, then each incremental in order. A member who
 has a "delta" is not the file but its new parts: the file is rebuilt from the version already in
 OUT and those parts. At the end, paths the last catalog does not list are removed. Sizes are
 checked; BLAKE3 hashes (not in the standard library) are not, so run it only on a repository
-you trust, and compare with `b3sum` against the catalog's "h" if in doubt.
+you trust, and compare with `b3sum` against the catalog's "h" (files under 16 MiB; a larger
+file has the BLAKE3 of each of its parts instead) if in doubt.
 """
 
 import base64

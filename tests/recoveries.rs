@@ -566,13 +566,14 @@ fn large_files_stored_as_deltas_download_whole() {
         "/api/backups",
         json!({
             "center": 1, "server": 1, "type": "increment", "rotation": 5,
+            "compression": "not use",
             "partition": [part],
             "repository": { "type": "nfs", "path": e.repo.to_str().unwrap() },
             "individual": [{ "partition": part, "jobName": "db" }],
         }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    e.run("db");
+    let full = e.run("db");
     let mut versions = Vec::new();
     for round in 0..2u64 {
         let f = std::fs::OpenOptions::new()
@@ -591,7 +592,7 @@ fn large_files_stored_as_deltas_download_whole() {
     }
     for (id, want) in &versions {
         // The increment holds a delta, not the file.
-        let data = e.repo.join("srv/db").join(id).join("data.tar.zst");
+        let data = e.repo.join("srv/db").join(id).join("data.tar");
         assert!(
             std::fs::metadata(&data).unwrap().len() < 2 << 20,
             "{id} stores the whole file"
@@ -621,5 +622,33 @@ fn large_files_stored_as_deltas_download_whole() {
         assert!(tar_member(&format!("path={part}/other&format=tar"), "other/big.link") == *want);
         assert!(tar_member(&format!("path={part}/data&format=tar"), "data/big.db") == *want);
         assert!(tar_member("format=tar", "data/big.db") == *want);
+    }
+    // One flipped byte in the full point's copy (a large file has no whole-file hash; its
+    // parts' hashes check it) cuts off every download that reads it.
+    let data = e.repo.join("srv/db").join(&full).join("data.tar");
+    let mut b = std::fs::read(&data).unwrap();
+    let needle = big(1)[5 << 20..(5 << 20) + 64].to_vec();
+    let at = b.windows(64).position(|w| w == needle).unwrap();
+    b[at] ^= 1;
+    std::fs::write(&data, &b).unwrap();
+    let (id, _) = &versions[1];
+    for (point, query) in [
+        (&full, format!("path={part}/data/big.db")),
+        (id, format!("path={part}/data/big.db")),
+        (&full, format!("path={part}/other&format=tar")),
+        (id, format!("path={part}/data&format=tar")),
+    ] {
+        let url = format!(
+            "{}/api/backups/db/images/{point}/download?{query}",
+            e.d.base
+        );
+        match ureq::get(&url)
+            .set("Authorization", &format!("Bearer {}", e.d.token()))
+            .call()
+        {
+            Ok(r) => assert!(Env::body(r).is_err(), "{point} {query}: complete"),
+            Err(ureq::Error::Transport(_)) => {}
+            Err(other) => panic!("{other}"),
+        }
     }
 }

@@ -347,32 +347,40 @@ fn a_forged_newer_point_is_never_restored_as_the_newest() {
 
 #[test]
 fn flipped_content_never_reaches_a_final_name() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
-    std::fs::create_dir(&repo).unwrap();
-    let marker = b"ORIGINAL-CONTENT-0123456789";
-    write(&src.join("big/file.bin"), &marker.repeat(4000));
-    write(&src.join("small.txt"), b"small\n");
-    let id = backup(&src, &repo, "full", &["--compression", "not-use"]);
-    let p = Point::of(&repo, &id);
-    let data = p.dir.join("data.tar");
-    let mut b = std::fs::read(&data).unwrap();
-    let at = b.windows(marker.len()).position(|w| w == marker).unwrap() + 50_000;
-    b[at] ^= 0x20;
-    std::fs::write(&data, &b).unwrap();
-    let tampered = &b[at - 10..at + 10].to_vec();
-    // Even a consistently recomputed manifest (restored with the explicit override, which
-    // skips authentication) does not let the flipped byte through: the per-file hash does not.
-    p.rehash(true);
-    for extra in [&[][..], &["--allow-unauthenticated"][..]] {
-        let target = tmp.path().join(format!("t{}", extra.len()));
-        let o = restore(&repo, &id, &target, extra);
-        assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
-        assert_no_tampered_bytes(&target, tampered);
-        assert!(!target.join("big/file.bin").exists());
+    // A small file is checked against its whole hash, one of 16 MiB or more against the hash of
+    // each of its parts.
+    for (reps, flip_at, check) in [(4000, 50_000, "its hash"), (700_000, 9 << 20, "part ")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, repo) = (tmp.path().join("src"), tmp.path().join("repo"));
+        std::fs::create_dir(&repo).unwrap();
+        let marker = b"ORIGINAL-CONTENT-0123456789";
+        write(&src.join("big/file.bin"), &marker.repeat(reps));
+        write(&src.join("small.txt"), b"small\n");
+        let id = backup(&src, &repo, "full", &["--compression", "not-use"]);
+        let p = Point::of(&repo, &id);
+        let data = p.dir.join("data.tar");
+        let mut b = std::fs::read(&data).unwrap();
+        let at = b.windows(marker.len()).position(|w| w == marker).unwrap() + flip_at;
+        b[at] ^= 0x20;
+        std::fs::write(&data, &b).unwrap();
+        let tampered = &b[at - 10..at + 10].to_vec();
+        // Even a consistently recomputed manifest (restored with the explicit override, which
+        // skips authentication) does not let the flipped byte through: the per-file check
+        // does not.
+        p.rehash(true);
+        for extra in [&[][..], &["--allow-unauthenticated"][..]] {
+            let target = tmp.path().join(format!("t{}", extra.len()));
+            let o = restore(&repo, &id, &target, extra);
+            assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+            if !extra.is_empty() {
+                assert!(o.stderr.contains(check), "{}", o.stderr);
+            }
+            assert_no_tampered_bytes(&target, tampered);
+            assert!(!target.join("big/file.bin").exists());
+        }
+        let o = run(&job_args("verify", &repo));
+        assert_eq!(o.code, 1);
     }
-    let o = run(&job_args("verify", &repo));
-    assert_eq!(o.code, 1);
 }
 
 /// Catalog forgeries restored with `--allow-unauthenticated` (the one way a forged catalog

@@ -361,8 +361,9 @@ struct Exact<R> {
     inner: R,
     left: u64,
     short: bool,
-    /// BLAKE3 of exactly what went into the archive.
-    hasher: blake3::Hasher,
+    /// BLAKE3 of exactly what went into the archive, for a file not split into parts (the
+    /// parts' hashes check a split one).
+    hasher: Option<blake3::Hasher>,
 }
 
 impl Exact<&File> {
@@ -371,7 +372,7 @@ impl Exact<&File> {
             inner: f,
             left: size,
             short: false,
-            hasher: blake3::Hasher::new(),
+            hasher: (size < delta::PARTED_MIN).then(blake3::Hasher::new),
         }
     }
 }
@@ -395,7 +396,9 @@ impl<R: Read> Read for Exact<R> {
             n
         };
         self.left -= n as u64;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -468,7 +471,7 @@ fn append(
         if changed_while_read(&path, e, r.short) {
             warn_changed(warnings);
         }
-        e.h = Some(r.hasher.finalize().to_hex().to_string());
+        e.h = r.hasher.map(|h| h.finalize().to_hex().to_string());
         return Ok(Appended::Written { bytes: e.size });
     }
     let ps = delta::part_size(e.size, previous.and_then(|p| p.ps));
@@ -503,10 +506,9 @@ fn append(
             if part_changed || changed_while_read(&path, e, first.short) {
                 warn_changed(warnings);
             }
-            // A part that changed between the passes is stored as read the second time; the
-            // file's hash of the first pass would then not match, so the parts' hashes alone
-            // check it.
-            e.h = (!part_changed).then(|| first.hasher.finalize().to_hex().to_string());
+            // A part that changed between the passes is stored as read the second time, and
+            // its hash follows it: the parts check the file (it has no `h`).
+            e.h = None;
             e.ps = Some(ps);
             e.parts = Some(delta::encode_parts(&parts));
             e.delta = Some(delta::encode_sources(&sources));
@@ -522,7 +524,7 @@ fn append(
     if changed_while_read(&path, e, read.short) {
         warn_changed(warnings);
     }
-    e.h = Some(read.hasher.finalize().to_hex().to_string());
+    e.h = None;
     e.ps = Some(ps);
     e.parts = Some(delta::encode_parts(&parts));
     Ok(Appended::Written { bytes: e.size })

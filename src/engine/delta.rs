@@ -7,6 +7,7 @@
 //! `contrib/zdm-rebuild.py` rebuilds files from it with Python's standard library alone.
 
 use super::catalog::{holder, Stepped};
+use super::content_check::ContentCheck;
 use super::entry::{Entry, Kind};
 use super::EngineError;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -136,6 +137,9 @@ pub fn sources(previous: &[Part], new: &[Part]) -> Vec<u64> {
         .collect()
 }
 
+/// How much the splitter reads at a time: a fraction of the L2 cache.
+const READ_STEP: usize = 256 * 1024;
+
 /// Splits what it reads into parts as it passes it on: a reader over a file's content whose
 /// parts are known once it is read to the end.
 pub struct Parter<R> {
@@ -182,19 +186,24 @@ impl<R: Read> Parter<R> {
         (self.inner, self.buf, self.parts)
     }
 
-    /// Makes `buf[pos..]` hold at least `max` bytes, or everything left.
+    /// Makes `buf[pos..]` hold at least `max` bytes, or everything left. It reads in small steps
+    /// only as far as the next cut needs, so each byte is still in cache when it is hashed,
+    /// scanned for the cut, hashed as a part and passed on: filling the whole buffer at once
+    /// made each of those a pass over main memory.
     fn fill(&mut self) -> io::Result<()> {
         if self.end - self.pos >= self.max || self.eof {
             return Ok(());
         }
-        if self.pos > 0 {
+        if self.buf.len() - self.pos < self.max {
+            // Out of room: what is left moves to the front, once per buffer's worth.
             self.buf.copy_within(self.pos..self.end, 0);
             self.end -= self.pos;
             self.cut -= self.pos;
             self.pos = 0;
         }
-        while self.end < self.buf.len() {
-            match self.inner.read(&mut self.buf[self.end..]) {
+        while self.end - self.pos < self.max {
+            let to = (self.end + READ_STEP).min(self.buf.len());
+            match self.inner.read(&mut self.buf[self.end..to]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -335,7 +344,7 @@ fn map_range(version: &[(u64, Piece)], from: u64, len: u64, out: &mut Vec<Piece>
 }
 
 /// Copies a member into `scratch` at `at` and checks it as `check` says: a whole previous
-/// version against its catalog line's size and hash, or a delta's inline parts each against its
+/// version against its catalog line (size, and hash or parts), or a delta's inline parts each against its
 /// own hash. Returns the bytes copied.
 fn spool(
     member: &mut dyn Read,
@@ -353,22 +362,26 @@ fn spool(
     };
     let mut copied = 0u64;
     match check {
-        Check::Whole { size, hash } => {
-            let mut hasher = blake3::Hasher::new();
+        Check::Whole(line) => {
+            let mut check = ContentCheck::of(line).map_err(&bad)?;
             loop {
                 let n = member.read(&mut buf).map_err(|e| bad(e.to_string()))?;
                 if n == 0 {
                     break;
                 }
-                hasher.update(&buf[..n]);
+                check.update(&buf[..n]);
                 write(&buf[..n], at + copied)?;
                 copied += n as u64;
             }
-            if copied != size || hash.is_some_and(|h| h != hasher.finalize().to_hex().as_str()) {
-                return Err(bad(
-                    "the previous version does not match its catalog line".into()
-                ));
+            if copied != line.size {
+                return Err(bad(format!(
+                    "the previous version has {copied} bytes, its catalog line {}",
+                    line.size
+                )));
             }
+            check
+                .finish()
+                .map_err(|why| bad(format!("the previous version: {why}")))?;
         }
         Check::Parts { parts, sources } => {
             each_inline(member, parts, sources, &mut buf, |data| {
@@ -383,10 +396,8 @@ fn spool(
 }
 
 enum Check<'a> {
-    Whole {
-        size: u64,
-        hash: Option<&'a str>,
-    },
+    /// A whole version, against its catalog line.
+    Whole(&'a Entry),
     Parts {
         parts: &'a [Part],
         sources: &'a [u64],
@@ -446,7 +457,7 @@ impl<R: Read> Read for Content<'_, R> {
 /// whose archives `entries` (oldest first, points named by `ids`) and older points' catalogs
 /// `older` are read in step. A delta is rebuilt through a scratch file from `scratch` (the
 /// previous versions' members and the deltas' parts, each checked against its catalog line as
-/// it is spooled); the caller checks the result against `e.h`.
+/// it is spooled); the caller checks the result against `e` with a [`ContentCheck`].
 pub fn content<'a, R: Read>(
     older: &mut [Stepped],
     entries: &mut [Peekable<tar::Entries<'a, R>>],
@@ -495,10 +506,7 @@ pub fn content<'a, R: Read>(
         &mut member(entries, base_i)?,
         &scratch,
         0,
-        Check::Whole {
-            size: base.size,
-            hash: base.h.as_deref(),
-        },
+        Check::Whole(&base),
         &what,
     )?;
     let mut pieces: Vec<(u64, Piece)> = vec![(

@@ -4,12 +4,13 @@
 //!
 //! Like a restore, paths and metadata come from the point's catalog and content from the
 //! newest archive of the chain that holds it; each file's content is checked against the size
-//! and BLAKE3 in its catalog line as it streams. A mismatch ends the stream with an error: the
+//! and the BLAKE3 (or parts) in its catalog line as it streams. A mismatch ends the stream with an error: the
 //! caller aborts the connection, and the tar lacks its end-of-archive blocks, so a client sees
 //! the truncation.
 
 use super::archive::{append_entry, seek};
 use super::catalog::{below, catalog_reader, roots, stepped, Stepped};
+use super::content_check::ContentCheck;
 use super::delta;
 use super::entry::{Bytes, Entry, Kind};
 use super::repo::{self, Point};
@@ -24,9 +25,20 @@ use std::iter::Peekable;
 struct Checked<'a, R> {
     inner: R,
     left: u64,
-    hasher: blake3::Hasher,
-    want: Option<&'a str>,
+    /// Taken when the end is reached.
+    check: Option<ContentCheck>,
     what: &'a str,
+}
+
+impl<'a, R> Checked<'a, R> {
+    fn new(inner: R, size: u64, check: ContentCheck, what: &'a str) -> Checked<'a, R> {
+        Checked {
+            inner,
+            left: size,
+            check: Some(check),
+            what,
+        }
+    }
 }
 
 impl<R: Read> Read for Checked<'_, R> {
@@ -39,19 +51,18 @@ impl<R: Read> Read for Checked<'_, R> {
                     self.what, self.left
                 )));
             }
-            if let Some(want) = self.want {
-                if self.hasher.finalize().to_hex().as_str() != want {
-                    return Err(io::Error::other(format!(
-                        "{}: the content does not match its hash in the catalog",
-                        self.what
-                    )));
-                }
+            if let Some(check) = self.check.take() {
+                check
+                    .finish()
+                    .map_err(|why| io::Error::other(format!("{}: {why}", self.what)))?;
             }
             return Ok(0);
         }
         let n = n.min(self.left as usize);
         self.left -= n as u64;
-        self.hasher.update(&buf[..n]);
+        if let Some(check) = &mut self.check {
+            check.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -151,31 +162,41 @@ pub fn write_file(
     out: &mut dyn Write,
 ) -> Result<u64, EngineError> {
     let what = show(path);
-    with_file(t, points, holder, path, identity, &mut |rec| {
-        let mut r = Checked {
-            inner: rec,
-            left: size,
-            hasher: blake3::Hasher::new(),
-            want: hash,
-            what: &what,
-        };
-        io::copy(&mut r, out).map_err(|e| EngineError::Corrupt(format!("{holder}: {e}")))
-    })
+    with_file(
+        t,
+        points,
+        holder,
+        path,
+        identity,
+        hash,
+        &mut |rec, check| {
+            let mut r = Checked::new(rec, size, check, &what);
+            io::copy(&mut r, out).map_err(|e| EngineError::Corrupt(format!("{holder}: {e}")))
+        },
+    )
 }
 
 /// Passes `f` the content of the regular file `path` of the point `holder`, whose archive holds
 /// it, read in a fresh pass: the member itself, or, when it is a delta (its PAX record says so;
-/// the checks against the catalog catch a record that lies), the file rebuilt from the chain.
+/// the checks against the catalog catch a record that lies), the file rebuilt from the chain;
+/// and the check of that content. `hash` is the file's hash as the browse index has it; a file
+/// without one (split into parts) is checked against its parts, from its catalog line.
 fn with_file(
     t: &dyn Target,
     points: &[Point],
     holder: &str,
     path: &[u8],
     identity: Option<&age::x25519::Identity>,
-    f: &mut dyn FnMut(&mut dyn Read) -> Result<u64, EngineError>,
+    hash: Option<&str>,
+    f: &mut dyn FnMut(&mut dyn Read, ContentCheck) -> Result<u64, EngineError>,
 ) -> Result<u64, EngineError> {
     let chain = repo::chain(points, holder)?;
     let last = chain.len() - 1;
+    let bad = |why: String| EngineError::Corrupt(format!("{holder}: {}: {why}", show(path)));
+    let line = match hash {
+        Some(_) => None,
+        None => Some(holder_line(t, &chain[last], path, identity)?),
+    };
     {
         let mut a = archive(t, &chain[last], identity)?;
         let mut entries = a
@@ -186,26 +207,47 @@ fn with_file(
             EngineError::Corrupt(format!("{holder}: the archive lacks {}", show(path)))
         })?;
         if !is_delta(&mut rec) {
-            return f(&mut rec);
+            let check = match &line {
+                Some(e) => ContentCheck::of(e),
+                None => ContentCheck::new(hash, None),
+            };
+            return f(&mut rec, check.map_err(bad)?);
         }
     }
     // The holder's catalog line says how to rebuild it.
-    let mut line = None;
-    for e in catalog_reader(t, &chain[last], identity)? {
-        let e = e?;
-        if e.path() == path {
-            line = Some(e);
-            break;
-        }
-    }
-    let e = line.filter(|e| e.k == Kind::File).ok_or_else(|| {
-        EngineError::Corrupt(format!("{holder}: its catalog lacks {}", show(path)))
-    })?;
+    let e = match line {
+        Some(e) => e,
+        None => holder_line(t, &chain[last], path, identity)?,
+    };
+    let check = ContentCheck::of(&e).map_err(bad)?;
     let (mut older, mut archives) = open_chain(t, &chain, identity)?;
     let mut entries = in_step(&mut archives)?;
     let ids: Vec<&str> = chain.iter().map(|p| p.manifest.id.as_str()).collect();
     let mut rec = delta::content(&mut older, &mut entries, &ids, &e, &tempfile::tempfile)?;
-    f(&mut rec)
+    f(&mut rec, check)
+}
+
+/// The catalog line of the regular file `path` in `holder`'s catalog.
+fn holder_line(
+    t: &dyn Target,
+    holder: &Point,
+    path: &[u8],
+    identity: Option<&age::x25519::Identity>,
+) -> Result<Entry, EngineError> {
+    for e in catalog_reader(t, holder, identity)? {
+        let e = e?;
+        if e.path() == path {
+            if e.k == Kind::File {
+                return Ok(e);
+            }
+            break;
+        }
+    }
+    Err(EngineError::Corrupt(format!(
+        "{}: its catalog lacks {}",
+        holder.manifest.id,
+        show(path)
+    )))
 }
 
 type Archives = Vec<tar::Archive<Box<dyn Read + Send>>>;
@@ -318,13 +360,9 @@ pub fn write_tar<W: Write>(
                 let id = &point.manifest.id;
                 let rec = delta::content(&mut older, &mut entries, &ids, &e, &tempfile::tempfile)?;
                 let what = show(e.path());
-                let mut r = Checked {
-                    inner: rec,
-                    left: e.size,
-                    hasher: blake3::Hasher::new(),
-                    want: e.h.as_deref(),
-                    what: &what,
-                };
+                let check = ContentCheck::of(&e)
+                    .map_err(|why| EngineError::Corrupt(format!("{id}: {what}: {why}")))?;
+                let mut r = Checked::new(rec, e.size, check, &what);
                 append_entry(&mut tar, &out_e, Some(&mut r), &mut warnings).map_err(|err| {
                     if err.kind() == io::ErrorKind::Other {
                         EngineError::Corrupt(format!("{id}: {err}"))
@@ -365,19 +403,23 @@ pub fn write_tar<W: Write>(
                         out_e.k = Kind::File;
                         out_e.size = size;
                         out_e.link = None;
-                        with_file(t, points, &holder_id, &first, identity, &mut |rec| {
-                            let mut r = Checked {
-                                inner: rec,
-                                left: size,
-                                hasher: blake3::Hasher::new(),
-                                want: hash.as_deref(),
-                                what: &what,
-                            };
-                            append_entry(&mut tar, &out_e, Some(&mut r), &mut warnings).map_err(
-                                |err| EngineError::Corrupt(format!("{holder_id}: {err}")),
-                            )?;
-                            Ok(size)
-                        })?;
+                        let hash = hash.as_deref();
+                        with_file(
+                            t,
+                            points,
+                            &holder_id,
+                            &first,
+                            identity,
+                            hash,
+                            &mut |rec, c| {
+                                let mut r = Checked::new(rec, size, c, &what);
+                                append_entry(&mut tar, &out_e, Some(&mut r), &mut warnings)
+                                    .map_err(|err| {
+                                        EngineError::Corrupt(format!("{holder_id}: {err}"))
+                                    })?;
+                                Ok(size)
+                            },
+                        )?;
                         members.insert(first, name);
                         done.bytes += size;
                     }

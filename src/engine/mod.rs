@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod backup;
 pub mod catalog;
+pub mod content_check;
 pub mod delta;
 pub mod entry;
 pub mod export;

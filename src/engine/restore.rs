@@ -3,6 +3,7 @@
 //! archive of the chain that holds it. Nothing is ever written outside the target.
 
 use super::catalog::{below, catalog_reader, roots, safe_rel, stepped, Stepped};
+use super::content_check::ContentCheck;
 use super::delta;
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{self, Point};
@@ -274,7 +275,8 @@ fn check_restored(root: BorrowedFd, at: &[u8], e: &Entry, as_root: bool) -> Resu
         if st.st_size as u64 != e.size {
             return Err(format!("{} bytes, the point has {}", st.st_size, e.size));
         }
-        if let Some(h) = &e.h {
+        if e.h.is_some() || e.parts.is_some() {
+            let mut check = ContentCheck::of(e)?;
             let fd = rustix::fs::openat(
                 parent.as_fd(),
                 std::ffi::OsStr::from_bytes(n),
@@ -284,11 +286,10 @@ fn check_restored(root: BorrowedFd, at: &[u8], e: &Entry, as_root: bool) -> Resu
                 rustix::fs::Mode::empty(),
             )
             .map_err(|err| err.to_string())?;
-            let mut hasher = blake3::Hasher::new();
-            io::copy(&mut File::from(fd), &mut hasher).map_err(|err| err.to_string())?;
-            if hasher.finalize().to_hex().as_str() != h.as_str() {
-                return Err("the content differs from the point's".into());
-            }
+            io::copy(&mut File::from(fd), &mut check).map_err(|err| err.to_string())?;
+            check
+                .finish()
+                .map_err(|why| format!("the content differs from the point's: {why}"))?;
         }
     }
     Ok(())
@@ -463,25 +464,25 @@ impl Dirs {
     }
 }
 
-/// Copies a file's content out of an archive into `to`, hashing it: read errors mean a damaged
-/// point, write errors a problem with the target.
+/// Copies a file's content out of an archive into `to`, passing it through `check`: read errors
+/// mean a damaged point, write errors a problem with the target.
 fn copy_content(
     from: &mut dyn Read,
     to: &mut File,
     buf: &mut [u8],
+    check: &mut ContentCheck,
     id: &str,
     path: &[u8],
-) -> Result<(u64, blake3::Hash), EngineError> {
+) -> Result<u64, EngineError> {
     let mut total = 0u64;
-    let mut hasher = blake3::Hasher::new();
     loop {
         let n = match from.read(buf) {
-            Ok(0) => return Ok((total, hasher.finalize())),
+            Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(EngineError::Corrupt(format!("{id}: archive: {e}"))),
         };
-        hasher.update(&buf[..n]);
+        check.update(&buf[..n]);
         io::Write::write_all(to, &buf[..n])
             .map_err(|e| EngineError::io(format!("restoring {}", show(path)), e))?;
         total += n as u64;
@@ -736,30 +737,28 @@ pub fn restore(
             }
             Kind::File => {
                 let id = &point.manifest.id;
+                let mut check = ContentCheck::of(&e)
+                    .map_err(|why| EngineError::Corrupt(format!("{id}: {label}: {why}")))?;
                 // A delta is rebuilt through a scratch file beside where the file goes.
                 let mut rec = delta::content(&mut older_catalogs, &mut entries, &ids, &e, &|| {
                     safe_fs::scratch(dirs.top())
                 })?;
                 // Written under a temporary name; it takes its own only once its size and
-                // hash match the catalog, so tampered content never sits under a final name.
+                // hash (or parts) match the catalog, so tampered content never sits under a
+                // final name.
                 let (mut out, tmp) = safe_fs::create_temp(dirs.top())
                     .map_err(|err| EngineError::io(format!("cannot create {label}"), err))?;
-                let written = copy_content(&mut rec, &mut out, &mut copy_buf, id, &rel);
-                let checked = written.and_then(|(n_bytes, hash)| {
+                let written = copy_content(&mut rec, &mut out, &mut copy_buf, &mut check, id, &rel);
+                let checked = written.and_then(|n_bytes| {
                     if n_bytes != e.size {
                         return Err(EngineError::Corrupt(format!(
                             "{id}: {label} has {n_bytes} bytes, the catalog says {}",
                             e.size
                         )));
                     }
-                    if e.h
-                        .as_ref()
-                        .is_some_and(|h| h.as_str() != hash.to_hex().as_str())
-                    {
-                        return Err(EngineError::Corrupt(format!(
-                            "{id}: the content of {label} does not match its hash in the catalog"
-                        )));
-                    }
+                    check
+                        .finish()
+                        .map_err(|why| EngineError::Corrupt(format!("{id}: {label}: {why}")))?;
                     Ok(n_bytes)
                 });
                 let n_bytes = match checked {

@@ -4,6 +4,7 @@
 
 use super::archive::{append_entry, seek, PointWriter};
 use super::catalog::{catalog_reader, stepped};
+use super::content_check::ContentCheck;
 use super::delta;
 use super::repo::{self, Manifest, Point};
 use super::stream::{self, WriteOptions};
@@ -13,16 +14,21 @@ use super::verify::verify_point;
 use super::{CancelToken, EngineError};
 use std::path::Path;
 
-/// Hashes what a merge copies, to check it against the catalog's per-file hash.
-struct Hashing<'a> {
+/// Checks what a merge copies against its catalog line, and hashes a file that is not split
+/// into parts but has no hash yet, so the merged point has it.
+struct Checking<'a> {
     inner: &'a mut dyn std::io::Read,
-    hasher: blake3::Hasher,
+    check: ContentCheck,
+    hasher: Option<blake3::Hasher>,
 }
 
-impl std::io::Read for Hashing<'_> {
+impl std::io::Read for Checking<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.check.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -168,22 +174,21 @@ fn merge(
                 // Deltas are rebuilt: a merged point is a full one, with whole files.
                 let mut rec =
                     delta::content(&mut older, &mut entries, &ids, &e, &tempfile::tempfile)?;
-                let mut hashed = Hashing {
+                let shown = String::from_utf8_lossy(e.path()).into_owned();
+                let bad = |why: String| EngineError::Corrupt(format!("{}: {shown}: {why}", m.id));
+                let mut checking = Checking {
                     inner: &mut rec,
-                    hasher: blake3::Hasher::new(),
+                    check: ContentCheck::of(&e).map_err(bad)?,
+                    hasher: (e.h.is_none() && e.parts.is_none()).then(blake3::Hasher::new),
                 };
                 e.delta = None;
-                append_entry(&mut out.tar, &e, Some(&mut hashed), &mut warnings)
+                append_entry(&mut out.tar, &e, Some(&mut checking), &mut warnings)
                     .map_err(|err| EngineError::io("merge", err))?;
-                let got = hashed.hasher.finalize().to_hex().to_string();
-                if e.h.as_ref().is_some_and(|h| *h != got) {
-                    return Err(EngineError::Corrupt(format!(
-                        "{}: {} does not match its hash in the catalog",
-                        m.id,
-                        String::from_utf8_lossy(e.path())
-                    )));
+                let Checking { check, hasher, .. } = checking;
+                check.finish().map_err(bad)?;
+                if let Some(h) = hasher {
+                    e.h = Some(h.finalize().to_hex().to_string());
                 }
-                e.h = Some(got);
             } else {
                 let (i, id) = if e.w {
                     (1, &m.id)

@@ -4,6 +4,7 @@
 
 use super::archive::normalize;
 use super::catalog::key_named;
+use super::content_check::ContentCheck;
 use super::entry::{walk_cmp, Entry, Kind};
 use super::repo::{Manifest, Point};
 use super::stream::{self, Shared};
@@ -229,27 +230,23 @@ pub fn verify_point(
                             ))
                         })?;
                     } else if w.k == Kind::File {
-                        let mut hasher = blake3::Hasher::new();
-                        let n = io::copy(&mut g, &mut hasher)
-                            .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
-                        if w.h
-                            .as_ref()
-                            .is_some_and(|h| h.as_str() != hasher.finalize().to_hex().as_str())
-                        {
-                            return Err(EngineError::Corrupt(format!(
-                                "{}: the content of {} does not match its hash in the catalog",
+                        let bad = |why: String| {
+                            EngineError::Corrupt(format!(
+                                "{}: {}: {why}",
                                 m.id,
                                 String::from_utf8_lossy(&path)
-                            )));
-                        }
+                            ))
+                        };
+                        let mut check = ContentCheck::of(&w).map_err(bad)?;
+                        let n = io::copy(&mut g, &mut check)
+                            .map_err(|e| EngineError::Corrupt(format!("{}: archive: {e}", m.id)))?;
                         if n != w.size {
-                            return Err(EngineError::Corrupt(format!(
-                                "{}: {} has {n} bytes in the archive, {} in the catalog",
-                                m.id,
-                                String::from_utf8_lossy(&path),
+                            return Err(bad(format!(
+                                "{n} bytes in the archive, {} in the catalog",
                                 w.size
                             )));
                         }
+                        check.finish().map_err(bad)?;
                     }
                     checked += 1;
                     expected.clear();
