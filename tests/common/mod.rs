@@ -347,5 +347,6 @@ pub fn assert_envelope(r: &Resp) {
 }
 pub mod points;
 pub mod run;
+pub mod seaweed;
 pub mod smtp;
 pub mod tree;

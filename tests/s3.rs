@@ -1,0 +1,161 @@
+//! S3 repositories, first part (issue 15): the client and the preflight, against a real
+//! SeaweedFS started on loopback ports, and against a store that ignores conditional writes.
+
+mod common;
+
+use common::seaweed::{Seaweed, ACCESS_KEY, SECRET_KEY};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Barrier};
+use zdm_backupd::engine::s3::{preflight, Put, S3Endpoint, S3Keys, S3Location, S3Store, Step};
+
+fn store(endpoint: &str, location: &str, secret: &str) -> S3Store {
+    S3Store::new(
+        S3Location::parse(location).unwrap(),
+        S3Endpoint::new(endpoint, "us-east-1", true).unwrap(),
+        &S3Keys::new(ACCESS_KEY, secret).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn preflight_passes_on_seaweedfs_and_names_the_step_that_fails() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-repo");
+    let good = store(&w.endpoint(), "s3://zdm-repo/site-a", SECRET_KEY);
+    preflight(&good).unwrap_or_else(|e| panic!("{e}: {}", w.log()));
+    // It leaves no object behind.
+    assert_eq!(good.list(".zdm-preflight").unwrap(), Vec::<String>::new());
+
+    let e = preflight(&store(
+        &w.endpoint(),
+        "s3://zdm-repo/site-a",
+        "wrong-secret",
+    ))
+    .unwrap_err();
+    assert_eq!(e.step, Step::Authenticate, "{e}");
+    let e = preflight(&store(&w.endpoint(), "s3://no-such-bucket/x", SECRET_KEY)).unwrap_err();
+    assert_eq!(e.step, Step::Bucket, "{e}");
+    assert!(e.to_string().contains("no-such-bucket"), "{e}");
+    let closed = common::run::free_port();
+    let e = preflight(&store(
+        &format!("http://127.0.0.1:{closed}"),
+        "s3://zdm-repo",
+        SECRET_KEY,
+    ))
+    .unwrap_err();
+    assert_eq!(e.step, Step::Connect, "{e}");
+}
+
+#[test]
+fn conditional_writes_race_to_exactly_one_winner() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-race");
+    let endpoint = w.endpoint();
+    // 16 writers create the same key (publication of one point id): one wins.
+    let race = |mode: &'static str, etag: Option<String>| -> usize {
+        let barrier = Arc::new(Barrier::new(16));
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (barrier, endpoint, etag) = (barrier.clone(), endpoint.clone(), etag.clone());
+                std::thread::spawn(move || {
+                    let s = store(&endpoint, "s3://zdm-race/srv/job", SECRET_KEY);
+                    barrier.wait();
+                    let put = match &etag {
+                        None => Put::Create,
+                        Some(t) => Put::IfMatch(t),
+                    };
+                    let won = s
+                        .put(mode, format!("writer {i}").into_bytes(), put)
+                        .unwrap();
+                    won.is_some()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|won| *won)
+            .count()
+    };
+    assert_eq!(race("MANIFEST.json", None), 1);
+    // 16 writers swap the same version (a lease taken over): one wins.
+    let s = store(&endpoint, "s3://zdm-race/srv/job", SECRET_KEY);
+    let etag = s
+        .put("LOCK", b"free".to_vec(), Put::Overwrite)
+        .unwrap()
+        .unwrap();
+    assert_eq!(race("LOCK", Some(etag)), 1);
+    let (held, _) = s.get("LOCK").unwrap().unwrap();
+    assert!(held.starts_with(b"writer "), "{held:?}");
+    assert_eq!(s.get("absent").unwrap(), None);
+}
+
+/// An S3 look-alike that takes every write whatever its conditions say.
+fn careless_store() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, conn) in l.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let (status, extra, body) = if line.starts_with("GET") && line.contains("list-type=2") {
+                (
+                    "200 OK",
+                    String::new(),
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult \
+                     xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>careless</Name>\
+                     <Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>\
+                     <IsTruncated>false</IsTruncated></ListBucketResult>"
+                        .to_string(),
+                )
+            } else if line.starts_with("PUT") {
+                ("200 OK", format!("ETag: \"etag-{n}\"\r\n"), String::new())
+            } else if line.starts_with("DELETE") {
+                ("204 No Content", String::new(), String::new())
+            } else {
+                (
+                    "404 Not Found",
+                    String::new(),
+                    "<Error><Code>NoSuchKey</Code></Error>".to_string(),
+                )
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_store_that_ignores_conditional_writes_is_refused() {
+    let port = careless_store();
+    let s = store(
+        &format!("http://127.0.0.1:{port}"),
+        "s3://careless/repo",
+        SECRET_KEY,
+    );
+    let e = preflight(&s).unwrap_err();
+    assert_eq!(e.step, Step::ConditionalWrite, "{e}");
+    assert!(e.to_string().contains("ignores conditional writes"), "{e}");
+}
