@@ -6,7 +6,10 @@ mod common;
 use common::seaweed::{Seaweed, ACCESS_KEY, SECRET_KEY};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Barrier};
-use zdm_backupd::engine::s3::{preflight, Put, S3Endpoint, S3Keys, S3Location, S3Store, Step};
+use std::time::Duration;
+use zdm_backupd::engine::s3::{
+    preflight, Lease, LeaseError, Put, S3Endpoint, S3Keys, S3Location, S3Store, Step,
+};
 
 fn store(endpoint: &str, location: &str, secret: &str) -> S3Store {
     S3Store::new(
@@ -85,7 +88,7 @@ fn conditional_writes_race_to_exactly_one_winner() {
         .unwrap()
         .unwrap();
     assert_eq!(race("LOCK", Some(etag)), 1);
-    let (held, _) = s.get("LOCK").unwrap().unwrap();
+    let held = s.get("LOCK").unwrap().unwrap().data;
     assert!(held.starts_with(b"writer "), "{held:?}");
     assert_eq!(s.get("absent").unwrap(), None);
 }
@@ -158,4 +161,75 @@ fn a_store_that_ignores_conditional_writes_is_refused() {
     let e = preflight(&s).unwrap_err();
     assert_eq!(e.step, Step::ConditionalWrite, "{e}");
     assert!(e.to_string().contains("ignores conditional writes"), "{e}");
+}
+
+#[test]
+fn the_job_lease_has_one_holder_goes_stale_by_the_stores_clock_and_is_lost_when_taken_over() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-lease");
+    let endpoint = w.endpoint();
+    // 16 runs start at once: one holds the lock, 15 are told who does.
+    let (start, tried) = (Arc::new(Barrier::new(16)), Arc::new(Barrier::new(16)));
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let (start, tried, endpoint) = (start.clone(), tried.clone(), endpoint.clone());
+            std::thread::spawn(move || {
+                let s = store(&endpoint, "s3://zdm-lease/repo", SECRET_KEY);
+                start.wait();
+                let got = Lease::acquire(&s, "srv/job", Duration::from_secs(600), &format!("h{i}"));
+                // Held until everyone has tried.
+                tried.wait();
+                match got {
+                    Ok(l) => {
+                        let id = l.run_id().to_string();
+                        l.release().unwrap();
+                        Some(id)
+                    }
+                    Err(LeaseError::Busy { host, .. }) => {
+                        assert!(host.starts_with('h'), "{host}");
+                        None
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            })
+        })
+        .collect();
+    let winners: Vec<String> = handles
+        .into_iter()
+        .filter_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(winners.len(), 1, "{winners:?}");
+
+    let s = store(&endpoint, "s3://zdm-lease/repo", SECRET_KEY);
+    // Released: the next run takes it.
+    let mut a = Lease::acquire(&s, "srv/job", Duration::from_secs(2), "a").unwrap();
+    match Lease::acquire(&s, "srv/job", Duration::from_secs(600), "b") {
+        Err(LeaseError::Busy { host, .. }) => assert_eq!(host, "a"),
+        other => panic!("{other:?}"),
+    }
+    // Renewed, it stays live past its first term.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1100));
+        a.renew().unwrap();
+    }
+    assert!(matches!(
+        Lease::acquire(&s, "srv/job", Duration::from_secs(600), "b"),
+        Err(LeaseError::Busy { .. })
+    ));
+    // Not renewed for longer than its term (by the store's clock): taken over, and the old
+    // holder learns it at its next renewal instead of publishing.
+    std::thread::sleep(Duration::from_secs(4));
+    let b = Lease::acquire(&s, "srv/job", Duration::from_secs(600), "b").unwrap();
+    assert!(matches!(a.renew(), Err(LeaseError::Lost)));
+    assert!(matches!(a.release(), Err(LeaseError::Lost)));
+    b.release().unwrap();
+    // A damaged lock object is taken over too, by compare-and-swap.
+    s.put("srv/job/LOCK", b"not json".to_vec(), Put::Overwrite)
+        .unwrap();
+    Lease::acquire(&s, "srv/job", Duration::from_secs(600), "c")
+        .unwrap()
+        .release()
+        .unwrap();
+    // The clock probes are gone.
+    assert_eq!(s.list("srv/job/.clock").unwrap(), Vec::<String>::new());
 }

@@ -97,7 +97,9 @@ mod tests {
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&f, &link).unwrap();
-        assert!(S3Keys::from_file(&link).unwrap_err().contains("not a regular file"));
+        assert!(S3Keys::from_file(&link)
+            .unwrap_err()
+            .contains("not a regular file"));
         std::fs::write(&f, "access_key=AKID\nsecret=oops-s3cr3t\n").unwrap();
         let e = S3Keys::from_file(&f).unwrap_err();
         assert!(e.contains("line 2") && !e.contains("s3cr3t"), "{e}");

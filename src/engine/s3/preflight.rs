@@ -66,7 +66,7 @@ pub fn preflight(store: &S3Store) -> Result<(), PreflightError> {
         conditional_writes(store, &probe, &etag).map_err(fail(Step::ConditionalWrite));
     let read = conditional.and_then(|()| {
         let got: Result<(), String> = match store.get(&probe) {
-            Ok(Some((data, _))) if data == b"zdm-backupd preflight 3" => Ok(()),
+            Ok(Some(o)) if o.data == b"zdm-backupd preflight 3" => Ok(()),
             Ok(Some(_)) => Err("the object read back is not what was written".into()),
             Ok(None) => Err("the object just written is not there".into()),
             Err(e) => Err(e.to_string()),

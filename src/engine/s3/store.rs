@@ -61,8 +61,13 @@ pub enum Put<'a> {
     IfMatch(&'a str),
 }
 
-/// An object's content and ETag.
-pub type Object = (Vec<u8>, Option<String>);
+/// An object as read: its content, ETag and the store's time of its last write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub data: Vec<u8>,
+    pub etag: Option<String>,
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
 
 pub struct S3Store {
     store: AmazonS3,
@@ -150,14 +155,18 @@ impl S3Store {
         }
     }
 
-    /// The object at `name` and its ETag; `None` when there is none.
+    /// The object at `name`; `None` when there is none.
     pub fn get(&self, name: &str) -> Result<Option<Object>, S3Error> {
         let key = self.key(name)?;
         self.rt.block_on(async {
             match self.store.get(&key).await {
                 Ok(r) => {
-                    let etag = r.meta.e_tag.clone();
-                    Ok(Some((r.bytes().await?.to_vec(), etag)))
+                    let (etag, modified) = (r.meta.e_tag.clone(), r.meta.last_modified);
+                    Ok(Some(Object {
+                        data: r.bytes().await?.to_vec(),
+                        etag,
+                        modified,
+                    }))
                 }
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e.into()),
