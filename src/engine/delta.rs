@@ -344,8 +344,8 @@ fn map_range(version: &[(u64, Piece)], from: u64, len: u64, out: &mut Vec<Piece>
 }
 
 /// Copies a member into `scratch` at `at` and checks it as `check` says: a whole previous
-/// version against its catalog line (size, and hash or parts), or a delta's inline parts each against its
-/// own hash. Returns the bytes copied.
+/// version against its catalog line (size, and hash or parts), or a delta's inline parts each
+/// against its own hash. Returns the bytes copied.
 fn spool(
     member: &mut dyn Read,
     scratch: &File,

@@ -4,9 +4,9 @@
 //!
 //! Like a restore, paths and metadata come from the point's catalog and content from the
 //! newest archive of the chain that holds it; each file's content is checked against the size
-//! and the BLAKE3 (or parts) in its catalog line as it streams. A mismatch ends the stream with an error: the
-//! caller aborts the connection, and the tar lacks its end-of-archive blocks, so a client sees
-//! the truncation.
+//! and the BLAKE3 (or its parts') in its catalog line as it streams. A mismatch ends the stream
+//! with an error: the caller aborts the connection, and the tar lacks its end-of-archive
+//! blocks, so a client sees the truncation.
 
 use super::archive::{append_entry, seek};
 use super::catalog::{below, catalog_reader, roots, stepped, Stepped};
