@@ -233,3 +233,27 @@ fn the_job_lease_has_one_holder_goes_stale_by_the_stores_clock_and_is_lost_when_
     // The clock probes are gone.
     assert_eq!(s.list("srv/job/.clock").unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn a_streamed_upload_appears_whole_only_when_finished() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-stream");
+    let s = store(&w.endpoint(), "s3://zdm-stream/repo", SECRET_KEY);
+    let data = common::tree::noise(23 << 20, 7);
+    let mut up = s.writer("srv/job/p1/data.tar.zst", 5 << 20).unwrap();
+    for chunk in data.chunks(1 << 20) {
+        up.write_all(chunk).unwrap();
+    }
+    // Several parts are uploaded by now, but there is no object until the upload completes.
+    assert_eq!(s.get("srv/job/p1/data.tar.zst").unwrap(), None);
+    let etag = up.finish().unwrap();
+    let got = s.get("srv/job/p1/data.tar.zst").unwrap().unwrap();
+    assert!(got.data == data, "the object differs from what was written");
+    assert_eq!(got.etag.as_deref(), Some(etag.as_str()));
+    // A writer given up on (a failed run) leaves no object.
+    let mut up = s.writer("srv/job/p2/data.tar.zst", 5 << 20).unwrap();
+    up.write_all(&data[..12 << 20]).unwrap();
+    drop(up);
+    assert_eq!(s.get("srv/job/p2/data.tar.zst").unwrap(), None);
+    assert_eq!(s.list("srv/job").unwrap(), vec!["p1".to_string()]);
+}

@@ -16,4 +16,4 @@ pub use keys::S3Keys;
 pub use lease::{Lease, LeaseError};
 pub use location::{S3Endpoint, S3Location};
 pub use preflight::{preflight, PreflightError, Step};
-pub use store::{Object, Put, S3Error, S3Store};
+pub use store::{Object, Put, S3Error, S3Store, S3Writer};

@@ -7,7 +7,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
 use object_store::{
     ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
-    UpdateVersion,
+    UpdateVersion, WriteMultipart,
 };
 use std::time::Duration;
 
@@ -59,6 +59,57 @@ pub enum Put<'a> {
     Create,
     /// Only when its ETag is this one (`If-Match`).
     IfMatch(&'a str),
+}
+
+/// S3's smallest part but the last.
+const MIN_PART: usize = 5 << 20;
+/// Parts uploading at once per writer.
+const IN_FLIGHT: usize = 4;
+
+/// A streamed upload (see [`S3Store::writer`]).
+pub struct S3Writer<'a> {
+    store: &'a S3Store,
+    /// `None` once finished or aborted.
+    upload: Option<WriteMultipart>,
+}
+
+impl S3Writer<'_> {
+    /// Completes the upload: the object now exists. Its ETag.
+    pub fn finish(mut self) -> Result<String, S3Error> {
+        let upload = self.upload.take().expect("not finished twice");
+        let r = self.store.rt.block_on(upload.finish())?;
+        Ok(r.e_tag.unwrap_or_default())
+    }
+}
+
+impl std::io::Write for S3Writer<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let upload = self
+            .upload
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the upload is finished"))?;
+        // Back-pressure first, then buffer: a full part starts uploading at once, as a task
+        // of this writer's runtime, driven by the next wait.
+        self.store
+            .rt
+            .block_on(upload.wait_for_capacity(IN_FLIGHT))
+            .map_err(|e| std::io::Error::other(S3Error::from(e).to_string()))?;
+        let _in_runtime = self.store.rt.enter();
+        upload.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for S3Writer<'_> {
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            let _ = self.store.rt.block_on(upload.abort());
+        }
+    }
 }
 
 /// An object as read: its content, ETag and the store's time of its last write.
@@ -171,6 +222,23 @@ impl S3Store {
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e.into()),
             }
+        })
+    }
+
+    /// A streamed upload to `name`: multipart in parts of `part_size` bytes, at most four in
+    /// flight, so memory stays about five parts whatever the object's size. The object appears
+    /// only when [`S3Writer::finish`] completes the upload; a writer dropped before that aborts
+    /// it, so a failed run leaves no half object (a crash can; the repository's GC aborts
+    /// those).
+    pub fn writer(&self, name: &str, part_size: usize) -> Result<S3Writer<'_>, S3Error> {
+        let key = self.key(name)?;
+        let upload = self.rt.block_on(self.store.put_multipart(&key))?;
+        Ok(S3Writer {
+            store: self,
+            upload: Some(WriteMultipart::new_with_chunk_size(
+                upload,
+                part_size.max(MIN_PART),
+            )),
         })
     }
 
