@@ -91,16 +91,13 @@ impl S3Endpoint {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| format!("{url:?}: the endpoint is a URL like https://s3.example:443"))?;
-        let host = host_of(rest).ok_or_else(|| format!("{url:?}: no host in the endpoint"))?;
+        let (host, port) =
+            split_authority(rest).ok_or_else(|| format!("{url:?}: no host in the endpoint"))?;
         if rest.contains(['/', '?', '#', '@']) {
             return Err(format!(
                 "{url:?}: the endpoint takes no path, query or user"
             ));
         }
-        let port = match rest.strip_prefix('[') {
-            Some(v6) => v6.split_once("]:").map(|(_, p)| p),
-            None => rest.split_once(':').map(|(_, p)| p),
-        };
         if port.is_some_and(|p| p.parse::<u16>().is_err()) {
             return Err(format!("{url:?}: the port is not a number up to 65535"));
         }
@@ -131,25 +128,27 @@ impl S3Endpoint {
     /// `host:port` for a plain TCP connect.
     pub fn socket_addr(&self) -> String {
         let (scheme, rest) = self.url.split_once("://").expect("checked in new");
-        let after_host = match rest.strip_prefix('[') {
-            Some(v6) => v6.split_once(']').map_or("", |(_, after)| after),
-            None => rest.split_once(':').map_or("", |(_, port)| port),
-        };
-        if after_host.is_empty() {
-            format!("{rest}:{}", if scheme == "https" { 443 } else { 80 })
-        } else {
-            rest.to_string()
+        match split_authority(rest) {
+            Some((_, Some(_))) => rest.to_string(),
+            _ => format!("{rest}:{}", if scheme == "https" { 443 } else { 80 }),
         }
     }
 }
 
-fn host_of(authority: &str) -> Option<&str> {
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split_once(']')?.0
-    } else {
-        authority.split(':').next()?
+/// The host and, when given, the port text of `host[:port]` or `[v6][:port]`; `None` without a
+/// host or with anything but `:port` after a bracketed address.
+fn split_authority(authority: &str) -> Option<(&str, Option<&str>)> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']')? {
+            (host, "") => (host, None),
+            (host, after) => (host, Some(after.strip_prefix(':')?)),
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
     };
-    (!host.is_empty()).then_some(host)
+    (!host.is_empty()).then_some((host, port))
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -219,6 +218,7 @@ mod tests {
             "https://",
             "https://s3.lan:99999",
             "http://127.0.0.1:x",
+            "http://[::1]x",
         ] {
             assert!(S3Endpoint::new(bad, "us-east-1", true).is_err(), "{bad}");
         }
