@@ -94,13 +94,25 @@ pub enum AdminCommand {
 #[derive(Args, Debug, Clone)]
 pub struct JobArgs {
     /// Repository: a local directory (or a mounted share), an SMB share
-    /// (`//host[:port]/share[/dir]`) or an NFS export (`host[:port]:/export[/dir]`) reached
-    /// directly.
+    /// (`//host[:port]/share[/dir]`), an NFS export (`host[:port]:/export[/dir]`) reached
+    /// directly, or an S3 bucket (`s3://bucket[/prefix]`, with `--s3-endpoint`).
     #[arg(long)]
     pub repository: String,
-    /// SMB credentials file (`username=`, `password=`, `domain=` lines; mode 0600).
+    /// Credentials file, mode 0600: for SMB `username=`, `password=`, `domain=` lines; for S3
+    /// `access_key=` and `secret_key=` lines (else `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` are used).
     #[arg(long)]
     pub credentials: Option<PathBuf>,
+    /// S3 endpoint of an `s3://` repository: `https://host[:port]`, or `http://` to a loopback
+    /// address.
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, default_value = "us-east-1")]
+    pub s3_region: String,
+    /// Path-style S3 requests (`endpoint/bucket/key`), as most self-hosted stores need.
+    #[arg(long)]
+    pub s3_path_style: bool,
     /// AUTH_SYS uid for an NFS export (`host[:port]:/export`).
     #[arg(long, default_value_t = 0)]
     pub nfs_uid: u32,

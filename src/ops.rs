@@ -81,8 +81,51 @@ fn trust(j: &JobArgs, create: bool, unauthenticated_ok: bool) -> Result<Trust, E
     }
 }
 
+/// An `s3://` repository from the command line: keys from `--credentials` or the
+/// environment, the endpoint from `--s3-endpoint`.
+fn s3_target(j: &JobArgs) -> Result<crate::engine::target::SharedTarget, EngineError> {
+    use crate::engine::s3::S3Keys;
+    let usage = |m: String| EngineError::Usage(format!("repository {}: {m}", j.repository));
+    let endpoint = j
+        .s3_endpoint
+        .as_deref()
+        .ok_or_else(|| usage("an s3:// repository needs --s3-endpoint URL".into()))?;
+    let keys = match &j.credentials {
+        Some(file) => S3Keys::from_file(file),
+        None => S3Keys::from_env().unwrap_or_else(|| {
+            Err(
+                "no S3 keys: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass \
+                 --credentials FILE"
+                    .into(),
+            )
+        }),
+    }
+    .map_err(usage)?;
+    let access = crate::repocheck::S3Access {
+        path: &j.repository,
+        endpoint,
+        region: &j.s3_region,
+        path_style: j.s3_path_style,
+        keys,
+    };
+    let target = crate::repocheck::connect_s3(&access).map_err(|f| {
+        EngineError::NotFound(format!(
+            "repository {}: check failed at step '{}': {}",
+            j.repository, f.step, f.reason
+        ))
+    })?;
+    Ok(target)
+}
+
 fn location(j: &JobArgs, trust: Trust) -> Result<JobLocation, EngineError> {
+    let s3 = j.repository.starts_with("s3://");
+    if !s3 && j.s3_endpoint.is_some() {
+        return Err(EngineError::Usage(
+            "--s3-endpoint applies to s3:// repositories only".into(),
+        ));
+    }
     let target: crate::engine::target::SharedTarget = match share_kind(&j.repository) {
+        _ if s3 => s3_target(j)?,
         Some(kind) => {
             let normalized = j.repository.replace('\\', "/");
             let failed = |f: crate::repocheck::Failure| {

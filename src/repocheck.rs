@@ -152,6 +152,42 @@ fn connect_smb(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failur
     }
 }
 
+/// Where and how to reach an S3 repository.
+pub struct S3Access<'a> {
+    /// `s3://bucket/prefix`
+    pub path: &'a str,
+    pub endpoint: &'a str,
+    pub region: &'a str,
+    pub path_style: bool,
+    pub keys: crate::engine::s3::S3Keys,
+}
+
+/// How long a run's S3 job lock lasts without renewal (renewed every third of it).
+pub const S3_LEASE: Duration = Duration::from_secs(600);
+
+/// Opens an S3 repository after its preflight, each failure named by its step (connect,
+/// authenticate, bucket, write, conditional write, read, delete).
+pub fn connect_s3(a: &S3Access) -> Result<Arc<crate::engine::s3::S3Target>, Failure> {
+    use crate::engine::s3::{preflight, S3Endpoint, S3Location, S3Store, S3Target, Step};
+    let location = S3Location::parse(a.path).map_err(|m| fail("path", m))?;
+    let endpoint =
+        S3Endpoint::new(a.endpoint, a.region, a.path_style).map_err(|m| fail("endpoint", m))?;
+    let store = S3Store::new(location, endpoint, &a.keys).map_err(|m| fail("connect", m))?;
+    preflight(&store).map_err(|e| {
+        let step = match e.step {
+            Step::Connect => "connect",
+            Step::Authenticate => "authenticate",
+            Step::Bucket => "bucket",
+            Step::Write => "write",
+            Step::ConditionalWrite => "conditional write",
+            Step::Read => "read",
+            Step::Delete => "delete",
+        };
+        fail(step, e.why)
+    })?;
+    Ok(Arc::new(S3Target::new(store, S3_LEASE)))
+}
+
 /// Checks a directory on this host.
 pub fn verify_local(dir: &Path) -> Result<Report, Failure> {
     check(&LocalTarget::new(dir))

@@ -11,7 +11,7 @@ use zdm_backupd::engine::s3::{
     preflight, Lease, LeaseError, Put, S3Endpoint, S3Keys, S3Location, S3Store, Step,
 };
 
-fn store(endpoint: &str, location: &str, secret: &str) -> S3Store {
+fn store(endpoint: &str, location: &str, secret: &str) -> Arc<S3Store> {
     S3Store::new(
         S3Location::parse(location).unwrap(),
         S3Endpoint::new(endpoint, "us-east-1", true).unwrap(),
@@ -240,7 +240,7 @@ fn a_streamed_upload_appears_whole_only_when_finished() {
     w.create_bucket("zdm-stream");
     let s = store(&w.endpoint(), "s3://zdm-stream/repo", SECRET_KEY);
     let data = common::tree::noise(23 << 20, 7);
-    let mut up = s.writer("srv/job/p1/data.tar.zst", 5 << 20).unwrap();
+    let mut up = s.writer("srv/job/p1/data.tar.zst", 5 << 20, None).unwrap();
     for chunk in data.chunks(1 << 20) {
         up.write_all(chunk).unwrap();
     }
@@ -251,7 +251,7 @@ fn a_streamed_upload_appears_whole_only_when_finished() {
     assert!(got.data == data, "the object differs from what was written");
     assert_eq!(got.etag.as_deref(), Some(etag.as_str()));
     // A writer given up on (a failed run) leaves no object.
-    let mut up = s.writer("srv/job/p2/data.tar.zst", 5 << 20).unwrap();
+    let mut up = s.writer("srv/job/p2/data.tar.zst", 5 << 20, None).unwrap();
     up.write_all(&data[..12 << 20]).unwrap();
     drop(up);
     assert_eq!(s.get("srv/job/p2/data.tar.zst").unwrap(), None);

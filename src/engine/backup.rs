@@ -269,6 +269,7 @@ impl Begun<'_> {
         manifest.started = started.to_rfc3339();
         manifest.finished = chrono::Utc::now().to_rfc3339();
         manifest.job_id = job_id;
+        repo::place(t, &job_dir, &partial, &mut manifest);
         manifest.sign(key);
         if let Err(e) = repo::publish(t, &partial, &job_dir, &manifest) {
             let _ = t.remove_dir_all(&partial);
@@ -663,6 +664,7 @@ fn write_point(
         recipient: recipient.map(|r| r.to_string()),
         files,
         warnings: warnings.clone(),
+        data_dir: None,
         job_id: None,
         auth: None,
     };

@@ -70,7 +70,7 @@ pub fn checked_copy(
         EngineError::Corrupt(format!("{}: the manifest does not list {name}", m.id))
     })?;
     let mut src = t
-        .open(&point.dir.join(name))
+        .open(&point.file(name))
         .map_err(|e| EngineError::io(format!("{name} of {}", m.id), e))?;
     let mut copy = match tempfile::tempfile() {
         Ok(f) => Scratch::File(f),

@@ -78,7 +78,7 @@ fn archive(
 ) -> Result<tar::Archive<Box<dyn Read + Send>>, EngineError> {
     let m = &p.manifest;
     let f = t
-        .open(&p.dir.join(m.data_file()))
+        .open(&p.file(&m.data_file()))
         .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
     Ok(tar::Archive::new(
         super::stream::reader(f, m.compression, identity, m.encryption, None)
@@ -109,7 +109,7 @@ pub fn write_archive(
     }
     let digest = Shared::default();
     let f = t
-        .open(&point.dir.join(m.data_file()))
+        .open(&point.file(&m.data_file()))
         .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
     let mut r = super::stream::chunks(
         f,

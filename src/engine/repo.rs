@@ -18,7 +18,12 @@ pub const CATALOG: &str = "catalog.jsonl";
 pub const JOB_ID_FILE: &str = "JOB.json";
 /// Manifests written since points are authenticated and files carry their own hashes.
 pub const FORMAT: u32 = 3;
+/// Manifests of points on object stores, whose files lie in a run's own data directory
+/// (`data_dir`); the newest format this version reads.
+pub const OBJECT_FORMAT: u32 = 4;
 const PARTIAL: &str = ".partial-";
+/// On object stores: the data directories of runs (`.data/<uuid>`), named by their manifests.
+const DATA_DIRS: &str = ".data";
 const RETIRED: &str = ".retired-";
 /// A point being deleted: renamed out of sight first, so a crash never leaves a visible
 /// directory that is no longer a point.
@@ -55,6 +60,10 @@ pub struct Manifest {
     pub files: BTreeMap<String, FileInfo>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// On object stores: where the files are, relative to the job directory (`.data/<uuid>`);
+    /// absent when they are in the point's own directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
     /// The id of the job directory the point belongs to (its `JOB.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
@@ -115,6 +124,30 @@ pub struct Point {
     /// Relative to the repository root.
     pub dir: PathBuf,
     pub manifest: Manifest,
+}
+
+impl Point {
+    /// Where the point's file `name` is: its own directory, or the data directory its
+    /// manifest names (checked by `scan` before a point is listed).
+    pub fn file(&self, name: &str) -> PathBuf {
+        match &self.manifest.data_dir {
+            Some(d) => self
+                .dir
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(d)
+                .join(name),
+            None => self.dir.join(name),
+        }
+    }
+}
+
+/// Whether a manifest's `data_dir` is one this engine writes (`.data/<uuid>`): nothing else is
+/// ever read or removed through it.
+fn valid_data_dir(d: &str) -> bool {
+    d.strip_prefix(DATA_DIRS)
+        .and_then(|r| r.strip_prefix('/'))
+        .is_some_and(|id| uuid::Uuid::try_parse(id).is_ok_and(|u| u.to_string() == id))
 }
 
 fn io_err(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> EngineError {
@@ -432,8 +465,12 @@ pub enum PointRejected {
     JobDirectory(String),
     #[error("it belongs to another job directory")]
     OtherJob,
-    #[error("format {0} is newer than this version of zdm-backupd reads ({FORMAT}); upgrade it")]
+    #[error(
+        "format {0} is newer than this version of zdm-backupd reads ({OBJECT_FORMAT}); upgrade it"
+    )]
     NewerFormat(u32),
+    #[error("its manifest names a data directory this version never writes: {0:?}")]
+    BadDataDir(String),
 }
 
 fn check_point(
@@ -454,8 +491,11 @@ fn check_point(
     if m.id != name {
         return Err(PointRejected::WrongName(m.id));
     }
-    if m.format > FORMAT {
+    if m.format > OBJECT_FORMAT {
         return Err(PointRejected::NewerFormat(m.format));
+    }
+    if let Some(d) = m.data_dir.as_ref().filter(|d| !valid_data_dir(d)) {
+        return Err(PointRejected::BadDataDir(d.clone()));
     }
     if !m.authentic(key) {
         return Err(if m.auth.is_none() {
@@ -496,6 +536,9 @@ pub fn scan(t: &dyn Target, job_dir: &Path, key: &AuthKey) -> Listing {
         };
         match check_point(t, &dir, &name, key, &job_id) {
             Ok(m) => out.points.push(Point { dir, manifest: m }),
+            // An object store may go on listing a prefix emptied by a deletion; nothing is ever
+            // written there but the manifest.
+            Err(PointRejected::NoManifest) if t.objects().is_some() => {}
             Err(why) => out.rejected.push(Rejected {
                 name,
                 reason: why.to_string(),
@@ -519,6 +562,7 @@ pub fn unverified_points(t: &dyn Target, job_dir: &Path) -> Vec<Point> {
             let dir = job_dir.join(&e.name);
             read_manifest(t, &dir)
                 .filter(|m| m.id == e.name)
+                .filter(|m| m.data_dir.as_deref().is_none_or(valid_data_dir))
                 .map(|m| Point { dir, manifest: m })
         })
         .collect();
@@ -560,11 +604,15 @@ pub fn points(t: &dyn Target, job_dir: &Path, key: &AuthKey) -> Vec<Point> {
 /// How many published points a job directory holds, from directory names alone (point ids
 /// look like `20261127T120000.000Z`; partial and retired directories start with a dot).
 pub fn point_count(t: &dyn Target, job_dir: &Path) -> usize {
+    // An object store may list emptied prefixes: there only a manifest makes a point.
+    let published = |name: &str| {
+        t.objects().is_none() || t.exists(&job_dir.join(name).join(MANIFEST)).unwrap_or(true)
+    };
     t.list(job_dir)
         .map(|entries| {
             entries
                 .iter()
-                .filter(|e| e.is_dir && is_point_name(&e.name))
+                .filter(|e| e.is_dir && is_point_name(&e.name) && published(&e.name))
                 .count()
         })
         .unwrap_or(0)
@@ -586,6 +634,9 @@ pub fn point_count_in(job_dir: &Path) -> usize {
 /// their manifest), and a merge interrupted between its two renames is finished or rolled back.
 pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     let mut notes = Vec::new();
+    if t.objects().is_some() {
+        notes.extend(collect_data_dirs(t, job_dir));
+    }
     let Ok(entries) = t.list(job_dir) else {
         return notes;
     };
@@ -606,6 +657,7 @@ pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
                 }
             }
         } else if e.is_dir
+            && t.objects().is_none()
             && is_point_name(&e.name)
             && !t.exists(&path.join(MANIFEST)).unwrap_or(true)
             && !t
@@ -623,30 +675,103 @@ pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     notes
 }
 
+/// A new directory for a run's files: `.partial-<uuid>` (renamed to the point id when
+/// published), or on an object store the run's own data directory `.data/<uuid>`, which the
+/// manifest names (see [`place`]).
+/// On an object store: removes the data directories no manifest of the job names (runs that
+/// failed, crashed or lost a publication race, merges cut short), aborting the uploads they
+/// recorded. Call with the lock held: a run in progress holds it too.
+fn collect_data_dirs(t: &dyn Target, job_dir: &Path) -> Vec<String> {
+    let dirs = job_dir.join(DATA_DIRS);
+    let Ok(runs) = t.list(&dirs) else {
+        return Vec::new();
+    };
+    let Ok(entries) = t.list(job_dir) else {
+        return Vec::new();
+    };
+    let mut named = Vec::new();
+    for e in entries
+        .iter()
+        .filter(|e| e.is_dir && is_point_name(&e.name))
+    {
+        let read = t.read(&job_dir.join(&e.name).join(MANIFEST));
+        match read.map(|text| serde_json::from_slice::<Manifest>(&text)) {
+            Ok(Ok(m)) => named.extend(m.data_dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // A manifest that cannot be read now might name any of them: keep them all.
+            _ => return Vec::new(),
+        }
+    }
+    let mut notes = Vec::new();
+    for run in runs.iter().filter(|e| e.is_dir) {
+        let dir = format!("{DATA_DIRS}/{}", run.name);
+        if !named.contains(&dir) && t.remove_dir_all(&job_dir.join(&dir)).is_ok() {
+            notes.push(format!(
+                "removed {dir}: data of a run that published nothing"
+            ));
+        }
+    }
+    notes
+}
+
 pub fn new_partial(t: &dyn Target, job_dir: &Path) -> Result<PathBuf, EngineError> {
-    let p = job_dir.join(format!("{PARTIAL}{}", uuid::Uuid::new_v4()));
-    t.create_dir(&p)
+    let p = match t.objects() {
+        Some(_) => job_dir
+            .join(DATA_DIRS)
+            .join(uuid::Uuid::new_v4().to_string()),
+        None => job_dir.join(format!("{PARTIAL}{}", uuid::Uuid::new_v4())),
+    };
+    t.create_dir_all(&p)
         .map_err(io_err(format!("cannot create {}", describe(t, &p))))?;
     Ok(p)
 }
 
+/// Records in `m` where its files are, before it is signed: on an object store the run's data
+/// directory, which needs manifest format 4.
+pub fn place(t: &dyn Target, job_dir: &Path, partial: &Path, m: &mut Manifest) {
+    if t.objects().is_some() {
+        let dir = partial.strip_prefix(job_dir).unwrap_or(partial);
+        m.data_dir = Some(dir.to_string_lossy().replace('\\', "/"));
+        m.format = OBJECT_FORMAT;
+    }
+}
+
+fn manifest_bytes(m: &Manifest) -> Result<Vec<u8>, EngineError> {
+    serde_json::to_vec_pretty(m).map_err(|e| EngineError::Io(std::io::Error::other(e)))
+}
+
 /// Writes the manifest last, then renames the partial directory to the point id and syncs the
-/// job directory: a crash leaves either no point or a complete one.
+/// job directory: a crash leaves either no point or a complete one. On an object store the
+/// manifest is written where the point is, only if no manifest is there yet: that write is the
+/// publication, and of runs racing for one point id exactly one wins.
 pub fn publish(
     t: &dyn Target,
     partial: &Path,
     job_dir: &Path,
     m: &Manifest,
 ) -> Result<PathBuf, EngineError> {
+    let dest = job_dir.join(&m.id);
+    if let Some(o) = t.objects() {
+        // Renewed just before the commit: a run that lost its lock publishes nothing.
+        o.confirm_lock(job_dir).map_err(io_err("job lock"))?;
+        let created = o
+            .put_new(&dest.join(MANIFEST), manifest_bytes(m)?)
+            .map_err(io_err("manifest"))?;
+        if !created {
+            return Err(EngineError::Corrupt(format!(
+                "point {} was published by another run meanwhile; this run's copy is dropped",
+                m.id
+            )));
+        }
+        return Ok(dest);
+    }
     let mut f = t
         .create(&partial.join(MANIFEST))
         .map_err(io_err("manifest"))?;
-    let text =
-        serde_json::to_vec_pretty(m).map_err(|e| EngineError::Io(std::io::Error::other(e)))?;
-    f.write_all(&text).map_err(io_err("manifest"))?;
+    f.write_all(&manifest_bytes(m)?)
+        .map_err(io_err("manifest"))?;
     f.commit().map_err(io_err("manifest"))?;
     t.sync_dir(partial).map_err(io_err("partial directory"))?;
-    let dest = job_dir.join(&m.id);
     t.rename(partial, &dest)
         .map_err(io_err(format!("cannot publish {}", m.id)))?;
     t.sync_dir(job_dir).map_err(io_err("job directory"))?;
@@ -654,7 +779,9 @@ pub fn publish(
 }
 
 /// Replaces point `id` with the published contents of `partial` (a merge): the old directory
-/// is renamed aside first so that a crash in between can be rolled back by `recover`.
+/// is renamed aside first so that a crash in between can be rolled back by `recover`. On an
+/// object store the manifest is swapped only over the version read (compare-and-swap), then
+/// the old data directory is removed; a crash in between leaves it for `recover`.
 pub fn replace(
     t: &dyn Target,
     partial: &Path,
@@ -662,6 +789,30 @@ pub fn replace(
     m: &Manifest,
 ) -> Result<(), EngineError> {
     let live = job_dir.join(&m.id);
+    if let Some(o) = t.objects() {
+        let path = live.join(MANIFEST);
+        let (old, tag) = o
+            .get_tagged(&path)
+            .map_err(io_err("manifest"))?
+            .ok_or_else(|| EngineError::Corrupt(format!("point {} vanished", m.id)))?;
+        let old: Option<Manifest> = serde_json::from_slice(&old).ok();
+        o.confirm_lock(job_dir).map_err(io_err("job lock"))?;
+        if !o
+            .put_if_match(&path, manifest_bytes(m)?, &tag)
+            .map_err(io_err("manifest"))?
+        {
+            return Err(EngineError::Corrupt(format!(
+                "point {} changed while it was merged; the merge is dropped",
+                m.id
+            )));
+        }
+        let old_dir = old.and_then(|m| m.data_dir).filter(|d| valid_data_dir(d));
+        if let Some(d) = old_dir.filter(|d| Some(d) != m.data_dir.as_ref()) {
+            t.remove_dir_all(&job_dir.join(d))
+                .map_err(io_err("remove merged point"))?;
+        }
+        return Ok(());
+    }
     let retired = job_dir.join(format!("{RETIRED}{}", m.id));
     t.rename(&live, &retired)
         .map_err(io_err("retire merged point"))?;
@@ -675,6 +826,20 @@ pub fn replace(
 
 /// Deletes a point: the manifest goes first, so a crash leaves a directory that is no point.
 pub fn delete(t: &dyn Target, point: &Point, job_dir: &Path) -> Result<(), EngineError> {
+    if t.objects().is_some() {
+        t.remove_file(&point.dir.join(MANIFEST))
+            .map_err(io_err("delete point"))?;
+        if let Some(d) = point
+            .manifest
+            .data_dir
+            .as_ref()
+            .filter(|d| valid_data_dir(d))
+        {
+            t.remove_dir_all(&job_dir.join(d))
+                .map_err(io_err("delete point"))?;
+        }
+        return t.remove_dir_all(&point.dir).map_err(io_err("delete point"));
+    }
     let gone = job_dir.join(format!(
         "{DELETED}{}-{}",
         point.manifest.id,

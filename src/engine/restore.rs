@@ -628,7 +628,7 @@ pub fn restore(
         .map(|(p, d)| {
             let m = &p.manifest;
             let f = t
-                .open(&p.dir.join(m.data_file()))
+                .open(&p.file(&m.data_file()))
                 .map_err(|e| EngineError::io(format!("archive of {}", m.id), e))?;
             let f: Box<dyn Read + Send> = match req.bytes_per_sec {
                 Some(rate) => Box::new(super::stream::Throttled::new(f, rate, cancel.clone())),

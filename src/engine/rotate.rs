@@ -148,7 +148,7 @@ fn merge(
         let open = |p: &Point| -> Result<tar::Archive<Box<dyn std::io::Read + Send>>, EngineError> {
             let pm = &p.manifest;
             let f = t
-                .open(&p.dir.join(pm.data_file()))
+                .open(&p.file(&pm.data_file()))
                 .map_err(|e| EngineError::io(format!("archive of {}", pm.id), e))?;
             Ok(tar::Archive::new(stream::reader(
                 f,
@@ -222,6 +222,7 @@ fn merge(
             files,
             ..m.clone()
         };
+        repo::place(t, job_dir, &partial, &mut merged);
         merged.sign(key);
         Ok(merged)
     })();

@@ -22,7 +22,7 @@ fn open(
     let info = m.files.get(name).ok_or_else(|| {
         EngineError::Corrupt(format!("{}: the manifest does not list {name}", m.id))
     })?;
-    let path = point.dir.join(name);
+    let path = point.file(name);
     let f = t
         .open(&path)
         .map_err(|e| EngineError::Corrupt(format!("{}: {name}: {e}", m.id)))?;

@@ -8,6 +8,7 @@
 
 use super::store::{Put, S3Error, S3Store};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -38,14 +39,14 @@ pub enum LeaseError {
 }
 
 /// A lease held by this run.
-pub struct Lease<'a> {
-    store: &'a S3Store,
+pub struct Lease {
+    store: Arc<S3Store>,
     key: String,
     etag: String,
     body: Body,
 }
 
-impl std::fmt::Debug for Lease<'_> {
+impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lease")
             .field("key", &self.key)
@@ -54,15 +55,15 @@ impl std::fmt::Debug for Lease<'_> {
     }
 }
 
-impl<'a> Lease<'a> {
+impl Lease {
     /// Takes the lock of the job directory `job` (relative to the repository prefix) for
     /// `lease` at a time, or says who holds it.
     pub fn acquire(
-        store: &'a S3Store,
+        store: &Arc<S3Store>,
         job: &str,
         lease: Duration,
         host: &str,
-    ) -> Result<Lease<'a>, LeaseError> {
+    ) -> Result<Lease, LeaseError> {
         let key = format!("{}/LOCK", job.trim_end_matches('/'));
         let body = Body {
             state: "held".into(),
@@ -106,14 +107,14 @@ impl<'a> Lease<'a> {
 
     /// The lease when this run's write of it went through (`etag`), else who holds it.
     fn claimed(
-        store: &'a S3Store,
+        store: &Arc<S3Store>,
         key: String,
         body: Body,
         etag: Option<String>,
-    ) -> Result<Lease<'a>, LeaseError> {
+    ) -> Result<Lease, LeaseError> {
         match etag {
             Some(etag) => Ok(Lease {
-                store,
+                store: store.clone(),
                 key,
                 etag,
                 body,

@@ -11,9 +11,11 @@ mod lease;
 mod location;
 mod preflight;
 mod store;
+mod target;
 
 pub use keys::S3Keys;
 pub use lease::{Lease, LeaseError};
 pub use location::{S3Endpoint, S3Location};
 pub use preflight::{preflight, PreflightError, Step};
-pub use store::{Object, Put, S3Error, S3Store, S3Writer};
+pub use store::{Listed, Object, Put, S3Error, S3Reader, S3Store, S3Writer};
+pub use target::S3Target;

@@ -3,13 +3,17 @@
 //! blocking. Call it from a blocking thread, never from inside an async task.
 
 use super::{S3Endpoint, S3Keys, S3Location};
+use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as Key;
 use object_store::{
     ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
-    UpdateVersion, WriteMultipart,
+    UpdateVersion,
 };
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// What a request to the store came to, beyond success or a failed condition.
 #[derive(Debug, thiserror::Error)]
@@ -66,36 +70,151 @@ const MIN_PART: usize = 5 << 20;
 /// Parts uploading at once per writer.
 const IN_FLIGHT: usize = 4;
 
-/// A streamed upload (see [`S3Store::writer`]).
-pub struct S3Writer<'a> {
-    store: &'a S3Store,
-    /// `None` once finished or aborted.
-    upload: Option<WriteMultipart>,
+/// A multipart upload in progress.
+struct Upload {
+    id: String,
+    /// Uploads under way, each answering its part number and id.
+    running: JoinSet<Result<(usize, PartId), object_store::Error>>,
+    done: Vec<Option<PartId>>,
 }
 
-impl S3Writer<'_> {
+/// A streamed upload (see [`S3Store::writer`]).
+pub struct S3Writer {
+    store: Arc<S3Store>,
+    key: Key,
+    part_size: usize,
+    buf: Vec<u8>,
+    /// Started at the first full part: a small object is one plain PUT.
+    upload: Option<Upload>,
+    /// Where the upload's id is recorded before any part is sent, so that whoever finds it
+    /// after a crash can abort the upload.
+    intent: Option<String>,
+    finished: bool,
+}
+
+/// What an intent object records.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Intent {
+    key: String,
+    upload_id: String,
+}
+
+impl S3Writer {
     /// Completes the upload: the object now exists. Its ETag.
     pub fn finish(mut self) -> Result<String, S3Error> {
-        let upload = self.upload.take().expect("not finished twice");
-        let r = self.store.rt.block_on(upload.finish())?;
-        Ok(r.e_tag.unwrap_or_default())
+        let store = self.store.clone();
+        let etag = match self.upload.is_some() {
+            false => {
+                let data = std::mem::take(&mut self.buf);
+                store
+                    .rt()
+                    .block_on(store.s3.put(&self.key, data.into()))?
+                    .e_tag
+            }
+            true => {
+                let last = std::mem::take(&mut self.buf);
+                if !last.is_empty() {
+                    self.send_part(last)?;
+                }
+                let mut up = self.upload.take().expect("started");
+                let result = store.rt().block_on(async {
+                    while let Some(r) = up.running.join_next().await {
+                        let (n, part) = r.map_err(|e| S3Error::Other(e.to_string()))??;
+                        up.done[n] = Some(part);
+                    }
+                    let parts = up
+                        .done
+                        .iter_mut()
+                        .map(|p| p.take().expect("sent"))
+                        .collect();
+                    Ok::<_, S3Error>(
+                        store
+                            .s3
+                            .complete_multipart(&self.key, &up.id, parts)
+                            .await?,
+                    )
+                });
+                match result {
+                    Ok(r) => r.e_tag,
+                    Err(e) => {
+                        self.upload = Some(up);
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        self.finished = true;
+        if let Some(intent) = &self.intent {
+            let _ = store.delete(intent);
+        }
+        Ok(etag.unwrap_or_default())
+    }
+
+    fn start(&mut self) -> Result<(), S3Error> {
+        let store = self.store.clone();
+        let id = store.rt().block_on(store.s3.create_multipart(&self.key))?;
+        if let Some(intent) = &self.intent {
+            let body = Intent {
+                key: self.key.to_string(),
+                upload_id: id.clone(),
+            };
+            let json = serde_json::to_vec(&body).expect("serializable");
+            if let Err(e) = store.put(intent, json, Put::Overwrite) {
+                let _ = store
+                    .rt()
+                    .block_on(store.s3.abort_multipart(&self.key, &id));
+                return Err(e);
+            }
+        }
+        self.upload = Some(Upload {
+            id,
+            running: JoinSet::new(),
+            done: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Sends one part, after waiting for room among those in flight.
+    fn send_part(&mut self, data: Vec<u8>) -> Result<(), S3Error> {
+        if self.upload.is_none() {
+            self.start()?;
+        }
+        let store = self.store.clone();
+        let up = self.upload.as_mut().expect("started");
+        while up.running.len() >= IN_FLIGHT {
+            let r = store
+                .rt()
+                .block_on(up.running.join_next())
+                .expect("running");
+            let (n, part) = r.map_err(|e| S3Error::Other(e.to_string()))??;
+            up.done[n] = Some(part);
+        }
+        let n = up.done.len();
+        up.done.push(None);
+        let (s3, key, id) = (store.s3.clone(), self.key.clone(), up.id.clone());
+        up.running.spawn_on(
+            async move {
+                let part = s3.put_part(&key, &id, n, data.into()).await?;
+                Ok((n, part))
+            },
+            store.rt().handle(),
+        );
+        Ok(())
     }
 }
 
-impl std::io::Write for S3Writer<'_> {
+impl std::io::Write for S3Writer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let upload = self
-            .upload
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("the upload is finished"))?;
-        // Back-pressure first, then buffer: a full part starts uploading at once, as a task
-        // of this writer's runtime, driven by the next wait.
-        self.store
-            .rt
-            .block_on(upload.wait_for_capacity(IN_FLIGHT))
-            .map_err(|e| std::io::Error::other(S3Error::from(e).to_string()))?;
-        let _in_runtime = self.store.rt.enter();
-        upload.write(buf);
+        if self.finished {
+            return Err(std::io::Error::other("the upload is finished"));
+        }
+        self.buf.extend_from_slice(buf);
+        while self.buf.len() >= self.part_size {
+            let rest = self.buf.split_off(self.part_size);
+            let part = std::mem::replace(&mut self.buf, rest);
+            self.send_part(part)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
         Ok(buf.len())
     }
 
@@ -104,12 +223,56 @@ impl std::io::Write for S3Writer<'_> {
     }
 }
 
-impl Drop for S3Writer<'_> {
+impl Drop for S3Writer {
     fn drop(&mut self) {
-        if let Some(upload) = self.upload.take() {
-            let _ = self.store.rt.block_on(upload.abort());
+        if let Some(mut up) = self.upload.take() {
+            let store = &self.store;
+            store.rt().block_on(async {
+                up.running.shutdown().await;
+                let _ = store.s3.abort_multipart(&self.key, &up.id).await;
+            });
+            if let Some(intent) = &self.intent {
+                let _ = store.delete(intent);
+            }
         }
     }
+}
+
+/// A streamed download (see [`S3Store::reader`]): a task of the store's runtime reads ahead
+/// into a bounded queue while the caller consumes.
+pub struct S3Reader {
+    queue: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, String>>,
+    current: bytes::Bytes,
+    pump: tokio::task::JoinHandle<()>,
+}
+
+impl std::io::Read for S3Reader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.queue.blocking_recv() {
+                None => return Ok(0),
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+impl Drop for S3Reader {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+/// One name below a listed directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    /// A common prefix (a "directory"), not an object.
+    pub is_dir: bool,
 }
 
 /// An object as read: its content, ETag and the store's time of its last write.
@@ -121,10 +284,30 @@ pub struct Object {
 }
 
 pub struct S3Store {
-    store: AmazonS3,
-    rt: tokio::runtime::Runtime,
+    s3: Arc<AmazonS3>,
+    /// Always `Some` until dropped (see `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
     pub location: S3Location,
     pub endpoint: S3Endpoint,
+}
+
+impl Drop for S3Store {
+    // A runtime dropped where blocking is not allowed (a handle released inside an async task)
+    // panics; this never waits.
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("location", &self.location.to_string())
+            .field("endpoint", &self.endpoint.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl S3Store {
@@ -134,7 +317,7 @@ impl S3Store {
         location: S3Location,
         endpoint: S3Endpoint,
         keys: &S3Keys,
-    ) -> Result<S3Store, String> {
+    ) -> Result<Arc<S3Store>, String> {
         // reqwest is built without a default TLS provider; ring is the one the daemon already
         // uses. Installing fails harmlessly when another part of the process did it first.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -161,16 +344,23 @@ impl S3Store {
             })
             .build()
             .map_err(|e| format!("S3 client for {location}: {e}"))?;
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // Two workers: parts upload and downloads read ahead while the engine compresses.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("zdm-s3")
             .enable_all()
             .build()
             .map_err(|e| format!("S3 client runtime: {e}"))?;
-        Ok(S3Store {
-            store,
-            rt,
+        Ok(Arc::new(S3Store {
+            s3: Arc::new(store),
+            runtime: Some(rt),
             location,
             endpoint,
-        })
+        }))
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("until dropped")
     }
 
     fn key(&self, name: &str) -> Result<Key, S3Error> {
@@ -194,8 +384,8 @@ impl S3Store {
             ..PutOptions::default()
         };
         match self
-            .rt
-            .block_on(self.store.put_opts(&key, PutPayload::from(data), opts))
+            .rt()
+            .block_on(self.s3.put_opts(&key, PutPayload::from(data), opts))
         {
             Ok(r) => Ok(Some(r.e_tag.unwrap_or_default())),
             Err(
@@ -209,8 +399,8 @@ impl S3Store {
     /// The object at `name`; `None` when there is none.
     pub fn get(&self, name: &str) -> Result<Option<Object>, S3Error> {
         let key = self.key(name)?;
-        self.rt.block_on(async {
-            match self.store.get(&key).await {
+        self.rt().block_on(async {
+            match self.s3.get(&key).await {
                 Ok(r) => {
                     let (etag, modified) = (r.meta.e_tag.clone(), r.meta.last_modified);
                     Ok(Some(Object {
@@ -225,27 +415,93 @@ impl S3Store {
         })
     }
 
-    /// A streamed upload to `name`: multipart in parts of `part_size` bytes, at most four in
-    /// flight, so memory stays about five parts whatever the object's size. The object appears
-    /// only when [`S3Writer::finish`] completes the upload; a writer dropped before that aborts
-    /// it, so a failed run leaves no half object (a crash can; the repository's GC aborts
-    /// those).
-    pub fn writer(&self, name: &str, part_size: usize) -> Result<S3Writer<'_>, S3Error> {
-        let key = self.key(name)?;
-        let upload = self.rt.block_on(self.store.put_multipart(&key))?;
+    /// A streamed upload to `name`: multipart in parts of `part_size` bytes (at least 5 MiB),
+    /// at most four in flight, so memory stays about five parts whatever the object's size.
+    /// The object appears only when [`S3Writer::finish`] completes the upload; a writer
+    /// dropped before that aborts it. With `intent`, the upload's id is written there before
+    /// its first part, and removed when it completes or is aborted: what a crash leaves is
+    /// found and aborted by [`S3Store::abort_recorded`].
+    pub fn writer(
+        self: &Arc<Self>,
+        name: &str,
+        part_size: usize,
+        intent: Option<&str>,
+    ) -> Result<S3Writer, S3Error> {
         Ok(S3Writer {
-            store: self,
-            upload: Some(WriteMultipart::new_with_chunk_size(
-                upload,
-                part_size.max(MIN_PART),
-            )),
+            store: self.clone(),
+            key: self.key(name)?,
+            part_size: part_size.max(MIN_PART),
+            buf: Vec::new(),
+            upload: None,
+            intent: intent.map(str::to_string),
+            finished: false,
         })
+    }
+
+    /// Aborts the upload recorded in the intent object `intent` and removes the intent.
+    pub fn abort_recorded(&self, intent: &str) -> Result<(), S3Error> {
+        if let Some(o) = self.get(intent)? {
+            if let Ok(i) = serde_json::from_slice::<Intent>(&o.data) {
+                let key = Key::parse(&i.key).map_err(|e| S3Error::Other(e.to_string()))?;
+                // Already completed or aborted: the store no longer knows the id.
+                let _ = self
+                    .rt()
+                    .block_on(self.s3.abort_multipart(&key, &i.upload_id));
+            }
+        }
+        self.delete(intent)
+    }
+
+    /// A streamed read of `name`; `None` when there is none.
+    pub fn reader(&self, name: &str) -> Result<Option<S3Reader>, S3Error> {
+        let key = self.key(name)?;
+        let got = match self.rt().block_on(self.s3.get(&key)) {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let (tx, queue) = tokio::sync::mpsc::channel(32);
+        let pump = self.rt().spawn(async move {
+            let mut stream = got.into_stream();
+            while let Some(item) = stream.next().await {
+                let item = item.map_err(|e| S3Error::from(e).to_string());
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Ok(Some(S3Reader {
+            queue,
+            current: bytes::Bytes::new(),
+            pump,
+        }))
+    }
+
+    /// Every object key below `dir` (below the prefix), at any depth, relative to `dir`.
+    pub fn list_all(&self, dir: &str) -> Result<Vec<String>, S3Error> {
+        let full = self.location.key(dir.trim_end_matches('/'));
+        let key = Key::parse(&full).map_err(|e| S3Error::Other(format!("key {full}: {e}")))?;
+        let base = format!("{key}/");
+        let metas: Vec<_> = self.rt().block_on(async {
+            let mut out = Vec::new();
+            let mut stream = self.s3.list(Some(&key));
+            while let Some(m) = stream.next().await {
+                out.push(m?.location.to_string());
+            }
+            Ok::<_, object_store::Error>(out)
+        })?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&base).map(str::to_string))
+            .filter(|k| !k.is_empty())
+            .collect())
     }
 
     /// Removes `name`; nothing there is not an error.
     pub fn delete(&self, name: &str) -> Result<(), S3Error> {
         let key = self.key(name)?;
-        match self.rt.block_on(self.store.delete(&key)) {
+        match self.rt().block_on(self.s3.delete(&key)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -253,6 +509,11 @@ impl S3Store {
 
     /// The names directly below `dir` (below the prefix): objects and common prefixes.
     pub fn list(&self, dir: &str) -> Result<Vec<String>, S3Error> {
+        Ok(self.entries(dir)?.into_iter().map(|e| e.name).collect())
+    }
+
+    /// What lies directly below `dir`, telling objects from common prefixes.
+    pub fn entries(&self, dir: &str) -> Result<Vec<Listed>, S3Error> {
         let full = match dir.trim_end_matches('/') {
             "" => self.location.prefix.clone(),
             dir => self.location.key(dir),
@@ -262,17 +523,21 @@ impl S3Store {
             .transpose()
             .map_err(|e| S3Error::Other(format!("key {full}: {e}")))?;
         let r = self
-            .rt
-            .block_on(self.store.list_with_delimiter(key.as_ref()))?;
+            .rt()
+            .block_on(self.s3.list_with_delimiter(key.as_ref()))?;
         let base = key.map(|k| format!("{k}/")).unwrap_or_default();
         // Only what lies below `dir`: a filer-backed store (SeaweedFS) also lists the emptied
         // "directory" itself.
-        Ok(r.common_prefixes
-            .iter()
-            .chain(r.objects.iter().map(|o| &o.location))
-            .filter_map(|k| k.as_ref().strip_prefix(&base))
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
+        let dirs = r.common_prefixes.iter().map(|k| (k, true));
+        let objects = r.objects.iter().map(|o| (&o.location, false));
+        Ok(dirs
+            .chain(objects)
+            .filter_map(|(k, is_dir)| Some((k.as_ref().strip_prefix(&base)?, is_dir)))
+            .filter(|(name, _)| !name.is_empty())
+            .map(|(name, is_dir)| Listed {
+                name: name.to_string(),
+                is_dir,
+            })
             .collect())
     }
 }

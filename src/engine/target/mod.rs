@@ -51,6 +51,20 @@ pub enum LockError {
 /// A held job lock; dropping it releases the lock.
 pub trait LockGuard: Send {}
 
+/// The conditional writes of an object store, which has no rename: points are published by
+/// writing their manifest only where none is (`If-None-Match`), and replaced only over the
+/// version read (`If-Match`).
+pub trait Objects {
+    /// Writes `data` at `path` unless something is there; `false` when something was.
+    fn put_new(&self, path: &Path, data: Vec<u8>) -> io::Result<bool>;
+    /// The object at `path` and its version tag.
+    fn get_tagged(&self, path: &Path) -> io::Result<Option<(Vec<u8>, String)>>;
+    /// Replaces the object at `path` if it is still version `tag`; `false` when it is not.
+    fn put_if_match(&self, path: &Path, data: Vec<u8>, tag: &str) -> io::Result<bool>;
+    /// Renews the job lock of `job_dir` now; an error when this run no longer holds it.
+    fn confirm_lock(&self, job_dir: &Path) -> io::Result<()>;
+}
+
 /// A repository's file system. Paths are relative to the repository root; `Path::new("")` is the
 /// root itself. Every call may block on the network; errors carry the OS or protocol reason.
 pub trait Target: Send + Sync + std::fmt::Debug {
@@ -83,6 +97,10 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     fn space(&self) -> io::Result<Space>;
     /// Takes the job lock file at `path`, recording `holder`.
     fn lock(&self, path: &Path, holder: &str) -> Result<Box<dyn LockGuard>, LockError>;
+    /// An object store's conditional writes; `None` for file systems, which publish by rename.
+    fn objects(&self) -> Option<&dyn Objects> {
+        None
+    }
 
     /// Creates a directory and its missing parents.
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {

@@ -1,0 +1,383 @@
+//! An S3 repository as a [`Target`]: keys below the prefix stand for paths, common prefixes for
+//! directories (which exist while something is below them), uploads stream as multipart with
+//! their ids recorded for crash cleanup, and the job lock is a [`Lease`] renewed in the
+//! background. S3 has no rename: points are published through [`Objects`] (a conditional
+//! write of the manifest, see `repo::publish`), and the small files the layout renames
+//! (marker, job identity) are copied.
+
+use super::lease::{Lease, LeaseError};
+use super::store::{Put, S3Error, S3Store, S3Writer};
+use crate::engine::target::{DirEntry, LockError, LockGuard, Objects, RepoFile, Space, Target};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// Parts of streamed uploads: 16 MiB keeps a 100 GiB archive under S3's 10,000 parts.
+const PART_SIZE: usize = 16 << 20;
+/// Where an upload's id is recorded, beside its object (`dir/.uploads/name.json`).
+pub const UPLOADS: &str = ".uploads";
+/// Files created with `create_new` are small (markers, identities, probes): kept in memory.
+const MAX_SMALL: usize = 64 << 20;
+
+pub struct S3Target {
+    store: Arc<S3Store>,
+    lease: Duration,
+    /// The lease of each job directory this target holds, by key.
+    leases: Mutex<HashMap<String, Weak<Held>>>,
+}
+
+impl std::fmt::Debug for S3Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Target")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_err(e: S3Error) -> io::Error {
+    match e {
+        S3Error::Denied(m) => io::Error::new(io::ErrorKind::PermissionDenied, m),
+        S3Error::NoBucket(m) => io::Error::new(io::ErrorKind::NotFound, m),
+        S3Error::Other(m) => io::Error::other(m),
+    }
+}
+
+/// The key (below the prefix) of a repository path.
+fn key(path: &Path) -> io::Result<String> {
+    let parts: Option<Vec<&str>> = path.iter().map(|c| c.to_str()).collect();
+    parts.map(|p| p.join("/")).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not valid UTF-8", path.display()),
+        )
+    })
+}
+
+/// The intent object of an upload to `key`.
+fn intent_of(key: &str) -> String {
+    match key.rsplit_once('/') {
+        Some((dir, name)) => format!("{dir}/{UPLOADS}/{name}.json"),
+        None => format!("{UPLOADS}/{key}.json"),
+    }
+}
+
+impl S3Target {
+    /// A target over a store that passed its preflight; job locks are leases of `lease`.
+    pub fn new(store: Arc<S3Store>, lease: Duration) -> S3Target {
+        S3Target {
+            store,
+            lease,
+            leases: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<S3Store> {
+        &self.store
+    }
+
+    fn held(&self, job: &str) -> Option<Arc<Held>> {
+        let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        leases.get(job).and_then(Weak::upgrade)
+    }
+}
+
+/// A streamed upload as a repository file.
+struct S3File {
+    writer: S3Writer,
+}
+
+impl Write for S3File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RepoFile for S3File {
+    fn commit(self: Box<Self>) -> io::Result<()> {
+        self.writer.finish().map(drop).map_err(io_err)
+    }
+}
+
+/// A small file that must not exist yet: written in one conditional PUT on commit.
+struct NewFile {
+    store: Arc<S3Store>,
+    key: String,
+    data: Vec<u8>,
+}
+
+impl Write for NewFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.data.len() + buf.len() > MAX_SMALL {
+            return Err(io::Error::other(
+                "file too large for a single conditional write",
+            ));
+        }
+        self.data.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RepoFile for NewFile {
+    fn commit(self: Box<Self>) -> io::Result<()> {
+        match self.store.put(&self.key, self.data, Put::Create) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists", self.key),
+            )),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+}
+
+impl Target for S3Target {
+    fn describe(&self) -> String {
+        self.store.location.to_string()
+    }
+
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        if path.as_os_str().is_empty() {
+            return Ok(true);
+        }
+        let entries = self.store.entries(&key(path)?).map_err(io_err)?;
+        Ok(!entries.is_empty())
+    }
+
+    // Directories are key prefixes: they exist while something is below them.
+    fn create_dir(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+    fn create_dir_all(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+    fn remove_dir(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let entries = self.store.entries(&key(path)?).map_err(io_err)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| DirEntry {
+                name: e.name,
+                is_dir: e.is_dir,
+            })
+            .collect())
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
+        let k = key(path)?;
+        let writer = self
+            .store
+            .writer(&k, PART_SIZE, Some(&intent_of(&k)))
+            .map_err(io_err)?;
+        Ok(Box::new(S3File { writer }))
+    }
+
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
+        Ok(Box::new(NewFile {
+            store: self.store.clone(),
+            key: key(path)?,
+            data: Vec::new(),
+        }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        match self.store.reader(&key(path)?).map_err(io_err)? {
+            Some(r) => Ok(Box::new(r)),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no object {}", key(path)?),
+            )),
+        }
+    }
+
+    /// Only small files are renamed (marker, job identity, probes): copied, then removed.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from, to) = (key(from)?, key(to)?);
+        let Some(o) = self.store.get(&from).map_err(io_err)? else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no object {from} (directories are not renamed on S3)"),
+            ));
+        };
+        self.store
+            .put(&to, o.data, Put::Overwrite)
+            .map_err(io_err)?;
+        self.store.delete(&from).map_err(io_err)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.store.delete(&key(path)?).map_err(io_err)
+    }
+
+    /// Aborts the uploads recorded below `path` first, then removes every object.
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        let dir = key(path)?;
+        let keys = self.store.list_all(&dir).map_err(io_err)?;
+        let (intents, objects): (Vec<_>, Vec<_>) = keys.into_iter().partition(|k| {
+            k.starts_with(&format!("{UPLOADS}/")) || k.contains(&format!("/{UPLOADS}/"))
+        });
+        for k in intents {
+            self.store
+                .abort_recorded(&format!("{dir}/{k}"))
+                .map_err(io_err)?;
+        }
+        for k in objects {
+            self.store.delete(&format!("{dir}/{k}")).map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    fn sync_dir(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn space(&self) -> io::Result<Space> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "an object store has no fixed size or free space",
+        ))
+    }
+
+    fn lock(&self, path: &Path, _holder: &str) -> Result<Box<dyn LockGuard>, LockError> {
+        let job = key(path.parent().unwrap_or(Path::new(""))).map_err(LockError::Io)?;
+        let host = crate::host::hostname();
+        let lease = match Lease::acquire(&self.store, &job, self.lease, &host) {
+            Ok(l) => l,
+            Err(LeaseError::Busy { host, pid, run_id }) => {
+                return Err(LockError::Held(format!(
+                    "pid {pid} on {host} (run {run_id})"
+                )))
+            }
+            Err(e) => return Err(LockError::Io(io::Error::other(e.to_string()))),
+        };
+        let held = Arc::new(Held {
+            lease: Mutex::new(Some(lease)),
+            lost: AtomicBool::new(false),
+        });
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let renewing = held.clone();
+        let every = self.lease / 3;
+        let thread = std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                // A store that blips is tried again next time; a lost lease stays lost.
+                if renewing.renew().is_err() && renewing.lost.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+        });
+        self.leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job, Arc::downgrade(&held));
+        Ok(Box::new(LeaseGuard {
+            held,
+            stop: Some(stop),
+            thread: Some(thread),
+        }))
+    }
+
+    fn objects(&self) -> Option<&dyn Objects> {
+        Some(self)
+    }
+}
+
+impl Objects for S3Target {
+    fn put_new(&self, path: &Path, data: Vec<u8>) -> io::Result<bool> {
+        let put = self.store.put(&key(path)?, data, Put::Create);
+        put.map(|etag| etag.is_some()).map_err(io_err)
+    }
+
+    fn get_tagged(&self, path: &Path) -> io::Result<Option<(Vec<u8>, String)>> {
+        let o = self.store.get(&key(path)?).map_err(io_err)?;
+        o.map(|o| match o.etag {
+            Some(etag) => Ok((o.data, etag)),
+            None => Err(io::Error::other("the store gave the object no ETag")),
+        })
+        .transpose()
+    }
+
+    fn put_if_match(&self, path: &Path, data: Vec<u8>, tag: &str) -> io::Result<bool> {
+        let put = self.store.put(&key(path)?, data, Put::IfMatch(tag));
+        put.map(|etag| etag.is_some()).map_err(io_err)
+    }
+
+    fn confirm_lock(&self, job_dir: &Path) -> io::Result<()> {
+        let held = self.held(&key(job_dir)?).ok_or_else(|| {
+            io::Error::other(format!("the job lock of {} is not held", job_dir.display()))
+        })?;
+        held.renew()
+    }
+}
+
+/// A lease this target holds, shared with its renewal thread.
+struct Held {
+    lease: Mutex<Option<Lease>>,
+    lost: AtomicBool,
+}
+
+impl Held {
+    /// Extends the lease now; once lost, it stays lost.
+    fn renew(&self) -> io::Result<()> {
+        let lost = || {
+            io::Error::other(
+                "the job lock was lost: another run took it over while this one was paused or \
+                 cut off from the store, so this run publishes nothing",
+            )
+        };
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(lost());
+        }
+        let mut lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(l) = lease.as_mut() else {
+            return Err(lost());
+        };
+        match l.renew() {
+            Ok(()) => Ok(()),
+            Err(LeaseError::Lost) => {
+                self.lost.store(true, Ordering::SeqCst);
+                Err(lost())
+            }
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
+}
+
+struct LeaseGuard {
+    held: Arc<Held>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LockGuard for LeaseGuard {}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let lease = self
+            .held
+            .lease
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(l) = lease {
+            if !self.held.lost.load(Ordering::SeqCst) {
+                let _ = l.release();
+            }
+        }
+    }
+}
