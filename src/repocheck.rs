@@ -44,6 +44,12 @@ pub struct RepoAccess<'a> {
     pub nfs_ids: (u32, u32),
 }
 
+/// The S3 keys kept in a repository's credentials file.
+fn s3_keys(file: Option<&str>) -> Result<crate::engine::s3::S3Keys, Failure> {
+    let file = file.ok_or_else(|| fail("credentials", "the S3 repository has no keys"))?;
+    crate::engine::s3::S3Keys::from_file(Path::new(file)).map_err(|e| fail("credentials", e))
+}
+
 /// The SMB login kept in a repository's credentials file.
 pub fn login_from_file(file: Option<&str>) -> Result<Option<SmbLogin>, Failure> {
     file.map(|f| {
@@ -60,6 +66,19 @@ pub fn is_local_path(path: &str) -> bool {
 /// Opens a registered repository as the daemon reaches it (its credentials file, the
 /// configured NFS identity and share timeout).
 pub fn open(r: &RepoRow, runner: &RunnerConfig) -> Result<SharedTarget, Failure> {
+    if r.kind == RepoKind::S3 {
+        let s3 =
+            r.s3.as_ref()
+                .ok_or_else(|| fail("endpoint", "the S3 repository has no endpoint"))?;
+        let access = S3Access {
+            path: &r.path,
+            endpoint: &s3.endpoint,
+            region: &s3.region,
+            path_style: s3.path_style,
+            keys: s3_keys(r.credentials_file.as_deref())?,
+        };
+        return Ok(connect_s3(&access)?);
+    }
     let access = RepoAccess {
         kind: r.kind,
         path: &r.path,
@@ -89,6 +108,10 @@ pub fn connect(r: &RepoAccess, timeout: Duration) -> Result<SharedTarget, Failur
     match r.kind {
         RepoKind::Smb => connect_smb(r, timeout),
         RepoKind::Nfs => connect_nfs(r, timeout),
+        RepoKind::S3 => Err(fail(
+            "path",
+            "an S3 repository is opened with its endpoint and keys",
+        )),
     }
 }
 

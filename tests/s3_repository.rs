@@ -155,3 +155,211 @@ fn cli_round_trips_full_incrementals_merges_and_encryption() {
         assert_eq!(lock["state"], "free", "{lock}");
     }
 }
+
+/// Repository rows and credential files the daemon holds.
+fn repo_rows(d: &common::Daemon) -> (i64, usize) {
+    let rows = d
+        .db()
+        .query_row("SELECT count(*) FROM repositories", [], |r| r.get(0))
+        .unwrap();
+    let files = std::fs::read_dir(d.state.join("credentials")).map_or(0, |r| r.count());
+    (rows, files)
+}
+
+#[test]
+fn daemon_registers_verifies_and_runs_jobs_on_s3() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-api");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(&src.join("a.txt"), b"hello\n");
+    write(&src.join("dir/b.bin"), &noise(7 << 20, 3));
+    let d = common::Daemon::start(&[
+        "--server-name",
+        "srv",
+        "--extra-partition",
+        src.to_str().unwrap(),
+    ]);
+    let endpoint = w.endpoint();
+    let spec = |secret: &str, path: &str| {
+        serde_json::json!({"center": 1, "type": "s3", "remotePath": path, "endpoint": endpoint,
+            "region": "us-east-1", "account": ACCESS_KEY, "password": secret, "pathStyle": true})
+    };
+
+    // Verify names the failing step; the good store passes every step.
+    for (secret, path, step) in [
+        ("wrong-secret", "s3://zdm-api/site", "authenticate"),
+        (SECRET_KEY, "s3://no-such-bucket/site", "bucket"),
+    ] {
+        let r = d.post("/api/zdms/repositories/verify", spec(secret, path));
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["detail"]["step"], step, "{}", r.body);
+    }
+    let r = d.post(
+        "/api/zdms/repositories/verify",
+        spec(SECRET_KEY, "s3://zdm-api/site"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["data"]["checks"][4], "conditional write",
+        "{}",
+        r.body
+    );
+
+    // Bad registrations are refused field by field and leave nothing behind.
+    let before = repo_rows(&d);
+    for (patch, field) in [
+        (serde_json::json!({"endpoint": null}), "endpoint"),
+        (
+            serde_json::json!({"endpoint": "http://192.0.2.1:8333"}),
+            "endpoint",
+        ),
+        (
+            serde_json::json!({"remotePath": "s3://Bad_Bucket/x"}),
+            "remotePath",
+        ),
+        (serde_json::json!({"password": null}), "account"),
+        (serde_json::json!({"pathStyle": "yes"}), "pathStyle"),
+        (serde_json::json!({"ip": "127.0.0.1"}), "ip"),
+        (serde_json::json!({"region": "us east"}), "endpoint"),
+    ] {
+        let mut body = spec(SECRET_KEY, "s3://zdm-api/site");
+        for (k, v) in patch.as_object().unwrap() {
+            match v {
+                Value::Null => drop(body.as_object_mut().unwrap().remove(k)),
+                v => drop(body.as_object_mut().unwrap().insert(k.clone(), v.clone())),
+            }
+        }
+        let r = d.post("/api/zdms/repositories", body);
+        assert_eq!(r.status, 400, "{patch}: {}", r.body);
+        common::assert_envelope(&r);
+        assert!(
+            r.body.to_string().contains(field),
+            "{patch}: {field}: {}",
+            r.body
+        );
+        assert_eq!(repo_rows(&d), before, "{patch}");
+    }
+    let r = d.post(
+        "/api/zdms/repositories",
+        serde_json::json!({"center": 1, "type": "nfs", "remotePath": "h:/e", "endpoint": endpoint}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(repo_rows(&d), before);
+
+    let r = d.post(
+        "/api/zdms/repositories",
+        spec(SECRET_KEY, "s3://zdm-api/site/"),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["path"], "s3://zdm-api/site");
+    let repo_id = r.body["data"]["id"].as_i64().unwrap();
+    let r = d.post(
+        "/api/zdms/repositories",
+        spec(SECRET_KEY, "s3://zdm-api/site"),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    let list = d.get("/api/zdms/repositories?type=s3");
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["data"][0]["type"], "S3", "{}", list.body);
+    assert_eq!(list.body["data"][0]["ipAddress"][0], "127.0.0.1");
+    assert!(!list.body.to_string().contains(SECRET_KEY));
+    assert!(!d.log_text().contains(SECRET_KEY));
+
+    // A job refers to it by id, or by type and path; an unregistered S3 path is refused.
+    let job = |name: &str, repository: Value| {
+        d.post(
+            "/api/backups",
+            serde_json::json!({"center": 1, "server": 1, "type": "increment",
+                "partition": [src.to_str().unwrap()], "repository": repository, "rotation": 2,
+                "individual": [{"partition": src.to_str().unwrap(), "jobName": name}]}),
+        )
+    };
+    let jobs = || -> i64 {
+        d.db()
+            .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+            .unwrap()
+    };
+    let r = job(
+        "nowhere",
+        serde_json::json!({"type": "s3", "path": "s3://zdm-api/other"}),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!((jobs(), repo_rows(&d)), (0, (before.0 + 1, before.1 + 1)));
+    assert_eq!(job("ons3", serde_json::json!({"id": repo_id})).status, 201);
+    let r = job(
+        "bypath",
+        serde_json::json!({"type": "s3", "path": "s3://zdm-api/site"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let id = d.get("/api/backups/ons3").body["data"]["job"]["info"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for round in 0..3 {
+        write(&src.join("a.txt"), format!("round {round}\n").as_bytes());
+        let r = d.put("/api/backups/ons3", serde_json::json!({"status": "start"}));
+        // Registration may have started the first run already.
+        assert!(
+            r.status == 200 || round == 0 && r.status == 409,
+            "{}",
+            r.body
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let ended = loop {
+            let r = d.get(&format!("/api/backups/histories?jobId={id}&sort=asc"));
+            let ended: Vec<Value> = r.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["run"]["state"] == "complete" || r["run"]["state"] == "error")
+                .cloned()
+                .collect();
+            if ended.len() > round {
+                break ended;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", d.log_text());
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        let run = &ended[round];
+        assert_eq!(run["run"]["state"], "complete", "{run}\n{}", d.log_text());
+    }
+    // The points, read back over S3 with the daemon's key: two after rotation, restorable.
+    let c = [
+        "--repository",
+        "s3://zdm-api/site",
+        "--s3-endpoint",
+        &endpoint,
+        "--s3-path-style",
+        "--server",
+        "srv",
+        "--job",
+        "ons3",
+    ];
+    let state = d.state.to_str().unwrap();
+    let mut a = vec!["verify"];
+    a.extend(c);
+    let o = zdm(Path::new(state), SECRET_KEY, &a);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.stdout.matches(" OK ").count(), 2, "{}", o.stdout);
+    let target = tmp.path().join("back");
+    let mut a = vec!["restore", "--target", target.to_str().unwrap()];
+    a.extend(c);
+    let o = zdm(Path::new(state), SECRET_KEY, &a);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "daemon");
+
+    // In use: not removable; the job cannot be renamed away from its points.
+    assert_eq!(
+        d.delete(&format!("/api/zdms/repositories/{repo_id}"))
+            .status,
+        409
+    );
+    let r = d.put(
+        "/api/backups/ons3",
+        serde_json::json!({"changeName": "renamed"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.to_string().contains("object store"), "{}", r.body);
+}

@@ -364,6 +364,13 @@ fn move_points(state: &AppState, r: &RepoRow, from: &str, to: &str) -> Result<()
     if !t.is_dir(&src).map_err(io)? {
         return Ok(());
     }
+    if t.objects().is_some() {
+        return Err(ApiError::conflict(format!(
+            "{} holds restore points, and an object store cannot rename them (it would copy \
+             every archive); keep the name, or register a new job under the new name",
+            repo::describe(&*t, &src)
+        )));
+    }
     if t.exists(&dst).map_err(io)? {
         return Err(ApiError::conflict(format!(
             "{} already exists in the repository; choose another name",

@@ -11,7 +11,7 @@ use crate::auth::write_secret;
 use crate::db::inventory::RecordedSpace;
 use crate::db::{
     self,
-    repositories::{NewRepo, RepoRow},
+    repositories::{NewRepo, RepoRow, S3Settings},
 };
 use crate::domain::fields::{integer, string, type_of, FieldErrors};
 use crate::domain::ids::RepositoryId;
@@ -31,6 +31,13 @@ use std::path::{Path, PathBuf};
 fn item(r: &RepoRow, recorded: Option<&RecordedSpace>, center_name: &str) -> v::Repository {
     let space = read_model::repo_space(r, recorded);
     let dash = || "-".to_string();
+    // An S3 repository is reached at its endpoint's host and port.
+    let endpoint = r.s3.as_ref().and_then(|s| {
+        let e = crate::engine::s3::S3Endpoint::new(&s.endpoint, &s.region, s.path_style).ok()?;
+        let addr = e.socket_addr();
+        let (host, port) = addr.rsplit_once(':')?;
+        Some((host.to_string(), port.to_string()))
+    });
     v::Repository {
         id: r.id.to_string(),
         center: center_name.into(),
@@ -52,12 +59,18 @@ fn item(r: &RepoRow, recorded: Option<&RecordedSpace>, center_name: &str) -> v::
         remote_path: r.path.clone(),
         local_path: r.local_path.clone().unwrap_or_else(dash),
         remote_user: r.remote_user.clone().unwrap_or_else(dash),
-        ip_address: r
-            .ip
-            .as_deref()
-            .map(|s| s.split('|').map(String::from).collect())
-            .unwrap_or_default(),
-        port: r.port.map(|p| p.to_string()).unwrap_or_default(),
+        ip_address: match (&r.s3, &endpoint) {
+            (Some(_), Some((host, _))) => vec![host.clone()],
+            _ => {
+                r.ip.as_deref()
+                    .map(|s| s.split('|').map(String::from).collect())
+                    .unwrap_or_default()
+            }
+        },
+        port: match endpoint {
+            Some((_, port)) => port,
+            None => r.port.map(|p| p.to_string()).unwrap_or_default(),
+        },
         last_updated: zone().format_secs(Some(r.updated_at)),
     }
 }
@@ -92,7 +105,7 @@ async fn filtered(state: &AppState, q: &Query, message: &str) -> ApiResult {
     let p = paging(q)?;
     let kind = match q.get("type") {
         Some(t) => Some(RepoKind::parse(t).ok_or_else(|| {
-            ApiError::field("type", format!("type must be nfs or smb, got '{t}'"))
+            ApiError::field("type", format!("type must be nfs, smb or s3, got '{t}'"))
         })?),
         None => None,
     };
@@ -176,6 +189,7 @@ struct Spec {
     account: Option<String>,
     password: Option<String>,
     domain: Option<String>,
+    s3: Option<S3Settings>,
 }
 
 /// The body's center, checked after the fields: a well-formed reference to another center is
@@ -205,13 +219,16 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
     }
     let kind = match obj.get("type") {
         Some(Value::String(s)) => RepoKind::parse(s).or_else(|| {
-            errs.add("type", format!("type must be one of nfs, smb, got '{s}'"));
+            errs.add(
+                "type",
+                format!("type must be one of nfs, smb, s3, got '{s}'"),
+            );
             None
         }),
         Some(other) => {
             errs.add(
                 "type",
-                format!("type must be one of nfs, smb, got {}", type_of(other)),
+                format!("type must be one of nfs, smb, s3, got {}", type_of(other)),
             );
             None
         }
@@ -259,6 +276,20 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
         }
     });
     let domain = opt("domain", errs);
+    let s3 = s3_settings(obj, kind, errs);
+    if kind == Some(RepoKind::S3) {
+        match (&account, &password) {
+            (Some(a), Some(p)) => {
+                if let Err(m) = crate::engine::s3::S3Keys::new(a, p) {
+                    errs.add("password", m);
+                }
+            }
+            _ => errs.add(
+                "account",
+                "an S3 repository needs account (the access key) and password (the secret key)",
+            ),
+        }
+    }
     if password.is_some() && account.is_none() {
         errs.add("account", "account is required when password is given");
     }
@@ -301,7 +332,66 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
         account,
         password,
         domain,
+        s3,
     })
+}
+
+/// The S3 fields (`endpoint`, `region`, `pathStyle`): required and checked for `s3`, refused
+/// for the others; and the share fields an S3 repository has no use for are refused.
+fn s3_settings(
+    obj: &Map<String, Value>,
+    kind: Option<RepoKind>,
+    errs: &mut FieldErrors,
+) -> Option<S3Settings> {
+    if kind != Some(RepoKind::S3) {
+        for f in ["endpoint", "region", "pathStyle"] {
+            if obj.contains_key(f) {
+                errs.add(f, format!("{f} applies to s3 repositories only"));
+            }
+        }
+        return None;
+    }
+    for f in ["localPath", "ip", "port", "domain"] {
+        if obj.contains_key(f) {
+            errs.add(
+                f,
+                format!(
+                    "{f} does not apply to s3 repositories (endpoint says where the bucket is)"
+                ),
+            );
+        }
+    }
+    let region = match obj.get("region") {
+        Some(v) => string(v, "region", errs)?,
+        None => "us-east-1".to_string(),
+    };
+    let path_style = match obj.get("pathStyle") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            errs.add(
+                "pathStyle",
+                format!("pathStyle must be true or false, got {}", type_of(other)),
+            );
+            return None;
+        }
+    };
+    let Some(endpoint) = obj.get("endpoint") else {
+        errs.add("endpoint", "endpoint is required for an s3 repository");
+        return None;
+    };
+    let endpoint = string(endpoint, "endpoint", errs)?;
+    match crate::engine::s3::S3Endpoint::new(&endpoint, &region, path_style) {
+        Ok(e) => Some(S3Settings {
+            endpoint: e.url,
+            region: e.region,
+            path_style,
+        }),
+        Err(m) => {
+            errs.add("endpoint", m);
+            None
+        }
+    }
 }
 
 /// Whether a just-registered repository can be reached: registering one that is not reachable
@@ -329,10 +419,12 @@ pub async fn reachability_warnings(state: &AppState, id: RepositoryId) -> Vec<St
     }
 }
 
-/// SMB credentials live in a 0600 file in the state directory, in the `username=`/`password=`/
-/// `domain=` format that mount.cifs and smbclient read; the password never enters the database.
+/// Credentials live in a 0600 file in the state directory, never in the database: for SMB in
+/// the `username=`/`password=`/`domain=` format that mount.cifs and smbclient read, for S3 as
+/// `access_key=`/`secret_key=` lines (what `--credentials` takes).
 fn write_credentials(
     state_dir: &Path,
+    kind: RepoKind,
     account: &str,
     password: Option<&str>,
     domain: Option<&str>,
@@ -341,7 +433,11 @@ fn write_credentials(
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(&dir)?;
     let path = dir.join(format!("repo-{}.cred", uuid::Uuid::new_v4()));
-    let mut text = format!("username={account}\npassword={}\n", password.unwrap_or(""));
+    let password = password.unwrap_or("");
+    let mut text = match kind {
+        RepoKind::S3 => format!("access_key={account}\nsecret_key={password}\n"),
+        _ => format!("username={account}\npassword={password}\n"),
+    };
     if let Some(d) = domain {
         text.push_str(&format!("domain={d}\n"));
     }
@@ -360,6 +456,9 @@ pub const REGISTER_FIELDS: &[&str] = &[
     "account",
     "password",
     "domain",
+    "endpoint",
+    "region",
+    "pathStyle",
     "user",
 ];
 
@@ -392,6 +491,7 @@ pub async fn create(
         Some(a) => Some(
             write_credentials(
                 &state.settings.state_dir,
+                spec.kind,
                 a,
                 spec.password.as_deref(),
                 spec.domain.as_deref(),
@@ -412,6 +512,7 @@ pub async fn create(
         port: spec.port,
         remote_user: spec.account.clone(),
         credentials_file: cred.as_ref().map(|p| p.display().to_string()),
+        s3: spec.s3.clone(),
     };
     let kind = spec.kind;
     let result = state
@@ -540,6 +641,13 @@ pub async fn update(
                     }
                 }
             }
+            if row.kind == RepoKind::S3 {
+                for f in ["localPath", "ip", "port"] {
+                    if obj.contains_key(f) {
+                        errs.add(f, format!("{f} does not apply to s3 repositories"));
+                    }
+                }
+            }
             if let Some(v) = obj.get("localPath") {
                 if let Some(lp) = string(v, "localPath", &mut errs) {
                     change("localPath", json!(row.local_path), json!(lp));
@@ -599,7 +707,18 @@ pub async fn update(
                 let account = user.clone().or(row.remote_user.clone()).ok_or_else(|| {
                     ApiError::field("remoteUser", "remoteUser is required to set a password")
                 })?;
-                let path = write_credentials(&state_dir, &account, pwd.flatten().as_deref(), None)
+                if row.kind == RepoKind::S3 && pwd.is_none() {
+                    return Err(ApiError::field(
+                        "remotePwd",
+                        "remotePwd (the secret key) is required to change an S3 access key",
+                    ));
+                }
+                let pwd = pwd.flatten();
+                if row.kind == RepoKind::S3 {
+                    crate::engine::s3::S3Keys::new(&account, pwd.as_deref().unwrap_or(""))
+                        .map_err(|m| ApiError::field("remotePwd", m))?;
+                }
+                let path = write_credentials(&state_dir, row.kind, &account, pwd.as_deref(), None)
                     .map_err(ApiError::internal)?;
                 if let Some(old) = row.credentials_file.replace(path.display().to_string()) {
                     let _ = std::fs::remove_file(old);
@@ -704,6 +823,9 @@ pub const VERIFY_FIELDS: &[&str] = &[
     "account",
     "password",
     "domain",
+    "endpoint",
+    "region",
+    "pathStyle",
     "user",
 ];
 
@@ -739,7 +861,28 @@ pub async fn verify(
     let (kind, path, local_path) = (spec.kind, spec.path.clone(), spec.local_path.clone());
     let timeout = state.settings.runner.share_timeout();
     let nfs_ids = (state.settings.runner.nfs_uid, state.settings.runner.nfs_gid);
+    let s3 = spec.s3.clone();
     let outcome = web::block(move || {
+        if let (Some(s3), Some(login)) = (s3, &login) {
+            // The preflight is the whole check: an object store has no size or free space.
+            let keys =
+                crate::engine::s3::S3Keys::new(&login.user, &login.password).map_err(|m| {
+                    repocheck::Failure {
+                        step: "credentials",
+                        reason: m,
+                    }
+                })?;
+            let access = repocheck::S3Access {
+                path: &path,
+                endpoint: &s3.endpoint,
+                region: &s3.region,
+                path_style: s3.path_style,
+                keys,
+            };
+            let target = repocheck::connect_s3(&access)?;
+            let report = repocheck::Report { size: 0, free: 0 };
+            return Ok((crate::engine::target::Target::describe(&*target), report));
+        }
         let access = repocheck::RepoAccess {
             kind,
             path: &path,
@@ -780,7 +923,17 @@ pub async fn verify(
 
 /// The steps a verification of `checked` (as `Target::describe` names it) went through.
 fn verify_steps(checked: &str) -> &'static [&'static str] {
-    if checked.starts_with("//") {
+    if checked.starts_with("s3://") {
+        &[
+            "connect",
+            "authenticate",
+            "bucket",
+            "write",
+            "conditional write",
+            "read",
+            "delete",
+        ]
+    } else if checked.starts_with("//") {
         &[
             "connect",
             "authenticate",

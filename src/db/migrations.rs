@@ -21,6 +21,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_recoveries",
         include_str!("../../sql/0007_recoveries.sql"),
     ),
+    ("0008_s3", include_str!("../../sql/0008_s3.sql")),
 ];
 
 /// The schema version this binary writes.

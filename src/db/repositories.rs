@@ -16,6 +16,15 @@ pub struct RepoRow {
     pub remote_user: Option<String>,
     pub credentials_file: Option<String>,
     pub updated_at: i64,
+    pub s3: Option<S3Settings>,
+}
+
+/// Where an S3 repository's bucket is served (its keys are in the credentials file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub path_style: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -27,10 +36,11 @@ pub struct NewRepo {
     pub port: Option<i64>,
     pub remote_user: Option<String>,
     pub credentials_file: Option<String>,
+    pub s3: Option<S3Settings>,
 }
 
-const COLS: &str =
-    "id, kind, path, local_path, ip, port, remote_user, credentials_file, updated_at";
+const COLS: &str = "id, kind, path, local_path, ip, port, remote_user, credentials_file, \
+                    updated_at, s3_endpoint, s3_region, s3_path_style";
 
 fn row(r: &Row) -> rusqlite::Result<RepoRow> {
     let kind: String = r.get(1)?;
@@ -44,6 +54,14 @@ fn row(r: &Row) -> rusqlite::Result<RepoRow> {
         remote_user: r.get(6)?,
         credentials_file: r.get(7)?,
         updated_at: r.get(8)?,
+        s3: match r.get::<_, Option<String>>(9)? {
+            Some(endpoint) => Some(S3Settings {
+                endpoint,
+                region: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                path_style: r.get(11)?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -72,17 +90,31 @@ pub fn by_path(
 pub fn insert(conn: &Connection, kind: RepoKind, r: &NewRepo) -> rusqlite::Result<RepositoryId> {
     let now = now_secs();
     conn.prepare_cached(
-        "INSERT INTO repositories (center_id, kind, path, local_path, ip, port, remote_user, credentials_file, created_at, updated_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO repositories (center_id, kind, path, local_path, ip, port, remote_user, credentials_file, created_at, updated_at,
+                                   s3_endpoint, s3_region, s3_path_style)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
     )?
-    .execute(params![kind.as_str(), r.path, r.local_path, r.ip, r.port, r.remote_user, r.credentials_file, now])?;
+    .execute(params![
+        kind.as_str(),
+        r.path,
+        r.local_path,
+        r.ip,
+        r.port,
+        r.remote_user,
+        r.credentials_file,
+        now,
+        r.s3.as_ref().map(|s| &s.endpoint),
+        r.s3.as_ref().map(|s| &s.region),
+        r.s3.as_ref().is_some_and(|s| s.path_style),
+    ])?;
     Ok(RepositoryId(conn.last_insert_rowid()))
 }
 
 pub fn update(conn: &Connection, r: &RepoRow) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE repositories SET path = ?2, local_path = ?3, ip = ?4, port = ?5, remote_user = ?6,
-                credentials_file = ?7, updated_at = ?8 WHERE id = ?1",
+                credentials_file = ?7, updated_at = ?8, s3_endpoint = ?9, s3_region = ?10,
+                s3_path_style = ?11 WHERE id = ?1",
         params![
             r.id,
             r.path,
@@ -91,7 +123,10 @@ pub fn update(conn: &Connection, r: &RepoRow) -> rusqlite::Result<()> {
             r.port,
             r.remote_user,
             r.credentials_file,
-            now_secs()
+            now_secs(),
+            r.s3.as_ref().map(|s| &s.endpoint),
+            r.s3.as_ref().map(|s| &s.region),
+            r.s3.as_ref().is_some_and(|s| s.path_style),
         ],
     )?;
     Ok(())

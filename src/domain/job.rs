@@ -110,6 +110,8 @@ impl Mode {
 pub enum RepoKind {
     Nfs,
     Smb,
+    /// S3-compatible object storage (our extension of the ZDM API).
+    S3,
 }
 
 impl RepoKind {
@@ -117,6 +119,7 @@ impl RepoKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "nfs" => Some(RepoKind::Nfs),
             "smb" | "cifs" => Some(RepoKind::Smb),
+            "s3" => Some(RepoKind::S3),
             _ => None,
         }
     }
@@ -124,6 +127,7 @@ impl RepoKind {
         match self {
             RepoKind::Nfs => "nfs",
             RepoKind::Smb => "smb",
+            RepoKind::S3 => "s3",
         }
     }
 }
@@ -439,7 +443,7 @@ pub(crate) fn parse_repository(
             None => {
                 errs.add(
                     join(field, "type"),
-                    format!("{field}.type must be one of nfs, smb"),
+                    format!("{field}.type must be one of nfs, smb, s3"),
                 );
                 None
             }
@@ -494,6 +498,11 @@ pub fn normalize_repo_path(
     if p.contains('\0') {
         return Err(Invalid::new("repository path must not contain NUL"));
     }
+    if kind == RepoKind::S3 {
+        return crate::engine::s3::S3Location::parse(p)
+            .map(|l| l.to_string())
+            .map_err(Invalid);
+    }
     if p.starts_with('/') && !p.starts_with("//") {
         let n = normalize_abs_path(p).ok_or_else(|| {
             format!("repository path '{p}' must not contain '.' or '..' components")
@@ -531,6 +540,7 @@ pub fn normalize_repo_path(
                 ))),
             }
         }
+        RepoKind::S3 => unreachable!("s3:// paths are parsed above"),
         RepoKind::Nfs => {
             // host:/export or host:port:/export
             match p.split_once(":/") {

@@ -307,6 +307,14 @@ fn resolve_repository(t: &Target, catalog: &dyn Catalog) -> Result<RepoTarget, R
         }
         RepoInput::Spec { kind, path } => Ok(match catalog.repository_by_path(*kind, path) {
             Some(id) => RepoTarget::Existing(id),
+            // An S3 repository needs an endpoint and keys, which only registration takes.
+            None if *kind == RepoKind::S3 => {
+                return Err(Rejection::NotFound(format!(
+                    "{}: no s3 repository '{path}' is registered; register it first with POST \
+                     /api/zdms/repositories (endpoint and keys), then refer to it by id or path",
+                    field(&t.prefix, "repository")
+                )))
+            }
             None => RepoTarget::New {
                 kind: *kind,
                 path: path.clone(),

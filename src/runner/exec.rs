@@ -258,15 +258,18 @@ fn prepare(
     // The repository is the one this host knows there before anything is written to it (an
     // unmounted share leaves an empty mount point that would take the probe files).
     repo::ensure_repository(&*target, &trust)?;
-    let space = crate::repocheck::check(&*target)?;
-    // What the read side shows for a share until the next run looks again.
-    let repo_id = repo.id;
-    if let Err(e) = db.write_blocking(|tx| {
-        db::inventory::set_space(tx, repo_id, space.size, space.free).map_err(DbError::from)
-    }) {
-        live.log(format!(
-            "warning: cannot record the repository's free space: {e}"
-        ));
+    // An object store passed its own preflight when opened, and has no free space to record.
+    if target.objects().is_none() {
+        let space = crate::repocheck::check(&*target)?;
+        // What the read side shows for a share until the next run looks again.
+        let repo_id = repo.id;
+        if let Err(e) = db.write_blocking(|tx| {
+            db::inventory::set_space(tx, repo_id, space.size, space.free).map_err(DbError::from)
+        }) {
+            live.log(format!(
+                "warning: cannot record the repository's free space: {e}"
+            ));
+        }
     }
     let location = JobLocation {
         target,

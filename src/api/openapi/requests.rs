@@ -253,7 +253,7 @@ pub struct UpdateRequest {
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryCreate {
     pub center: IdOrName,
-    /// `nfs` or `smb`.
+    /// `nfs`, `smb` or `s3`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The share or directory (`path` or `remotePath`; one is required).
@@ -268,14 +268,23 @@ pub struct RepositoryCreate {
     pub ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<Number>,
-    /// SMB user.
+    /// SMB user, or S3 access key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// SMB password: stored in a 0600 file, never returned.
+    /// SMB password or S3 secret key: stored in a 0600 file, never returned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// S3 only: `https://host[:port]`, or `http://` to a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// S3 only (default `us-east-1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// S3 only: path-style requests (`endpoint/bucket/key`), as self-hosted stores need.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<IdOrName>,
 }
@@ -285,7 +294,7 @@ pub struct RepositoryCreate {
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryVerify {
     pub center: IdOrName,
-    /// `nfs` or `smb`.
+    /// `nfs`, `smb` or `s3`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The share or directory (`path` or `remotePath`; one is required).
@@ -302,6 +311,15 @@ pub struct RepositoryVerify {
     pub password: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// S3 only: `https://host[:port]`, or `http://` to a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// S3 only (default `us-east-1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// S3 only: path-style requests (`endpoint/bucket/key`), as self-hosted stores need.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<IdOrName>,
 }
