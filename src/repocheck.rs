@@ -208,7 +208,15 @@ pub fn connect_s3(a: &S3Access) -> Result<Arc<crate::engine::s3::S3Target>, Fail
         };
         fail(step, e.why)
     })?;
-    Ok(Arc::new(S3Target::new(store, S3_LEASE)))
+    let mut target = S3Target::new(store, S3_LEASE);
+    // Smaller volumes than the default, for trying stock-tool restores on small data.
+    if let Some(mib) = std::env::var("ZDM_BACKUPD_S3_VOLUME_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        target = target.with_volume(mib << 20);
+    }
+    Ok(Arc::new(target))
 }
 
 /// Checks a directory on this host.

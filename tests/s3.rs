@@ -4,7 +4,7 @@
 mod common;
 
 use common::seaweed::{Seaweed, ACCESS_KEY, SECRET_KEY};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 use zdm_backupd::engine::s3::{
@@ -93,66 +93,9 @@ fn conditional_writes_race_to_exactly_one_winner() {
     assert_eq!(s.get("absent").unwrap(), None);
 }
 
-/// An S3 look-alike that takes every write whatever its conditions say.
-fn careless_store() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for (n, conn) in l.incoming().enumerate() {
-            let Ok(mut conn) = conn else { continue };
-            let mut r = BufReader::new(conn.try_clone().unwrap());
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut len = 0usize;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            let (status, extra, body) = if line.starts_with("GET") && line.contains("list-type=2") {
-                (
-                    "200 OK",
-                    String::new(),
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult \
-                     xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>careless</Name>\
-                     <Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>\
-                     <IsTruncated>false</IsTruncated></ListBucketResult>"
-                        .to_string(),
-                )
-            } else if line.starts_with("PUT") {
-                ("200 OK", format!("ETag: \"etag-{n}\"\r\n"), String::new())
-            } else if line.starts_with("DELETE") {
-                ("204 No Content", String::new(), String::new())
-            } else {
-                (
-                    "404 Not Found",
-                    String::new(),
-                    "<Error><Code>NoSuchKey</Code></Error>".to_string(),
-                )
-            };
-            let _ = write!(
-                conn,
-                "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
-}
-
 #[test]
 fn a_store_that_ignores_conditional_writes_is_refused() {
-    let port = careless_store();
+    let port = common::seaweed::careless_store();
     let s = store(
         &format!("http://127.0.0.1:{port}"),
         "s3://careless/repo",

@@ -7,6 +7,7 @@ mod common;
 use common::seaweed::{Seaweed, ACCESS_KEY, SECRET_KEY};
 use common::tree::{assert_same, noise, snapshot, write};
 use serde_json::Value;
+use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use zdm_backupd::engine::s3::{S3Endpoint, S3Keys, S3Location, S3Store};
@@ -150,7 +151,7 @@ fn cli_round_trips_full_incrementals_merges_and_encryption() {
         assert_eq!(data.len(), 2, "{data:?}");
         // No upload intent is left, and the lock is free.
         let all = s.list_all("").unwrap();
-        assert!(!all.iter().any(|k| k.contains(".uploads/")), "{all:?}");
+        assert!(!all.iter().any(|k| k.contains(".zdm-uploads/")), "{all:?}");
         let lock: Value = serde_json::from_slice(&s.get("LOCK").unwrap().unwrap().data).unwrap();
         assert_eq!(lock["state"], "free", "{lock}");
     }
@@ -362,4 +363,467 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
     );
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.to_string().contains("object store"), "{}", r.body);
+}
+
+/// The CLI arguments naming job `job` on `s3://<bucket>/site`.
+fn s3_args(w: &Seaweed, bucket: &str, job: &str) -> Vec<String> {
+    [
+        "--repository",
+        &format!("s3://{bucket}/site"),
+        "--s3-endpoint",
+        &w.endpoint(),
+        "--s3-path-style",
+        "--server",
+        "srv",
+        "--job",
+        job,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run(state: &Path, args: &[&str], rest: &[String]) -> common::run::Out {
+    let mut a: Vec<&str> = args.to_vec();
+    a.extend(rest.iter().map(String::as_str));
+    zdm(state, SECRET_KEY, &a)
+}
+
+/// The objects of the point's data directory, named by its manifest.
+fn point_files(s: &S3Store, job: &str) -> (String, Vec<String>) {
+    let point = s
+        .list(job)
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.starts_with("20"))
+        .find(|n| {
+            s.get(&format!("{job}/{n}/MANIFEST.json"))
+                .unwrap()
+                .is_some()
+        })
+        .unwrap();
+    let m: Value = serde_json::from_slice(
+        &s.get(&format!("{job}/{point}/MANIFEST.json"))
+            .unwrap()
+            .unwrap()
+            .data,
+    )
+    .unwrap();
+    let dir = format!("{job}/{}", m["data_dir"].as_str().unwrap());
+    let mut names = s.list(&dir).unwrap();
+    names.sort();
+    (dir, names)
+}
+
+#[test]
+fn stock_tools_restore_a_full_point_from_its_volumes() {
+    if !common::tree::have_tools("s3 stock restore", &["age", "zstd", "tar"]) {
+        return;
+    }
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-stock");
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let src = tmp.path().join("src");
+    write(&src.join("big.bin"), &noise(40 << 20, 11));
+    write(&src.join("note.txt"), b"volumes\n");
+    let key = tmp.path().join("k.txt");
+    assert_eq!(
+        run(
+            &state,
+            &["key", "generate", "--out", key.to_str().unwrap()],
+            &[]
+        )
+        .code,
+        0
+    );
+    let s = store(&w, "s3://zdm-stock/site/srv");
+    for (job, sealed) in [("plain", false), ("sealed", true)] {
+        let mut a = vec![
+            "backup",
+            "--source",
+            src.to_str().unwrap(),
+            "--mode",
+            "full",
+        ];
+        if sealed {
+            a.extend(["--encryption", "use", "--key-file", key.to_str().unwrap()]);
+        }
+        let o = Command::new(common::BIN)
+            .args(&a)
+            .args(s3_args(&w, "zdm-stock", job))
+            .env_remove("ZDM_BACKUPD_CONFIG")
+            .env("ZDM_BACKUPD_STATE_DIR", &state)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("ZDM_BACKUPD_S3_VOLUME_MIB", "16")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (dir, names) = point_files(&s, job);
+        let data: Vec<&String> = names.iter().filter(|n| n.starts_with("data.")).collect();
+        assert_eq!(data.len(), 3, "three 16 MiB volumes: {names:?}");
+        // The engine reads them back as one stream.
+        let o = run(
+            &state,
+            &["verify", "--key-file", key.to_str().unwrap()],
+            &s3_args(&w, "zdm-stock", job),
+        );
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+        // Stock tools: the volumes concatenated in name order.
+        let joined = tmp.path().join(format!("{job}.joined"));
+        let mut out = std::fs::File::create(&joined).unwrap();
+        for n in &data {
+            let o = s.get(&format!("{dir}/{n}")).unwrap().unwrap();
+            assert!(o.data.len() <= 16 << 20);
+            std::io::Write::write_all(&mut out, &o.data).unwrap();
+        }
+        drop(out);
+        let target = tmp.path().join(format!("{job}-stock"));
+        std::fs::create_dir(&target).unwrap();
+        let cmd = if sealed {
+            format!(
+                "age -d -i '{}' '{}' | zstd -d -q | tar -x -C '{}'",
+                key.display(),
+                joined.display(),
+                target.display()
+            )
+        } else {
+            format!(
+                "zstd -d -q < '{}' | tar -x -C '{}'",
+                joined.display(),
+                target.display()
+            )
+        };
+        common::tree::sh(&cmd);
+        assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), job);
+    }
+}
+
+#[test]
+fn sixteen_runs_at_once_publish_one_point_and_the_store_keeps_no_orphans() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-race");
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let src = tmp.path().join("src");
+    write(&src.join("a.bin"), &noise(6 << 20, 1));
+    // The first run makes the repository and job identities; then 16 start together.
+    let args = s3_args(&w, "zdm-race", "race");
+    let backup = [
+        "backup",
+        "--source",
+        src.to_str().unwrap(),
+        "--mode",
+        "full",
+        "--rotation",
+        "30",
+    ];
+    assert_eq!(run(&state, &backup, &args).code, 0);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let outs: Vec<common::run::Out> = (0..16)
+        .map(|_| {
+            let (barrier, state, args) = (barrier.clone(), state.clone(), args.clone());
+            let src = src.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let backup = [
+                    "backup",
+                    "--source",
+                    src.to_str().unwrap(),
+                    "--mode",
+                    "full",
+                    "--rotation",
+                    "30",
+                ];
+                run(&state, &backup, &args)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let won = outs.iter().filter(|o| o.code == 0).count();
+    let busy = outs
+        .iter()
+        .filter(|o| o.code == 1 && o.stderr.contains("lock"))
+        .count();
+    // Each run either published or was told who holds the lock: never two at once.
+    assert_eq!(
+        won + busy,
+        16,
+        "{:?}",
+        outs.iter().map(|o| &o.stderr).collect::<Vec<_>>()
+    );
+    assert!(won >= 1);
+    let o = run(&state, &["points", "--json"], &args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(&state, &["verify"], &args);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.stdout.matches(" OK ").count(), 1 + won, "{}", o.stdout);
+    // Every data directory belongs to a point, and no upload is left open.
+    let s = store(&w, "s3://zdm-race/site/srv/race");
+    let live: Vec<String> = s
+        .list(".data")
+        .unwrap()
+        .into_iter()
+        .filter(|d| !s.list_all(&format!(".data/{d}")).unwrap().is_empty())
+        .collect();
+    assert_eq!(live.len(), 1 + won, "{live:?}");
+    assert_eq!(w.open_uploads("zdm-race"), Vec::<String>::new());
+}
+
+#[test]
+fn a_run_killed_mid_upload_leaves_nothing_the_next_run_does_not_clear() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-kill");
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let src = tmp.path().join("src");
+    write(&src.join("a.txt"), b"first\n");
+    let args = s3_args(&w, "zdm-kill", "kill");
+    let backup = |mode: &str, limit: &str| -> Vec<String> {
+        let mut a: Vec<String> = ["backup", "--source", src.to_str().unwrap(), "--mode", mode]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend([
+            "--rotation".into(),
+            "2".into(),
+            "--network-limit".into(),
+            limit.into(),
+        ]);
+        a.extend(args.iter().cloned());
+        a
+    };
+    let b = backup("full", "0");
+    assert_eq!(
+        zdm(
+            &state,
+            SECRET_KEY,
+            &b.iter().map(String::as_str).collect::<Vec<_>>()
+        )
+        .code,
+        0
+    );
+    write(&src.join("big.bin"), &noise(48 << 20, 5));
+    let s = store(&w, "s3://zdm-kill/site/srv/kill");
+    // A throttled incremental, killed once a part is up and its upload recorded.
+    let mut child = Command::new(common::BIN)
+        .args(backup("increment", "4"))
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .env("ZDM_BACKUPD_STATE_DIR", &state)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !s
+        .list_all("")
+        .unwrap()
+        .iter()
+        .any(|k| k.contains(".zdm-uploads/"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no upload started: {:?} {:?}",
+            s.list_all(""),
+            child.try_wait()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !w.open_uploads("zdm-kill").is_empty(),
+        "the killed run left an upload open"
+    );
+    // The lock it held goes stale only after its lease: take it over as an operator would
+    // not have to wait in a test, by a run with the lock freed.
+    let lock = s.get("LOCK").unwrap().unwrap();
+    let mut body: Value = serde_json::from_slice(&lock.data).unwrap();
+    body["state"] = "free".into();
+    s.put(
+        "LOCK",
+        serde_json::to_vec(&body).unwrap(),
+        zdm_backupd::engine::s3::Put::IfMatch(lock.etag.as_deref().unwrap()),
+    )
+    .unwrap()
+    .unwrap();
+    // The next run clears the leftovers (its data directory and the open upload) and
+    // publishes; every point verifies.
+    let b = backup("increment", "0");
+    let o = zdm(
+        &state,
+        SECRET_KEY,
+        &b.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let o = run(&state, &["verify"], &args);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(w.open_uploads("zdm-kill"), Vec::<String>::new());
+    assert!(!s
+        .list_all("")
+        .unwrap()
+        .iter()
+        .any(|k| k.contains(".zdm-uploads/")));
+    let target = tmp.path().join("back");
+    let o = run(
+        &state,
+        &["restore", "--target", target.to_str().unwrap()],
+        &args,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "after kill");
+}
+
+/// A manifest for point `id` (the publication protocol does not read its content).
+fn manifest(id: &str) -> zdm_backupd::engine::repo::Manifest {
+    serde_json::from_value(serde_json::json!({
+        "format": 4, "id": id, "job": "lease", "server": "srv", "source": "/src",
+        "kind": "full", "parent": null, "started": "", "finished": "", "entries": 0,
+        "archived": 0, "source_bytes": 0, "archived_bytes": 0, "compression": false,
+        "encryption": false, "recipient": null, "files": {}}))
+    .unwrap()
+}
+
+#[test]
+fn a_run_that_lost_its_lease_publishes_nothing_and_one_point_id_is_published_once() {
+    use zdm_backupd::engine::repo;
+    use zdm_backupd::engine::s3::{Put, S3Target};
+    use zdm_backupd::engine::target::Target;
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-lease");
+    let s = store(&w, "s3://zdm-lease/site");
+    let job = Path::new("srv/lease");
+    let a = S3Target::new(s.clone(), std::time::Duration::from_secs(600));
+    let held = repo::lock(&a, job, "lease").unwrap();
+    // Another host holds the lock: told who.
+    let b = S3Target::new(s.clone(), std::time::Duration::from_secs(600));
+    match repo::lock(&b, job, "lease") {
+        Err(e) => assert!(e.to_string().contains("pid"), "{e}"),
+        Ok(_) => panic!("two holders"),
+    }
+    let partial = repo::new_partial(&a, job).unwrap();
+    let mut f = a.create(&partial.join("data.tar")).unwrap();
+    f.write_all(b"data").unwrap();
+    f.commit().unwrap();
+    let mut m = manifest("20261129T000000.000Z");
+    repo::place(&a, job, &partial, &mut m);
+    assert!(m.data_dir.as_deref().unwrap().starts_with(".data/"));
+    // The lease is taken over while this run is paused (as a stale lock would be).
+    let lock = s.get("srv/lease/LOCK").unwrap().unwrap();
+    s.put(
+        "srv/lease/LOCK",
+        br#"{"state":"held","host":"other","pid":1,"runId":"x","leaseSeconds":600}"#.to_vec(),
+        Put::IfMatch(lock.etag.as_deref().unwrap()),
+    )
+    .unwrap()
+    .unwrap();
+    let e = repo::publish(&a, &partial, job, &m).unwrap_err();
+    assert!(e.to_string().contains("lost"), "{e}");
+    assert_eq!(
+        s.get("srv/lease/20261129T000000.000Z/MANIFEST.json")
+            .unwrap(),
+        None
+    );
+    drop(held);
+    // Releasing a lost lease leaves the new holder's lock alone.
+    let now: Value =
+        serde_json::from_slice(&s.get("srv/lease/LOCK").unwrap().unwrap().data).unwrap();
+    assert_eq!(now["host"], "other");
+
+    // Runs that each hold the lock in turn publish the same point id: the first wins, the
+    // others are refused and publish nothing over it.
+    s.put("srv/lease/LOCK", b"free".to_vec(), Put::Overwrite)
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for i in 0..4 {
+        let t = S3Target::new(s.clone(), std::time::Duration::from_secs(600));
+        let _held = repo::lock(&t, job, "lease").unwrap();
+        let partial = repo::new_partial(&t, job).unwrap();
+        let mut m = manifest("20261129T000001.000Z");
+        m.warnings = vec![format!("run {i}")];
+        repo::place(&t, job, &partial, &mut m);
+        outcomes.push(repo::publish(&t, &partial, job, &m).map_err(|e| e.to_string()));
+    }
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    for o in &outcomes[1..] {
+        assert!(
+            o.as_ref().unwrap_err().contains("published by another run"),
+            "{o:?}"
+        );
+    }
+    let m: Value = serde_json::from_slice(
+        &s.get("srv/lease/20261129T000001.000Z/MANIFEST.json")
+            .unwrap()
+            .unwrap()
+            .data,
+    )
+    .unwrap();
+    assert_eq!(m["warnings"][0], "run 0");
+}
+
+#[test]
+fn a_store_that_ignores_conditions_is_refused_by_verify_and_runs() {
+    let port = common::seaweed::careless_store();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(&src.join("a.txt"), b"x\n");
+    let args: Vec<String> = [
+        "--repository",
+        "s3://careless/site",
+        "--s3-endpoint",
+        &format!("http://127.0.0.1:{port}"),
+        "--s3-path-style",
+        "--job",
+        "j",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let state = tmp.path().join("state");
+    // (The backup makes the state directory's keys, which verify needs first.)
+    for cmd in [
+        vec![
+            "backup",
+            "--source",
+            src.to_str().unwrap(),
+            "--mode",
+            "full",
+        ],
+        vec!["verify"],
+    ] {
+        let o = run(&state, &cmd, &args);
+        assert_eq!(o.code, 1, "{cmd:?}: {}{}", o.stdout, o.stderr);
+        assert!(o.stderr.contains("conditional write"), "{}", o.stderr);
+    }
+    // Keys missing, or a credentials file others can read: refused before any request.
+    let o = Command::new(common::BIN)
+        .args(["points"])
+        .args(&args)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("ZDM_BACKUPD_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("AWS_ACCESS_KEY_ID"));
+    let cred = tmp.path().join("keys");
+    std::fs::write(&cred, "access_key=a\nsecret_key=b\n").unwrap();
+    std::fs::set_permissions(&cred, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let o = run(
+        &state,
+        &["points", "--credentials", cred.to_str().unwrap()],
+        &args,
+    );
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("0600") || o.stderr.contains("mode"),
+        "{}",
+        o.stderr
+    );
 }

@@ -165,6 +165,39 @@ impl Seaweed {
     }
 }
 
+impl Seaweed {
+    /// The multipart uploads of `bucket` that are still open (neither completed nor aborted), as
+    /// the filer keeps them: directories below `/buckets/<bucket>/.uploads/`.
+    #[allow(dead_code)]
+    pub fn open_uploads(&self, bucket: &str) -> Vec<String> {
+        use std::io::{Read, Write};
+        let filer = self.ports[2];
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", filer)).unwrap();
+        write!(
+            c,
+            "GET /buckets/{bucket}/.uploads/?limit=1000 HTTP/1.0\r\nHost: 127.0.0.1\r\n\
+             Accept: application/json\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        c.read_to_string(&mut text).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        if head.contains(" 404 ") {
+            return Vec::new();
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("filer listing: {e}: {text}"));
+        v["Entries"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["FullPath"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl Drop for Seaweed {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -181,4 +214,63 @@ impl Drop for Seaweed {
             }
         }
     }
+}
+
+/// An S3 look-alike that takes every write whatever its conditions say.
+#[allow(dead_code)]
+pub fn careless_store() -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, conn) in l.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let (status, extra, body) = if line.starts_with("GET") && line.contains("list-type=2") {
+                (
+                    "200 OK",
+                    String::new(),
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult \
+                     xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>careless</Name>\
+                     <Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>\
+                     <IsTruncated>false</IsTruncated></ListBucketResult>"
+                        .to_string(),
+                )
+            } else if line.starts_with("PUT") {
+                ("200 OK", format!("ETag: \"etag-{n}\"\r\n"), String::new())
+            } else if line.starts_with("DELETE") {
+                ("204 No Content", String::new(), String::new())
+            } else {
+                (
+                    "404 Not Found",
+                    String::new(),
+                    "<Error><Code>NoSuchKey</Code></Error>".to_string(),
+                )
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
 }

@@ -6,7 +6,7 @@
 //! (marker, job identity) are copied.
 
 use super::lease::{Lease, LeaseError};
-use super::store::{Put, S3Error, S3Store, S3Writer};
+use super::store::{Put, S3Error, S3Reader, S3Store, S3Writer};
 use crate::engine::target::{DirEntry, LockError, LockGuard, Objects, RepoFile, Space, Target};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -17,14 +17,20 @@ use std::time::Duration;
 
 /// Parts of streamed uploads: 16 MiB keeps a 100 GiB archive under S3's 10,000 parts.
 const PART_SIZE: usize = 16 << 20;
-/// Where an upload's id is recorded, beside its object (`dir/.uploads/name.json`).
-pub const UPLOADS: &str = ".uploads";
+/// Where an upload's id is recorded, beside its object (`dir/.zdm-uploads/name.json`; SeaweedFS
+/// keeps its own multipart state in `.uploads` and hides that name from listings).
+pub const UPLOADS: &str = ".zdm-uploads";
+/// The largest object a streamed file becomes: beyond it the file goes on in `name.001`,
+/// `name.002`, … (S3 allows 10,000 parts, 156 GiB at our part size). Each volume is a byte range
+/// of the one stream, so `cat name name.0*` gives the file back for stock tools.
+pub const VOLUME: u64 = 64 << 30;
 /// Files created with `create_new` are small (markers, identities, probes): kept in memory.
 const MAX_SMALL: usize = 64 << 20;
 
 pub struct S3Target {
     store: Arc<S3Store>,
     lease: Duration,
+    volume: u64,
     /// The lease of each job directory this target holds, by key.
     leases: Mutex<HashMap<String, Weak<Held>>>,
 }
@@ -70,8 +76,15 @@ impl S3Target {
         S3Target {
             store,
             lease,
+            volume: VOLUME,
             leases: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Splits streamed files into volumes of `bytes` (at least one 16 MiB part).
+    pub fn with_volume(mut self, bytes: u64) -> S3Target {
+        self.volume = bytes.max(PART_SIZE as u64);
+        self
     }
 
     pub fn store(&self) -> &Arc<S3Store> {
@@ -84,14 +97,47 @@ impl S3Target {
     }
 }
 
-/// A streamed upload as a repository file.
+/// The key of volume `n` of the streamed file at `key`.
+fn volume_key(key: &str, n: u32) -> String {
+    match n {
+        0 => key.to_string(),
+        n => format!("{key}.{n:03}"),
+    }
+}
+
+/// A streamed upload as a repository file, in volumes.
 struct S3File {
+    store: Arc<S3Store>,
+    key: String,
+    volume: u64,
+    /// The volume being written, and how much it holds.
+    index: u32,
+    filled: u64,
     writer: S3Writer,
+}
+
+impl S3File {
+    fn open_volume(store: &Arc<S3Store>, key: &str, n: u32) -> io::Result<S3Writer> {
+        let k = volume_key(key, n);
+        store
+            .writer(&k, PART_SIZE, Some(&intent_of(&k)))
+            .map_err(io_err)
+    }
 }
 
 impl Write for S3File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.write(buf)
+        if self.filled == self.volume {
+            let next = Self::open_volume(&self.store, &self.key, self.index + 1)?;
+            let full = std::mem::replace(&mut self.writer, next);
+            full.finish().map_err(io_err)?;
+            self.index += 1;
+            self.filled = 0;
+        }
+        let n = buf.len().min((self.volume - self.filled) as usize);
+        self.writer.write_all(&buf[..n])?;
+        self.filled += n as u64;
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -101,6 +147,30 @@ impl Write for S3File {
 impl RepoFile for S3File {
     fn commit(self: Box<Self>) -> io::Result<()> {
         self.writer.finish().map(drop).map_err(io_err)
+    }
+}
+
+/// A streamed file read back across its volumes: after each volume the next is looked for, so
+/// the reader needs no count (a volume added by someone else fails the file's hash).
+struct Volumes {
+    store: Arc<S3Store>,
+    key: String,
+    index: u32,
+    current: Option<S3Reader>,
+}
+
+impl Read for Volumes {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(r) = self.current.as_mut() {
+            let n = r.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            self.index += 1;
+            let next = volume_key(&self.key, self.index);
+            self.current = self.store.reader(&next).map_err(io_err)?;
+        }
+        Ok(0)
     }
 }
 
@@ -176,11 +246,14 @@ impl Target for S3Target {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
         let k = key(path)?;
-        let writer = self
-            .store
-            .writer(&k, PART_SIZE, Some(&intent_of(&k)))
-            .map_err(io_err)?;
-        Ok(Box::new(S3File { writer }))
+        Ok(Box::new(S3File {
+            writer: S3File::open_volume(&self.store, &k, 0)?,
+            store: self.store.clone(),
+            key: k,
+            volume: self.volume,
+            index: 0,
+            filled: 0,
+        }))
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
@@ -192,11 +265,17 @@ impl Target for S3Target {
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
-        match self.store.reader(&key(path)?).map_err(io_err)? {
-            Some(r) => Ok(Box::new(r)),
+        let k = key(path)?;
+        match self.store.reader(&k).map_err(io_err)? {
+            Some(r) => Ok(Box::new(Volumes {
+                store: self.store.clone(),
+                key: k,
+                index: 0,
+                current: Some(r),
+            })),
             None => Err(io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("no object {}", key(path)?),
+                format!("no object {k}"),
             )),
         }
     }
