@@ -573,8 +573,49 @@ fn sixteen_runs_at_once_publish_one_point_and_the_store_keeps_no_orphans() {
     assert_eq!(w.open_uploads("zdm-race"), Vec::<String>::new());
 }
 
+/// Starts the CLI with `args` and kills it (SIGKILL) as soon as an upload of its is recorded
+/// in the store; `None` when it ended first.
+fn kill_mid_upload(state: &Path, args: &[String], s: &S3Store) -> Option<()> {
+    let mut child = Command::new(common::BIN)
+        .args(args)
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .env("ZDM_BACKUPD_STATE_DIR", state)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    loop {
+        if s.list_all("")
+            .unwrap()
+            .iter()
+            .any(|k| k.contains(".zdm-uploads/"))
+        {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return Some(());
+        }
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Frees the job lock a killed run left (it would go stale only after its ten-minute lease).
+fn free_lock(s: &S3Store) {
+    let lock = s.get("LOCK").unwrap().unwrap();
+    let mut body: Value = serde_json::from_slice(&lock.data).unwrap();
+    body["state"] = "free".into();
+    let put = zdm_backupd::engine::s3::Put::IfMatch(lock.etag.as_deref().unwrap());
+    s.put("LOCK", serde_json::to_vec(&body).unwrap(), put)
+        .unwrap()
+        .unwrap();
+}
+
 #[test]
-fn a_run_killed_mid_upload_leaves_nothing_the_next_run_does_not_clear() {
+fn runs_killed_mid_upload_and_mid_merge_leave_nothing_the_next_run_does_not_clear() {
     let Some(w) = Seaweed::start() else { return };
     w.create_bucket("zdm-kill");
     let tmp = tempfile::tempdir().unwrap();
@@ -596,80 +637,60 @@ fn a_run_killed_mid_upload_leaves_nothing_the_next_run_does_not_clear() {
         a.extend(args.iter().cloned());
         a
     };
-    let b = backup("full", "0");
-    assert_eq!(
-        zdm(
+    let ok = |a: Vec<String>| {
+        let o = zdm(
             &state,
             SECRET_KEY,
-            &b.iter().map(String::as_str).collect::<Vec<_>>()
-        )
-        .code,
-        0
-    );
-    write(&src.join("big.bin"), &noise(48 << 20, 5));
-    let s = store(&w, "s3://zdm-kill/site/srv/kill");
-    // A throttled incremental, killed once a part is up and its upload recorded.
-    let mut child = Command::new(common::BIN)
-        .args(backup("increment", "4"))
-        .env_remove("ZDM_BACKUPD_CONFIG")
-        .env("ZDM_BACKUPD_STATE_DIR", &state)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !s
-        .list_all("")
-        .unwrap()
-        .iter()
-        .any(|k| k.contains(".zdm-uploads/"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no upload started: {:?} {:?}",
-            s.list_all(""),
-            child.try_wait()
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
         );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    std::thread::sleep(std::time::Duration::from_secs(5));
-    child.kill().unwrap();
-    child.wait().unwrap();
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    };
+    let s = store(&w, "s3://zdm-kill/site/srv/kill");
+    let every_point_verifies = || {
+        let o = run(&state, &["verify"], &args);
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    };
+    ok(backup("full", "0"));
+    // Mid-upload: a throttled incremental of a large new file.
+    write(&src.join("big.bin"), &noise(160 << 20, 5));
+    kill_mid_upload(&state, &backup("increment", "4"), &s).expect("killed mid-upload");
     assert!(
         !w.open_uploads("zdm-kill").is_empty(),
         "the killed run left an upload open"
     );
-    // The lock it held goes stale only after its lease: take it over as an operator would
-    // not have to wait in a test, by a run with the lock freed.
-    let lock = s.get("LOCK").unwrap().unwrap();
-    let mut body: Value = serde_json::from_slice(&lock.data).unwrap();
-    body["state"] = "free".into();
-    s.put(
-        "LOCK",
-        serde_json::to_vec(&body).unwrap(),
-        zdm_backupd::engine::s3::Put::IfMatch(lock.etag.as_deref().unwrap()),
-    )
-    .unwrap()
-    .unwrap();
-    // The next run clears the leftovers (its data directory and the open upload) and
-    // publishes; every point verifies.
-    let b = backup("increment", "0");
-    let o = zdm(
-        &state,
-        SECRET_KEY,
-        &b.iter().map(String::as_str).collect::<Vec<_>>(),
+    every_point_verifies();
+    free_lock(&s);
+    // The next run clears its data directory and the open upload, and publishes.
+    ok(backup("increment", "0"));
+    every_point_verifies();
+    assert_eq!(w.open_uploads("zdm-kill"), Vec::<String>::new());
+
+    // Mid-merge: the third point makes rotation merge the first two, which writes the large
+    // file again (the run's own archive is too small for a multipart upload).
+    write(&src.join("a.txt"), b"third\n");
+    kill_mid_upload(&state, &backup("increment", "0"), &s).expect("killed mid-merge");
+    assert!(
+        !w.open_uploads("zdm-kill").is_empty(),
+        "the killed merge left an upload open"
     );
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    let o = run(&state, &["verify"], &args);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    every_point_verifies();
+    free_lock(&s);
+    write(&src.join("a.txt"), b"fourth\n");
+    ok(backup("increment", "0"));
+    every_point_verifies();
     assert_eq!(w.open_uploads("zdm-kill"), Vec::<String>::new());
     assert!(!s
         .list_all("")
         .unwrap()
         .iter()
         .any(|k| k.contains(".zdm-uploads/")));
+    let live: Vec<String> = s
+        .list(".data")
+        .unwrap()
+        .into_iter()
+        .filter(|d| !s.list_all(&format!(".data/{d}")).unwrap().is_empty())
+        .collect();
+    assert_eq!(live.len(), 2, "only the two points' data is left: {live:?}");
     let target = tmp.path().join("back");
     let o = run(
         &state,
@@ -677,7 +698,7 @@ fn a_run_killed_mid_upload_leaves_nothing_the_next_run_does_not_clear() {
         &args,
     );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "after kill");
+    assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "after kills");
 }
 
 /// A manifest for point `id` (the publication protocol does not read its content).
@@ -826,4 +847,70 @@ fn a_store_that_ignores_conditions_is_refused_by_verify_and_runs() {
         "{}",
         o.stderr
     );
+}
+
+#[test]
+fn a_run_completes_when_a_replicated_volume_server_dies_under_it() {
+    // Three volume servers, every object kept on two of them.
+    let Some(mut w) = Seaweed::start_cluster(2, "001") else {
+        return;
+    };
+    w.create_bucket("zdm-cluster");
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let src = tmp.path().join("src");
+    write(&src.join("a.txt"), b"cluster\n");
+    write(&src.join("big.bin"), &noise(40 << 20, 9));
+    let args = s3_args(&w, "zdm-cluster", "cluster");
+    let mut a: Vec<String> = [
+        "backup",
+        "--source",
+        src.to_str().unwrap(),
+        "--mode",
+        "full",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // About ten seconds of upload; a volume server dies six seconds in.
+    a.extend(["--network-limit".into(), "4".into()]);
+    a.extend(args.iter().cloned());
+    let child = Command::new(common::BIN)
+        .args(&a)
+        .env_remove("ZDM_BACKUPD_CONFIG")
+        .env("ZDM_BACKUPD_STATE_DIR", &state)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    // The extra server holding more of what was written so far dies: every chunk has a copy
+    // on one of them, and the copies elsewhere have to serve it.
+    let victim = if w.volume_bytes(0) > w.volume_bytes(1) {
+        0
+    } else {
+        1
+    };
+    let held = w.volume_bytes(victim);
+    w.kill_volume(victim);
+    assert!(held > 8 << 20, "the killed server held {held} bytes");
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        w.log()
+    );
+    let o = run(&state, &["verify"], &args);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let target = tmp.path().join("back");
+    let o = run(
+        &state,
+        &["restore", "--target", target.to_str().unwrap()],
+        &args,
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "cluster");
 }

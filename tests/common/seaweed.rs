@@ -14,6 +14,8 @@ pub struct Seaweed {
     _one: std::sync::MutexGuard<'static, ()>,
     _dir: tempfile::TempDir,
     child: Child,
+    /// Volume servers started beside `weed server` (a replicated cluster).
+    volumes: Vec<Child>,
     master: u16,
     pub s3_port: u16,
     ports: Vec<u16>,
@@ -49,6 +51,12 @@ impl Seaweed {
     /// Starts the server and waits until its S3 gateway answers; `None` (skipped) when `weed`
     /// is not installed outside CI.
     pub fn start() -> Option<Seaweed> {
+        Seaweed::start_cluster(0, "000")
+    }
+
+    /// A cluster: `weed server` with `extra` more volume servers beside its own, new data kept
+    /// with `replication` (SeaweedFS's `xyz`: copies in other data centers, racks, servers).
+    pub fn start_cluster(extra: usize, replication: &str) -> Option<Seaweed> {
         let weed = weed()?;
         let one = ONE.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
@@ -72,7 +80,7 @@ impl Seaweed {
             port_pair(&mut ports),
         );
         let grpc = |p: u16| (p + 10_000).to_string();
-        let child = Command::new(weed)
+        let child = Command::new(&weed)
             .arg("server")
             .arg(format!("-dir={}", dir.path().join("data").display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
@@ -97,6 +105,7 @@ impl Seaweed {
             .arg(format!("-s3.config={}", ids.display()))
             .args([
                 "-volume.max=0",
+                &format!("-master.defaultReplication={replication}"),
                 "-master.volumeSizeLimitMB=64",
                 "-volume.preStopSeconds=0",
             ])
@@ -104,10 +113,34 @@ impl Seaweed {
             .stderr(std::fs::File::create(dir.path().join("weed.log")).unwrap())
             .spawn()
             .unwrap();
+        let volumes = (0..extra)
+            .map(|i| {
+                let port = port_pair(&mut ports);
+                let data = dir.path().join(format!("volume{i}"));
+                std::fs::create_dir(&data).unwrap();
+                Command::new(&weed)
+                    .arg("volume")
+                    .arg(format!("-dir={}", data.display()))
+                    .arg(format!("-mserver=127.0.0.1:{master}"))
+                    .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-max=0"])
+                    .args([
+                        format!("-port={port}"),
+                        format!("-port.grpc={}", grpc(port)),
+                    ])
+                    .arg("-preStopSeconds=0")
+                    .stdout(Stdio::null())
+                    .stderr(
+                        std::fs::File::create(dir.path().join(format!("volume{i}.log"))).unwrap(),
+                    )
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
         let mut w = Seaweed {
             _one: one,
             _dir: dir,
             child,
+            volumes,
             master,
             s3_port: s3,
             ports,
@@ -120,7 +153,53 @@ impl Seaweed {
             assert!(Instant::now() < deadline, "weed did not start: {}", w.log());
             std::thread::sleep(Duration::from_millis(100));
         }
+        while w.data_nodes() < extra + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "volume servers did not join: {}",
+                w.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         Some(w)
+    }
+
+    /// Kills extra volume server `i` (SIGKILL).
+    #[allow(dead_code)]
+    pub fn kill_volume(&mut self, i: usize) {
+        let _ = self.volumes[i].kill();
+        let _ = self.volumes[i].wait();
+    }
+
+    /// Bytes in the volume files of extra volume server `i`.
+    #[allow(dead_code)]
+    pub fn volume_bytes(&self, i: usize) -> u64 {
+        let dir = self._dir.path().join(format!("volume{i}"));
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".dat"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Volume servers the master knows.
+    fn data_nodes(&self) -> usize {
+        let (_, body) = http_get(self.master, "/dir/status");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let mut n = 0;
+        for dc in v["Topology"]["DataCenters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for rack in dc["Racks"].as_array().into_iter().flatten() {
+                n += rack["DataNodes"].as_array().map_or(0, |d| d.len());
+            }
+        }
+        n
     }
 
     pub fn endpoint(&self) -> String {
@@ -170,23 +249,15 @@ impl Seaweed {
     /// the filer keeps them: directories below `/buckets/<bucket>/.uploads/`.
     #[allow(dead_code)]
     pub fn open_uploads(&self, bucket: &str) -> Vec<String> {
-        use std::io::{Read, Write};
-        let filer = self.ports[2];
-        let mut c = std::net::TcpStream::connect(("127.0.0.1", filer)).unwrap();
-        write!(
-            c,
-            "GET /buckets/{bucket}/.uploads/?limit=1000 HTTP/1.0\r\nHost: 127.0.0.1\r\n\
-             Accept: application/json\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        c.read_to_string(&mut text).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        if head.contains(" 404 ") {
+        let (status, body) = http_get(
+            self.ports[2],
+            &format!("/buckets/{bucket}/.uploads/?limit=1000"),
+        );
+        if status.contains(" 404") {
             return Vec::new();
         }
-        let v: serde_json::Value =
-            serde_json::from_str(body).unwrap_or_else(|e| panic!("filer listing: {e}: {text}"));
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("filer listing: {e}: {status} {body}"));
         v["Entries"]
             .as_array()
             .map(|a| {
@@ -198,8 +269,31 @@ impl Seaweed {
     }
 }
 
+/// A plain HTTP GET on loopback: status line and body.
+fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (String::new(), String::new());
+    };
+    let _ = write!(
+        c,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = c.read_to_string(&mut text);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
 impl Drop for Seaweed {
     fn drop(&mut self) {
+        for v in &mut self.volumes {
+            let _ = v.kill();
+            let _ = v.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         // Every service leaves a unix socket named by its port in the temporary directory.
