@@ -786,6 +786,34 @@ fn a_run_that_lost_its_lease_publishes_nothing_and_one_point_id_is_published_onc
     )
     .unwrap();
     assert_eq!(m["warnings"][0], "run 0");
+
+    // A merge swaps the manifest only over the one it verified, and only then removes the data
+    // that manifest named: a manifest changed meanwhile (by another writer of the bucket) is
+    // neither replaced nor trusted to say what to remove.
+    let published: repo::Manifest = serde_json::from_value(m).unwrap();
+    let old_dir = published.data_dir.clone().unwrap();
+    let t = S3Target::new(s.clone(), std::time::Duration::from_secs(600));
+    let _held = repo::lock(&t, job, "lease").unwrap();
+    let partial = repo::new_partial(&t, job).unwrap();
+    let mut f = t.create(&partial.join("data.tar")).unwrap();
+    f.write_all(b"merged").unwrap();
+    f.commit().unwrap();
+    let mut merged = manifest("20261129T000001.000Z");
+    repo::place(&t, job, &partial, &mut merged);
+    let mut stale = published.clone();
+    stale.warnings = vec!["what the merge verified".into()];
+    let e = repo::replace(&t, &partial, job, &merged, &stale).unwrap_err();
+    assert!(e.to_string().contains("changed while it was merged"), "{e}");
+    let key = "srv/lease/20261129T000001.000Z/MANIFEST.json";
+    let now: repo::Manifest = serde_json::from_slice(&s.get(key).unwrap().unwrap().data).unwrap();
+    assert_eq!(now, published);
+    repo::replace(&t, &partial, job, &merged, &published).unwrap();
+    let now: repo::Manifest = serde_json::from_slice(&s.get(key).unwrap().unwrap().data).unwrap();
+    assert_eq!(now.data_dir, merged.data_dir);
+    assert!(s
+        .list_all(&format!("srv/lease/{old_dir}"))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]

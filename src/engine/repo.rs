@@ -675,9 +675,6 @@ pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     notes
 }
 
-/// A new directory for a run's files: `.partial-<uuid>` (renamed to the point id when
-/// published), or on an object store the run's own data directory `.data/<uuid>`, which the
-/// manifest names (see [`place`]).
 /// On an object store: removes the data directories no manifest of the job names (runs that
 /// failed, crashed or lost a publication race, merges cut short), aborting the uploads they
 /// recorded. Call with the lock held: a run in progress holds it too.
@@ -714,6 +711,9 @@ fn collect_data_dirs(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     notes
 }
 
+/// A new directory for a run's files: `.partial-<uuid>` (renamed to the point id when
+/// published), or on an object store the run's own data directory `.data/<uuid>`, which the
+/// manifest names (see [`place`]).
 pub fn new_partial(t: &dyn Target, job_dir: &Path) -> Result<PathBuf, EngineError> {
     let p = match t.objects() {
         Some(_) => job_dir
@@ -780,13 +780,15 @@ pub fn publish(
 
 /// Replaces point `id` with the published contents of `partial` (a merge): the old directory
 /// is renamed aside first so that a crash in between can be rolled back by `recover`. On an
-/// object store the manifest is swapped only over the version read (compare-and-swap), then
-/// the old data directory is removed; a crash in between leaves it for `recover`.
+/// object store the manifest is swapped only over the version read, and only if that is still
+/// `replaced` (the manifest the merge verified): compare-and-swap; then the replaced data
+/// directory is removed, and a crash in between leaves it for `recover`.
 pub fn replace(
     t: &dyn Target,
     partial: &Path,
     job_dir: &Path,
     m: &Manifest,
+    replaced: &Manifest,
 ) -> Result<(), EngineError> {
     let live = job_dir.join(&m.id);
     if let Some(o) = t.objects() {
@@ -795,19 +797,24 @@ pub fn replace(
             .get_tagged(&path)
             .map_err(io_err("manifest"))?
             .ok_or_else(|| EngineError::Corrupt(format!("point {} vanished", m.id)))?;
-        let old: Option<Manifest> = serde_json::from_slice(&old).ok();
+        let changed = || {
+            EngineError::Corrupt(format!(
+                "point {} changed while it was merged; the merge is dropped",
+                m.id
+            ))
+        };
+        if serde_json::from_slice::<Manifest>(&old).ok().as_ref() != Some(replaced) {
+            return Err(changed());
+        }
         o.confirm_lock(job_dir).map_err(io_err("job lock"))?;
         if !o
             .put_if_match(&path, manifest_bytes(m)?, &tag)
             .map_err(io_err("manifest"))?
         {
-            return Err(EngineError::Corrupt(format!(
-                "point {} changed while it was merged; the merge is dropped",
-                m.id
-            )));
+            return Err(changed());
         }
-        let old_dir = old.and_then(|m| m.data_dir).filter(|d| valid_data_dir(d));
-        if let Some(d) = old_dir.filter(|d| Some(d) != m.data_dir.as_ref()) {
+        let old_dir = replaced.data_dir.as_ref().filter(|d| valid_data_dir(d));
+        if let Some(d) = old_dir.filter(|d| Some(*d) != m.data_dir.as_ref()) {
             t.remove_dir_all(&job_dir.join(d))
                 .map_err(io_err("remove merged point"))?;
         }

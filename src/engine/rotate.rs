@@ -227,7 +227,7 @@ fn merge(
         Ok(merged)
     })();
     match result {
-        Ok(manifest) => repo::replace(t, &partial, job_dir, &manifest),
+        Ok(manifest) => repo::replace(t, &partial, job_dir, &manifest, &incr.manifest),
         Err(e) => {
             let _ = t.remove_dir_all(&partial);
             Err(e)

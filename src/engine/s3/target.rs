@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-/// Parts of streamed uploads: 16 MiB keeps a 100 GiB archive under S3's 10,000 parts.
-const PART_SIZE: usize = 16 << 20;
+/// Parts of streamed uploads: 8 MiB parts put a 64 GiB volume at 8,192 of S3's 10,000.
+const PART_SIZE: usize = 8 << 20;
 /// Where an upload's id is recorded, beside its object (`dir/.zdm-uploads/name.json`; SeaweedFS
 /// keeps its own multipart state in `.uploads` and hides that name from listings).
 pub const UPLOADS: &str = ".zdm-uploads";
 /// The largest object a streamed file becomes: beyond it the file goes on in `name.001`,
-/// `name.002`, … (S3 allows 10,000 parts, 156 GiB at our part size). Each volume is a byte range
+/// `name.002`, … (S3 allows 10,000 parts, 78 GiB at our part size). Each volume is a byte range
 /// of the one stream, so `cat name name.0*` gives the file back for stock tools.
 pub const VOLUME: u64 = 64 << 30;
 /// Files created with `create_new` are small (markers, identities, probes): kept in memory.
@@ -81,7 +81,7 @@ impl S3Target {
         }
     }
 
-    /// Splits streamed files into volumes of `bytes` (at least one 16 MiB part).
+    /// Splits streamed files into volumes of `bytes` (at least one part).
     pub fn with_volume(mut self, bytes: u64) -> S3Target {
         self.volume = bytes.max(PART_SIZE as u64);
         self
