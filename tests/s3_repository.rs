@@ -351,6 +351,52 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "daemon");
 
+    // Through the daemon: images, browsing, a download and a recovery read the points on S3.
+    let imgs = d.get("/api/backups/ons3/images");
+    assert_eq!(imgs.status, 200, "{}", imgs.body);
+    let imgs = imgs.body["data"].as_array().unwrap().clone();
+    assert_eq!(imgs.len(), 2, "{imgs:?}");
+    let newest = imgs[0]["image"]["name"].as_str().unwrap().to_string();
+    let part = src.to_str().unwrap();
+    let r = d.get(&format!(
+        "/api/backups/ons3/images/{newest}/files?path={part}"
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.to_string().contains("a.txt"), "{}", r.body);
+    let url = format!(
+        "{}/api/backups/ons3/images/{newest}/download?path={part}/a.txt",
+        d.base
+    );
+    let got = ureq::get(&url)
+        .set("Authorization", &format!("Bearer {}", d.token()))
+        .call()
+        .unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut got.into_reader(), &mut body).unwrap();
+    assert_eq!(body, "round 2\n");
+    let into = tmp.path().join("recovered");
+    std::fs::create_dir(&into).unwrap();
+    let r = d.post(
+        "/api/recoveries",
+        serde_json::json!({"center": 1, "source": "srv", "target": 1,
+            "repository": {"id": repo_id}, "mode": "full", "jobName": "from-s3",
+            "autoStart": "use", "jobList": [{"sourcePartition": part,
+            "targetPartition": into.to_str().unwrap(), "backupJob": "ons3"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let h = loop {
+        let r = d.get("/api/recoveries/histories?jobName=from-s3");
+        let items = r.body["data"].as_array().cloned().unwrap_or_default();
+        if let Some(h) = items.first().filter(|h| h["result"]["status"] != "RUNNING") {
+            break h.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
+    assert_same(&snapshot(&src, &[]), &snapshot(&into, &[]), "recovery");
+
     // In use: not removable; the job cannot be renamed away from its points.
     assert_eq!(
         d.delete(&format!("/api/zdms/repositories/{repo_id}"))
