@@ -191,23 +191,12 @@ pub const S3_LEASE: Duration = Duration::from_secs(600);
 /// Opens an S3 repository after its preflight, each failure named by its step (connect,
 /// authenticate, bucket, write, conditional write, read, delete).
 pub fn connect_s3(a: &S3Access) -> Result<Arc<crate::engine::s3::S3Target>, Failure> {
-    use crate::engine::s3::{preflight, S3Endpoint, S3Location, S3Store, S3Target, Step};
+    use crate::engine::s3::{preflight, S3Endpoint, S3Location, S3Store, S3Target};
     let location = S3Location::parse(a.path).map_err(|m| fail("path", m))?;
     let endpoint =
         S3Endpoint::new(a.endpoint, a.region, a.path_style).map_err(|m| fail("endpoint", m))?;
     let store = S3Store::new(location, endpoint, &a.keys).map_err(|m| fail("connect", m))?;
-    preflight(&store).map_err(|e| {
-        let step = match e.step {
-            Step::Connect => "connect",
-            Step::Authenticate => "authenticate",
-            Step::Bucket => "bucket",
-            Step::Write => "write",
-            Step::ConditionalWrite => "conditional write",
-            Step::Read => "read",
-            Step::Delete => "delete",
-        };
-        fail(step, e.why)
-    })?;
+    preflight(&store).map_err(|e| fail(e.step.name(), e.why))?;
     let mut target = S3Target::new(store, S3_LEASE);
     // Smaller volumes than the default, for trying stock-tool restores on small data.
     if let Some(mib) = std::env::var("ZDM_BACKUPD_S3_VOLUME_MIB")

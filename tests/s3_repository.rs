@@ -12,13 +12,20 @@ use std::path::Path;
 use std::process::Command;
 use zdm_backupd::engine::s3::{S3Endpoint, S3Keys, S3Location, S3Store};
 
-/// The CLI with S3 keys in the environment and its own state directory.
-fn zdm(state: &Path, secret: &str, args: &[&str]) -> common::run::Out {
-    let o = Command::new(common::BIN)
-        .args(args)
-        .env_remove("ZDM_BACKUPD_CONFIG")
+/// The CLI with the test's S3 keys in the environment and its own state directory.
+fn zdm_cmd(state: &Path) -> Command {
+    let mut c = Command::new(common::BIN);
+    c.env_remove("ZDM_BACKUPD_CONFIG")
         .env("ZDM_BACKUPD_STATE_DIR", state)
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    c
+}
+
+/// Runs the CLI with `secret` as the S3 secret key.
+fn zdm(state: &Path, secret: &str, args: &[&str]) -> common::run::Out {
+    let o = zdm_cmd(state)
+        .args(args)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .output()
         .unwrap();
@@ -68,23 +75,7 @@ fn cli_round_trips_full_incrementals_merges_and_encryption() {
         .code,
         0
     );
-    let endpoint = w.endpoint();
-    let common = |job: &'static str| -> Vec<String> {
-        [
-            "--repository",
-            "s3://zdm-cli/site-a",
-            "--s3-endpoint",
-            &endpoint,
-            "--s3-path-style",
-            "--server",
-            "srv",
-            "--job",
-            job,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    let common = |job: &str| s3_args(&w, "zdm-cli", job);
     for (job, extra) in [
         ("plain", vec![]),
         (
@@ -132,7 +123,7 @@ fn cli_round_trips_full_incrementals_merges_and_encryption() {
         a.extend(c.iter().map(String::as_str));
         let o = zdm(&state, SECRET_KEY, &a);
         assert_eq!(o.code, 0, "{}", o.stderr);
-        let s = store(&w, &format!("s3://zdm-cli/site-a/srv/{job}"));
+        let s = store(&w, &format!("s3://zdm-cli/site/srv/{job}"));
         // (SeaweedFS goes on listing emptied prefixes: only what holds objects counts.)
         let points: Vec<String> = s
             .list("")
@@ -260,6 +251,25 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
         spec(SECRET_KEY, "s3://zdm-api/site"),
     );
     assert_eq!(r.status, 409, "{}", r.body);
+    // Keys the store refuses: registered (they may be fixed later), with a warning naming the
+    // step; removable while no job uses it, credentials file included.
+    let r = d.post(
+        "/api/zdms/repositories",
+        spec("wrong-secret", "s3://zdm-api/elsewhere"),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        r.body["data"]["warnings"]
+            .to_string()
+            .contains("authenticate"),
+        "{}",
+        r.body
+    );
+    let other = r.body["data"]["id"].as_i64().unwrap();
+    assert_eq!(repo_rows(&d), (before.0 + 2, before.1 + 2));
+    let r = d.delete(&format!("/api/zdms/repositories/{other}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(repo_rows(&d), (before.0 + 1, before.1 + 1));
     let list = d.get("/api/zdms/repositories?type=s3");
     assert_eq!(list.status, 200);
     assert_eq!(list.body["data"][0]["type"], "S3", "{}", list.body);
@@ -327,27 +337,16 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
         assert_eq!(run["run"]["state"], "complete", "{run}\n{}", d.log_text());
     }
     // The points, read back over S3 with the daemon's key: two after rotation, restorable.
-    let c = [
-        "--repository",
-        "s3://zdm-api/site",
-        "--s3-endpoint",
-        &endpoint,
-        "--s3-path-style",
-        "--server",
-        "srv",
-        "--job",
-        "ons3",
-    ];
-    let state = d.state.to_str().unwrap();
-    let mut a = vec!["verify"];
-    a.extend(c);
-    let o = zdm(Path::new(state), SECRET_KEY, &a);
+    let c = s3_args(&w, "zdm-api", "ons3");
+    let o = run(&d.state, &["verify"], &c);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_eq!(o.stdout.matches(" OK ").count(), 2, "{}", o.stdout);
     let target = tmp.path().join("back");
-    let mut a = vec!["restore", "--target", target.to_str().unwrap()];
-    a.extend(c);
-    let o = zdm(Path::new(state), SECRET_KEY, &a);
+    let o = run(
+        &d.state,
+        &["restore", "--target", target.to_str().unwrap()],
+        &c,
+    );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "daemon");
 
@@ -396,6 +395,37 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
     };
     assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
     assert_same(&snapshot(&src, &[]), &snapshot(&into, &[]), "recovery");
+
+    // Changing it: the keys only as a pair, never the share fields; the secret is masked.
+    let path = format!("/api/zdms/repositories/{repo_id}");
+    for (body, field) in [
+        (serde_json::json!({"ip": "127.0.0.2"}), "ip"),
+        (serde_json::json!({"localPath": "/mnt"}), "localPath"),
+        (serde_json::json!({"remoteUser": ACCESS_KEY}), "remotePwd"),
+    ] {
+        let r = d.put(&path, body.clone());
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.to_string().contains(field), "{body}: {}", r.body);
+    }
+    let r = d.put(
+        &path,
+        serde_json::json!({"remoteUser": ACCESS_KEY, "remotePwd": SECRET_KEY}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.body.to_string().contains(SECRET_KEY), "{}", r.body);
+    let cred = d
+        .db()
+        .query_row(
+            "SELECT credentials_file FROM repositories WHERE id = ?1",
+            [repo_id],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap();
+    let text = std::fs::read_to_string(&cred).unwrap();
+    assert!(text.starts_with("access_key=") && text.contains("secret_key="));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cred).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 
     // In use: not removable; the job cannot be renamed away from its points.
     assert_eq!(
@@ -495,13 +525,9 @@ fn stock_tools_restore_a_full_point_from_its_volumes() {
         if sealed {
             a.extend(["--encryption", "use", "--key-file", key.to_str().unwrap()]);
         }
-        let o = Command::new(common::BIN)
+        let o = zdm_cmd(&state)
             .args(&a)
             .args(s3_args(&w, "zdm-stock", job))
-            .env_remove("ZDM_BACKUPD_CONFIG")
-            .env("ZDM_BACKUPD_STATE_DIR", &state)
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("ZDM_BACKUPD_S3_VOLUME_MIB", "16")
             .output()
             .unwrap();
@@ -622,12 +648,8 @@ fn sixteen_runs_at_once_publish_one_point_and_the_store_keeps_no_orphans() {
 /// Starts the CLI with `args` and kills it (SIGKILL) as soon as an upload of its is recorded
 /// in the store; `None` when it ended first.
 fn kill_mid_upload(state: &Path, args: &[String], s: &S3Store) -> Option<()> {
-    let mut child = Command::new(common::BIN)
+    let mut child = zdm_cmd(state)
         .args(args)
-        .env_remove("ZDM_BACKUPD_CONFIG")
-        .env("ZDM_BACKUPD_STATE_DIR", state)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -897,12 +919,11 @@ fn a_store_that_ignores_conditions_is_refused_by_verify_and_runs() {
         assert!(o.stderr.contains("conditional write"), "{}", o.stderr);
     }
     // Keys missing, or a credentials file others can read: refused before any request.
-    let o = Command::new(common::BIN)
+    let o = zdm_cmd(&state)
         .args(["points"])
         .args(&args)
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("ZDM_BACKUPD_STATE_DIR", &state)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
@@ -949,12 +970,8 @@ fn a_run_completes_when_a_replicated_volume_server_dies_under_it() {
     // About ten seconds of upload; a volume server dies six seconds in.
     a.extend(["--network-limit".into(), "4".into()]);
     a.extend(args.iter().cloned());
-    let child = Command::new(common::BIN)
+    let child = zdm_cmd(&state)
         .args(&a)
-        .env_remove("ZDM_BACKUPD_CONFIG")
-        .env("ZDM_BACKUPD_STATE_DIR", &state)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

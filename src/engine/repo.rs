@@ -954,4 +954,48 @@ mod tests {
         assert!(d.path().join(job).join("20261127T130000.000Z").exists());
         assert!(d.path().join(job).join("keep-me").exists());
     }
+
+    /// A manifest's `data_dir` is read and removed through, so only the names this engine
+    /// writes pass: never a path out of the job directory, nor another spelling of one.
+    #[test]
+    fn only_data_directories_this_engine_writes_are_followed() {
+        let id = "0b0e6f5e-6a55-4c8e-9b59-1f1e2d3c4b5a";
+        assert!(valid_data_dir(&format!(".data/{id}")));
+        for bad in [
+            "".to_string(),
+            ".data".into(),
+            ".data/".into(),
+            format!(".data/{id}/"),
+            format!(".data/{id}/.."),
+            format!(".data/../{id}"),
+            format!("../.data/{id}"),
+            format!("/.data/{id}"),
+            format!(".data/{}", id.to_uppercase()),
+            format!(".data/{}", id.replace('-', "")),
+            format!(".partial-{id}"),
+            "20261127T120000.000Z".into(),
+        ] {
+            assert!(!valid_data_dir(&bad), "{bad:?}");
+        }
+        // And a point whose manifest names another is not listed, even unauthenticated.
+        let d = tempfile::tempdir().unwrap();
+        let t = LocalTarget::new(d.path());
+        let point = Path::new("job/20261127T120000.000Z");
+        t.create_dir_all(point).unwrap();
+        let m = serde_json::json!({"format": 4, "id": "20261127T120000.000Z", "job": "j",
+            "server": "s", "source": "/", "kind": "full", "parent": null, "started": "",
+            "finished": "", "entries": 0, "archived": 0, "source_bytes": 0,
+            "archived_bytes": 0, "compression": false, "encryption": false, "recipient": null,
+            "files": {}, "data_dir": "../../etc"});
+        std::fs::write(d.path().join(point).join(MANIFEST), m.to_string()).unwrap();
+        assert!(unverified_points(&t, Path::new("job")).is_empty());
+        let key = AuthKey::from_bytes([7; 32]);
+        let listing = scan(&t, Path::new("job"), &key);
+        assert!(listing.points.is_empty());
+        assert!(
+            listing.rejected[0].reason.contains("data directory"),
+            "{:?}",
+            listing.rejected
+        );
+    }
 }

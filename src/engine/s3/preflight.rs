@@ -21,9 +21,10 @@ pub enum Step {
     Delete,
 }
 
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Step {
+    /// The step's name in messages and in the API's `detail.step`.
+    pub fn name(self) -> &'static str {
+        match self {
             Step::Connect => "connect",
             Step::Authenticate => "authenticate",
             Step::Bucket => "bucket",
@@ -31,7 +32,13 @@ impl fmt::Display for Step {
             Step::ConditionalWrite => "conditional write",
             Step::Read => "read",
             Step::Delete => "delete",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
