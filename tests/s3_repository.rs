@@ -396,6 +396,72 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
     assert_eq!(h["result"]["status"], "COMPLETE", "{h:#}");
     assert_same(&snapshot(&src, &[]), &snapshot(&into, &[]), "recovery");
 
+    // A throttled run shows its progress and stops when told: no new point, no upload left
+    // open, and the points before it still verify.
+    write(&src.join("big.bin"), &noise(40 << 20, 4));
+    let s = store(&w, "s3://zdm-api/site/srv/ons3");
+    assert_eq!(
+        d.put("/api/backups/ons3", serde_json::json!({"networkLimit": 2}))
+            .status,
+        200
+    );
+    assert_eq!(
+        d.put("/api/backups/ons3", serde_json::json!({"status": "start"}))
+            .status,
+        200
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !s
+        .list_all("")
+        .unwrap()
+        .iter()
+        .any(|k| k.contains(".zdm-uploads/"))
+    {
+        assert!(std::time::Instant::now() < deadline, "no upload started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    loop {
+        let m = d.get(&format!("/api/backups/monitoring/job/{id}"));
+        let p = &m.body["data"]["job"]["progressInfo"];
+        assert_eq!(p["status"], "Processing", "{:#}", m.body);
+        if p["bytesDone"].as_u64().unwrap() > 0 {
+            assert!(p["bytesTotal"].as_u64().unwrap() >= 40 << 20, "{p:#}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress: {p:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        d.put("/api/backups/ons3", serde_json::json!({"status": "stop"}))
+            .status,
+        200
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = d.get(&format!("/api/backups/histories?jobId={id}&sort=desc"));
+        let newest = &r.body["data"][0]["run"];
+        if newest["state"] == "canceled" {
+            assert_eq!(newest["restorePoint"], "-");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(w.open_uploads("zdm-api"), Vec::<String>::new());
+    assert_eq!(
+        d.put("/api/backups/ons3", serde_json::json!({"networkLimit": 0}))
+            .status,
+        200
+    );
+    let o = run(&d.state, &["verify"], &c);
+    assert_eq!(
+        o.stdout.matches(" OK ").count(),
+        2,
+        "{}{}",
+        o.stdout,
+        o.stderr
+    );
+
     // Changing it: the keys only as a pair, never the share fields; the secret is masked.
     let path = format!("/api/zdms/repositories/{repo_id}");
     for (body, field) in [
