@@ -213,7 +213,7 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
         (serde_json::json!({"password": null}), "account"),
         (serde_json::json!({"pathStyle": "yes"}), "pathStyle"),
         (serde_json::json!({"ip": "127.0.0.1"}), "ip"),
-        (serde_json::json!({"region": "us east"}), "endpoint"),
+        (serde_json::json!({"region": "us east"}), "region"),
     ] {
         let mut body = spec(SECRET_KEY, "s3://zdm-api/site");
         for (k, v) in patch.as_object().unwrap() {

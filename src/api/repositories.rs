@@ -365,6 +365,17 @@ fn s3_settings(
         Some(v) => string(v, "region", errs)?,
         None => "us-east-1".to_string(),
     };
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        errs.add(
+            "region",
+            format!("region must be a region name such as us-east-1, got {region:?}"),
+        );
+        return None;
+    }
     let path_style = match obj.get("pathStyle") {
         None => false,
         Some(Value::Bool(b)) => *b,

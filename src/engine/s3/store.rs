@@ -450,10 +450,12 @@ impl S3Store {
         })
     }
 
-    /// Aborts the upload recorded in the intent object `intent` and removes the intent.
-    pub fn abort_recorded(&self, intent: &str) -> Result<(), S3Error> {
+    /// Aborts the upload to `object` recorded in the intent object `intent`, and removes the
+    /// intent. An intent naming another object (written by someone else) aborts nothing.
+    pub fn abort_recorded(&self, intent: &str, object: &str) -> Result<(), S3Error> {
         if let Some(o) = self.get(intent)? {
-            if let Ok(i) = serde_json::from_slice::<Intent>(&o.data) {
+            let recorded = serde_json::from_slice::<Intent>(&o.data).ok();
+            if let Some(i) = recorded.filter(|i| i.key == self.location.key(object)) {
                 let key = Key::parse(&i.key).map_err(|e| S3Error::Other(e.to_string()))?;
                 // Already completed or aborted: the store no longer knows the id.
                 let _ = self

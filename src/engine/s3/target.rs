@@ -70,6 +70,19 @@ fn intent_of(key: &str) -> String {
     }
 }
 
+/// The object an intent object is about (the inverse of `intent_of`).
+fn object_of(intent: &str) -> Option<String> {
+    let (dir, file) = match intent.rsplit_once('/') {
+        Some((dir, file)) => (Some(dir), file),
+        None => (None, intent),
+    };
+    let name = file.strip_suffix(".json")?;
+    match dir?.strip_suffix(UPLOADS)? {
+        "" => Some(name.to_string()),
+        parent => Some(format!("{}{name}", parent)),
+    }
+}
+
 impl S3Target {
     /// A target over a store that passed its preflight; job locks are leases of `lease`.
     pub fn new(store: Arc<S3Store>, lease: Duration) -> S3Target {
@@ -307,8 +320,10 @@ impl Target for S3Target {
             k.starts_with(&format!("{UPLOADS}/")) || k.contains(&format!("/{UPLOADS}/"))
         });
         for k in intents {
+            let intent = format!("{dir}/{k}");
+            let object = object_of(&intent).unwrap_or_default();
             self.store
-                .abort_recorded(&format!("{dir}/{k}"))
+                .abort_recorded(&intent, &object)
                 .map_err(io_err)?;
         }
         for k in objects {
@@ -458,5 +473,24 @@ impl Drop for LeaseGuard {
                 let _ = l.release();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents_name_their_objects_both_ways() {
+        for key in [
+            "a/b/.data/x/data.tar.zst",
+            "a/data.tar",
+            "data.tar",
+            "a/b/c.001",
+        ] {
+            assert_eq!(object_of(&intent_of(key)).as_deref(), Some(key), "{key}");
+        }
+        assert_eq!(object_of("a/b/c.json"), None);
+        assert_eq!(object_of("a/.zdm-uploads/c"), None);
     }
 }
