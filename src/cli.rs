@@ -113,6 +113,11 @@ pub struct JobArgs {
     /// Path-style S3 requests (`endpoint/bucket/key`), as most self-hosted stores need.
     #[arg(long)]
     pub s3_path_style: bool,
+    /// Keep the points written under S3 Object Lock retention (COMPLIANCE) for this many days:
+    /// not even these keys can delete or overwrite them before then. The bucket must have
+    /// Object Lock enabled; the check proves the store enforces it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub s3_object_lock_days: Option<u32>,
     /// AUTH_SYS uid for an NFS export (`host[:port]:/export`).
     #[arg(long, default_value_t = 0)]
     pub nfs_uid: u32,

@@ -11,6 +11,7 @@ use crate::engine::trust::Trust;
 use crate::engine::{
     keys, repo, verify, CancelToken, EngineError, JobLocation, Progress, ProgressState,
 };
+use crate::repocheck::S3Check;
 use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -83,7 +84,10 @@ fn trust(j: &JobArgs, create: bool, unauthenticated_ok: bool) -> Result<Trust, E
 
 /// An `s3://` repository from the command line: keys from `--credentials` or the
 /// environment, the endpoint from `--s3-endpoint`.
-fn s3_target(j: &JobArgs) -> Result<crate::engine::target::SharedTarget, EngineError> {
+fn s3_target(
+    j: &JobArgs,
+    check: S3Check,
+) -> Result<crate::engine::target::SharedTarget, EngineError> {
     use crate::engine::s3::S3Keys;
     let usage = |m: String| EngineError::Usage(format!("repository {}: {m}", j.repository));
     let endpoint = j
@@ -107,8 +111,11 @@ fn s3_target(j: &JobArgs) -> Result<crate::engine::target::SharedTarget, EngineE
         region: &j.s3_region,
         path_style: j.s3_path_style,
         keys,
+        object_lock: j
+            .s3_object_lock_days
+            .map(|days| crate::engine::s3::ObjectLock { days }),
     };
-    let target = crate::repocheck::connect_s3(&access).map_err(|f| {
+    let target = crate::repocheck::connect_s3(&access, check).map_err(|f| {
         EngineError::NotFound(format!(
             "repository {}: check failed at step '{}': {}",
             j.repository, f.step, f.reason
@@ -117,15 +124,17 @@ fn s3_target(j: &JobArgs) -> Result<crate::engine::target::SharedTarget, EngineE
     Ok(target)
 }
 
-fn location(j: &JobArgs, trust: Trust) -> Result<JobLocation, EngineError> {
+/// The job's place in its repository. `check` is how much of an object store's preflight runs:
+/// all of it for what writes (and for `verify`, which proves the store), reachability for reads.
+fn location(j: &JobArgs, trust: Trust, check: S3Check) -> Result<JobLocation, EngineError> {
     let s3 = j.repository.starts_with("s3://");
-    if !s3 && j.s3_endpoint.is_some() {
+    if !s3 && (j.s3_endpoint.is_some() || j.s3_object_lock_days.is_some()) {
         return Err(EngineError::Usage(
-            "--s3-endpoint applies to s3:// repositories only".into(),
+            "--s3-endpoint and --s3-object-lock-days apply to s3:// repositories only".into(),
         ));
     }
     let target: crate::engine::target::SharedTarget = match share_kind(&j.repository) {
-        _ if s3 => s3_target(j)?,
+        _ if s3 => s3_target(j, check)?,
         Some(kind) => {
             let normalized = j.repository.replace('\\', "/");
             let failed = |f: crate::repocheck::Failure| {
@@ -298,7 +307,8 @@ pub fn run_backup(a: BackupArgs) -> ExitCode {
         (UseOption::NotUse, _) => None,
     };
     let plan = BackupPlan {
-        location: match trust(&a.job, true, false).and_then(|t| location(&a.job, t)) {
+        location: match trust(&a.job, true, false).and_then(|t| location(&a.job, t, S3Check::Full))
+        {
             Ok(l) => l,
             Err(e) => return fail(json, &e),
         },
@@ -369,7 +379,7 @@ pub fn run_ls(a: LsArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(json, &e),
     };
-    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t)) {
+    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t, S3Check::Read)) {
         Ok(l) => l,
         Err(e) => return fail(json, &e),
     };
@@ -458,7 +468,7 @@ pub fn run_ls(a: LsArgs) -> ExitCode {
 }
 
 pub fn run_points(a: PointsArgs) -> ExitCode {
-    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t)) {
+    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t, S3Check::Read)) {
         Ok(l) => l,
         Err(e) => return fail(a.job.json, &e),
     };
@@ -528,7 +538,7 @@ pub fn run_restore(a: RestoreArgs) -> ExitCode {
     };
     let req = RestoreRequest {
         location: match trust(&a.job, false, a.allow_unauthenticated)
-            .and_then(|t| location(&a.job, t))
+            .and_then(|t| location(&a.job, t, S3Check::Read))
         {
             Ok(l) => l,
             Err(e) => return fail(json, &e),
@@ -613,7 +623,7 @@ pub fn run_verify(a: VerifyArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(json, &e),
     };
-    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t)) {
+    let loc = match trust(&a.job, false, false).and_then(|t| location(&a.job, t, S3Check::Full)) {
         Ok(l) => l,
         Err(e) => return fail(json, &e),
     };
@@ -699,7 +709,7 @@ pub fn run_adopt(adopt: crate::cli::AdoptArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(json, &e),
     };
-    let loc = match trust(&a.job, true, false).and_then(|t| location(&a.job, t)) {
+    let loc = match trust(&a.job, true, false).and_then(|t| location(&a.job, t, S3Check::Full)) {
         Ok(l) => l,
         Err(e) => return fail(json, &e),
     };

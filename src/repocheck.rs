@@ -4,6 +4,7 @@
 use crate::config::RunnerConfig;
 use crate::db::repositories::RepoRow;
 use crate::domain::job::RepoKind;
+use crate::engine::s3::ObjectLock;
 use crate::engine::target::smb::{SmbLogin, SmbPath, SmbTarget};
 use crate::engine::target::{LocalTarget, SharedTarget, Target};
 use std::io::{self, Read, Write};
@@ -64,8 +65,23 @@ pub fn is_local_path(path: &str) -> bool {
 }
 
 /// Opens a registered repository as the daemon reaches it (its credentials file, the
-/// configured NFS identity and share timeout).
+/// configured NFS identity and share timeout), after the full check of an object store: for
+/// runs, recoveries and anything else that writes.
 pub fn open(r: &RepoRow, runner: &RunnerConfig) -> Result<SharedTarget, Failure> {
+    open_checked(r, runner, S3Check::Full)
+}
+
+/// Opens a registered repository to list and read its points: an object store is only checked
+/// to be reachable with the keys (no probe objects written for a listing).
+pub fn open_to_read(r: &RepoRow, runner: &RunnerConfig) -> Result<SharedTarget, Failure> {
+    open_checked(r, runner, S3Check::Read)
+}
+
+fn open_checked(
+    r: &RepoRow,
+    runner: &RunnerConfig,
+    check: S3Check,
+) -> Result<SharedTarget, Failure> {
     if r.kind == RepoKind::S3 {
         let s3 =
             r.s3.as_ref()
@@ -76,8 +92,9 @@ pub fn open(r: &RepoRow, runner: &RunnerConfig) -> Result<SharedTarget, Failure>
             region: &s3.region,
             path_style: s3.path_style,
             keys: s3_keys(r.credentials_file.as_deref())?,
+            object_lock: s3.object_lock_days.map(|days| ObjectLock { days }),
         };
-        return Ok(connect_s3(&access)?);
+        return Ok(connect_s3(&access, check)?);
     }
     let access = RepoAccess {
         kind: r.kind,
@@ -183,21 +200,39 @@ pub struct S3Access<'a> {
     pub region: &'a str,
     pub path_style: bool,
     pub keys: crate::engine::s3::S3Keys,
+    /// Points kept under Object Lock retention.
+    pub object_lock: Option<ObjectLock>,
+}
+
+/// How much of the S3 preflight opening a repository runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Check {
+    /// Every step, probe writes and conditional writes (and retention) included.
+    Full,
+    /// Connect, authenticate and bucket: enough to list and read.
+    Read,
 }
 
 /// How long a run's S3 job lock lasts without renewal (renewed every third of it).
 pub const S3_LEASE: Duration = Duration::from_secs(600);
 
 /// Opens an S3 repository after its preflight, each failure named by its step (connect,
-/// authenticate, bucket, write, conditional write, read, delete).
-pub fn connect_s3(a: &S3Access) -> Result<Arc<crate::engine::s3::S3Target>, Failure> {
-    use crate::engine::s3::{preflight, S3Endpoint, S3Location, S3Store, S3Target};
+/// authenticate, bucket, write, conditional write, read, delete, object lock).
+pub fn connect_s3(
+    a: &S3Access,
+    check: S3Check,
+) -> Result<Arc<crate::engine::s3::S3Target>, Failure> {
+    use crate::engine::s3::{preflight, reachable, S3Endpoint, S3Location, S3Store, S3Target};
     let location = S3Location::parse(a.path).map_err(|m| fail("path", m))?;
     let endpoint =
         S3Endpoint::new(a.endpoint, a.region, a.path_style).map_err(|m| fail("endpoint", m))?;
     let store = S3Store::new(location, endpoint, &a.keys).map_err(|m| fail("connect", m))?;
-    preflight(&store).map_err(|e| fail(e.step.name(), e.why))?;
-    let mut target = S3Target::new(store, S3_LEASE);
+    match check {
+        S3Check::Full => preflight(&store, a.object_lock),
+        S3Check::Read => reachable(&store),
+    }
+    .map_err(|e| fail(e.step.name(), e.why))?;
+    let mut target = S3Target::new(store, S3_LEASE).with_object_lock(a.object_lock);
     // Smaller volumes than the default, for trying stock-tool restores on small data.
     if let Some(mib) = std::env::var("ZDM_BACKUPD_S3_VOLUME_MIB")
         .ok()

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 use zdm_backupd::engine::s3::{
-    preflight, Lease, LeaseError, Put, S3Endpoint, S3Keys, S3Location, S3Store, Step,
+    preflight, Lease, LeaseError, ObjectLock, Put, S3Endpoint, S3Keys, S3Location, S3Store, Step,
 };
 
 fn store(endpoint: &str, location: &str, secret: &str) -> Arc<S3Store> {
@@ -25,28 +25,84 @@ fn preflight_passes_on_seaweedfs_and_names_the_step_that_fails() {
     let Some(w) = Seaweed::start() else { return };
     w.create_bucket("zdm-repo");
     let good = store(&w.endpoint(), "s3://zdm-repo/site-a", SECRET_KEY);
-    preflight(&good).unwrap_or_else(|e| panic!("{e}: {}", w.log()));
+    preflight(&good, None).unwrap_or_else(|e| panic!("{e}: {}", w.log()));
     // It leaves no object behind.
     assert_eq!(good.list(".zdm-preflight").unwrap(), Vec::<String>::new());
 
-    let e = preflight(&store(
-        &w.endpoint(),
-        "s3://zdm-repo/site-a",
-        "wrong-secret",
-    ))
+    let e = preflight(
+        &store(&w.endpoint(), "s3://zdm-repo/site-a", "wrong-secret"),
+        None,
+    )
     .unwrap_err();
     assert_eq!(e.step, Step::Authenticate, "{e}");
-    let e = preflight(&store(&w.endpoint(), "s3://no-such-bucket/x", SECRET_KEY)).unwrap_err();
+    let e = preflight(
+        &store(&w.endpoint(), "s3://no-such-bucket/x", SECRET_KEY),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(e.step, Step::Bucket, "{e}");
     assert!(e.to_string().contains("no-such-bucket"), "{e}");
     let closed = common::run::free_port();
-    let e = preflight(&store(
-        &format!("http://127.0.0.1:{closed}"),
-        "s3://zdm-repo",
-        SECRET_KEY,
-    ))
+    let e = preflight(
+        &store(
+            &format!("http://127.0.0.1:{closed}"),
+            "s3://zdm-repo",
+            SECRET_KEY,
+        ),
+        None,
+    )
     .unwrap_err();
     assert_eq!(e.step, Step::Connect, "{e}");
+}
+
+#[test]
+fn object_lock_preflight_proves_retention_and_leaves_nothing() {
+    let Some(w) = Seaweed::start() else { return };
+    w.create_bucket("zdm-plain");
+    w.create_locked_bucket("zdm-worm");
+    let lock = Some(ObjectLock { days: 1 });
+    // A bucket without Object Lock: refused at that step, with what to do.
+    let plain = store(&w.endpoint(), "s3://zdm-plain/site", SECRET_KEY);
+    let e = preflight(&plain, lock).unwrap_err();
+    assert_eq!(e.step, Step::ObjectLock, "{e}");
+    assert!(e.why.contains("Object Lock enabled"), "{e}");
+    assert_eq!(plain.list_all("").unwrap(), Vec::<String>::new());
+    // A locked bucket passes: a version under retention could not be deleted, and the probe
+    // is gone once its retention ended (no version of it is left).
+    let worm = store(&w.endpoint(), "s3://zdm-worm/site", SECRET_KEY);
+    let started = std::time::Instant::now();
+    preflight(&worm, lock).unwrap_or_else(|e| panic!("{e}: {}", w.log()));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let versions = w.boto3(
+        "r = s3.list_object_versions(Bucket='zdm-worm', Prefix='site/.zdm-preflight/')\n\
+         print(json.dumps([v['Key'] for v in r.get('Versions', [])]))",
+        &[],
+    );
+    assert!(
+        !versions.to_string().contains("-lock"),
+        "the retention probe is left: {versions}"
+    );
+    // Written under retention in the request itself: the version cannot be deleted.
+    let w1 = worm
+        .put_retained(
+            "kept",
+            b"kept".to_vec(),
+            Put::Create,
+            chrono::Utc::now() + chrono::Duration::hours(1),
+        )
+        .unwrap()
+        .unwrap();
+    let version = w1.version.unwrap();
+    assert!(!worm.delete_version("kept", &version).unwrap());
+    // Conditions hold for such writes too.
+    let again = worm.put_retained(
+        "kept",
+        b"other".to_vec(),
+        Put::Create,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    );
+    assert_eq!(again.unwrap(), None);
+    assert_eq!(worm.get("kept").unwrap().unwrap().data, b"kept");
 }
 
 #[test]
@@ -101,7 +157,7 @@ fn a_store_that_ignores_conditional_writes_is_refused() {
         "s3://careless/repo",
         SECRET_KEY,
     );
-    let e = preflight(&s).unwrap_err();
+    let e = preflight(&s, None).unwrap_err();
     assert_eq!(e.step, Step::ConditionalWrite, "{e}");
     assert!(e.to_string().contains("ignores conditional writes"), "{e}");
 }
@@ -192,7 +248,7 @@ fn a_streamed_upload_appears_whole_only_when_finished() {
     let etag = up.finish().unwrap();
     let got = s.get("srv/job/p1/data.tar.zst").unwrap().unwrap();
     assert!(got.data == data, "the object differs from what was written");
-    assert_eq!(got.etag.as_deref(), Some(etag.as_str()));
+    assert_eq!(got.etag.as_deref(), Some(etag.etag.as_str()));
     // A writer given up on (a failed run) leaves no object.
     let mut up = s.writer("srv/job/p2/data.tar.zst", 5 << 20, None).unwrap();
     up.write_all(&data[..12 << 20]).unwrap();

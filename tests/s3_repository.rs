@@ -12,6 +12,23 @@ use std::path::Path;
 use std::process::Command;
 use zdm_backupd::engine::s3::{S3Endpoint, S3Keys, S3Location, S3Store};
 
+/// A private SeaweedFS with one bucket, and a temporary directory for the CLI's state and a
+/// source tree.
+struct Scene {
+    w: Seaweed,
+    tmp: tempfile::TempDir,
+    state: std::path::PathBuf,
+    src: std::path::PathBuf,
+}
+
+fn scene(bucket: &str) -> Option<Scene> {
+    let w = Seaweed::start()?;
+    w.create_bucket(bucket);
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, src) = (tmp.path().join("state"), tmp.path().join("src"));
+    Some(Scene { w, tmp, state, src })
+}
+
 /// The CLI with the test's S3 keys in the environment and its own state directory.
 fn zdm_cmd(state: &Path) -> Command {
     let mut c = Command::new(common::BIN);
@@ -56,11 +73,9 @@ fn store(w: &Seaweed, location: &str) -> std::sync::Arc<S3Store> {
 
 #[test]
 fn cli_round_trips_full_incrementals_merges_and_encryption() {
-    let Some(w) = Seaweed::start() else { return };
-    w.create_bucket("zdm-cli");
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let src = tmp.path().join("src");
+    let Some(Scene { w, tmp, state, src }) = scene("zdm-cli") else {
+        return;
+    };
     write(&src.join("a.txt"), b"hello\n");
     // Larger than a part: a multipart upload.
     write(&src.join("dir/big.bin"), &noise(40 << 20, 7));
@@ -133,12 +148,7 @@ fn cli_round_trips_full_incrementals_merges_and_encryption() {
             .filter(|n| s.get(&format!("{n}/MANIFEST.json")).unwrap().is_some())
             .collect();
         assert_eq!(points.len(), 2, "{points:?}");
-        let data: Vec<String> = s
-            .list(".data")
-            .unwrap()
-            .into_iter()
-            .filter(|d| !s.list_all(&format!(".data/{d}")).unwrap().is_empty())
-            .collect();
+        let data: Vec<String> = live_data(&s);
         assert_eq!(data.len(), 2, "{data:?}");
         // No upload intent is left, and the lock is free.
         let all = s.list_all("").unwrap();
@@ -149,6 +159,26 @@ fn cli_round_trips_full_incrementals_merges_and_encryption() {
 }
 
 /// Repository rows and credential files the daemon holds.
+/// The ended runs of job `id`, oldest first, once there are `n` of them.
+fn ended_runs(d: &common::Daemon, id: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let r = d.get(&format!("/api/backups/histories?jobId={id}&sort=asc"));
+        let ended: Vec<Value> = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["run"]["state"] == "complete" || r["run"]["state"] == "error")
+            .cloned()
+            .collect();
+        if ended.len() >= n {
+            return ended;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", d.log_text());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 fn repo_rows(d: &common::Daemon) -> (i64, usize) {
     let rows = d
         .db()
@@ -160,10 +190,15 @@ fn repo_rows(d: &common::Daemon) -> (i64, usize) {
 
 #[test]
 fn daemon_registers_verifies_and_runs_jobs_on_s3() {
-    let Some(w) = Seaweed::start() else { return };
-    w.create_bucket("zdm-api");
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
+    let Some(Scene {
+        w,
+        tmp,
+        state: _,
+        src,
+    }) = scene("zdm-api")
+    else {
+        return;
+    };
     write(&src.join("a.txt"), b"hello\n");
     write(&src.join("dir/b.bin"), &noise(7 << 20, 3));
     let d = common::Daemon::start(&[
@@ -214,6 +249,16 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
         (serde_json::json!({"pathStyle": "yes"}), "pathStyle"),
         (serde_json::json!({"ip": "127.0.0.1"}), "ip"),
         (serde_json::json!({"region": "us east"}), "region"),
+        (serde_json::json!({"objectLockDays": -1}), "objectLockDays"),
+        (
+            serde_json::json!({"objectLockDays": 36501}),
+            "objectLockDays",
+        ),
+        (
+            serde_json::json!({"objectLockDays": "seven"}),
+            "objectLockDays",
+        ),
+        (serde_json::json!({"objectLockDays": 1.5}), "objectLockDays"),
     ] {
         let mut body = spec(SECRET_KEY, "s3://zdm-api/site");
         for (k, v) in patch.as_object().unwrap() {
@@ -232,12 +277,20 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
         );
         assert_eq!(repo_rows(&d), before, "{patch}");
     }
-    let r = d.post(
-        "/api/zdms/repositories",
-        serde_json::json!({"center": 1, "type": "nfs", "remotePath": "h:/e", "endpoint": endpoint}),
-    );
+    for extra in ["endpoint", "objectLockDays"] {
+        let mut body = serde_json::json!({"center": 1, "type": "nfs", "remotePath": "h:/e"});
+        body[extra] = serde_json::json!(7);
+        let r = d.post("/api/zdms/repositories", body);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.to_string().contains(extra), "{}", r.body);
+        assert_eq!(repo_rows(&d), before);
+    }
+    // Retention asked of a bucket without Object Lock: verify names the step.
+    let mut locked = spec(SECRET_KEY, "s3://zdm-api/site");
+    locked["objectLockDays"] = serde_json::json!(3);
+    let r = d.post("/api/zdms/repositories/verify", locked);
     assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(repo_rows(&d), before);
+    assert_eq!(r.body["detail"]["step"], "object lock", "{}", r.body);
 
     let r = d.post(
         "/api/zdms/repositories",
@@ -317,22 +370,7 @@ fn daemon_registers_verifies_and_runs_jobs_on_s3() {
             "{}",
             r.body
         );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        let ended = loop {
-            let r = d.get(&format!("/api/backups/histories?jobId={id}&sort=asc"));
-            let ended: Vec<Value> = r.body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|r| r["run"]["state"] == "complete" || r["run"]["state"] == "error")
-                .cloned()
-                .collect();
-            if ended.len() > round {
-                break ended;
-            }
-            assert!(std::time::Instant::now() < deadline, "{}", d.log_text());
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        };
+        let ended = ended_runs(&d, &id, round + 1);
         let run = &ended[round];
         assert_eq!(run["run"]["state"], "complete", "{run}\n{}", d.log_text());
     }
@@ -525,6 +563,14 @@ fn s3_args(w: &Seaweed, bucket: &str, job: &str) -> Vec<String> {
     .collect()
 }
 
+/// The data directories of the job `s` is opened at that still hold objects (SeaweedFS lists
+/// an emptied prefix for a while).
+fn live_data(s: &S3Store) -> Vec<String> {
+    let dirs = s.list(".data").unwrap().into_iter();
+    dirs.filter(|d| !s.list_all(&format!(".data/{d}")).unwrap().is_empty())
+        .collect()
+}
+
 fn run(state: &Path, args: &[&str], rest: &[String]) -> common::run::Out {
     let mut a: Vec<&str> = args.to_vec();
     a.extend(rest.iter().map(String::as_str));
@@ -562,11 +608,9 @@ fn stock_tools_restore_a_full_point_from_its_volumes() {
     if !common::tree::have_tools("s3 stock restore", &["age", "zstd", "tar"]) {
         return;
     }
-    let Some(w) = Seaweed::start() else { return };
-    w.create_bucket("zdm-stock");
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let src = tmp.path().join("src");
+    let Some(Scene { w, tmp, state, src }) = scene("zdm-stock") else {
+        return;
+    };
     write(&src.join("big.bin"), &noise(40 << 20, 11));
     write(&src.join("note.txt"), b"volumes\n");
     let key = tmp.path().join("k.txt");
@@ -640,11 +684,15 @@ fn stock_tools_restore_a_full_point_from_its_volumes() {
 
 #[test]
 fn sixteen_runs_at_once_publish_one_point_and_the_store_keeps_no_orphans() {
-    let Some(w) = Seaweed::start() else { return };
-    w.create_bucket("zdm-race");
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let src = tmp.path().join("src");
+    let Some(Scene {
+        w,
+        tmp: _tmp,
+        state,
+        src,
+    }) = scene("zdm-race")
+    else {
+        return;
+    };
     write(&src.join("a.bin"), &noise(6 << 20, 1));
     // The first run makes the repository and job identities; then 16 start together.
     let args = s3_args(&w, "zdm-race", "race");
@@ -701,12 +749,7 @@ fn sixteen_runs_at_once_publish_one_point_and_the_store_keeps_no_orphans() {
     assert_eq!(o.stdout.matches(" OK ").count(), 1 + won, "{}", o.stdout);
     // Every data directory belongs to a point, and no upload is left open.
     let s = store(&w, "s3://zdm-race/site/srv/race");
-    let live: Vec<String> = s
-        .list(".data")
-        .unwrap()
-        .into_iter()
-        .filter(|d| !s.list_all(&format!(".data/{d}")).unwrap().is_empty())
-        .collect();
+    let live: Vec<String> = live_data(&s);
     assert_eq!(live.len(), 1 + won, "{live:?}");
     assert_eq!(w.open_uploads("zdm-race"), Vec::<String>::new());
 }
@@ -750,11 +793,9 @@ fn free_lock(s: &S3Store) {
 
 #[test]
 fn runs_killed_mid_upload_and_mid_merge_leave_nothing_the_next_run_does_not_clear() {
-    let Some(w) = Seaweed::start() else { return };
-    w.create_bucket("zdm-kill");
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let src = tmp.path().join("src");
+    let Some(Scene { w, tmp, state, src }) = scene("zdm-kill") else {
+        return;
+    };
     write(&src.join("a.txt"), b"first\n");
     let args = s3_args(&w, "zdm-kill", "kill");
     let backup = |mode: &str, limit: &str| -> Vec<String> {
@@ -818,12 +859,7 @@ fn runs_killed_mid_upload_and_mid_merge_leave_nothing_the_next_run_does_not_clea
         .unwrap()
         .iter()
         .any(|k| k.contains(".zdm-uploads/")));
-    let live: Vec<String> = s
-        .list(".data")
-        .unwrap()
-        .into_iter()
-        .filter(|d| !s.list_all(&format!(".data/{d}")).unwrap().is_empty())
-        .collect();
+    let live: Vec<String> = live_data(&s);
     assert_eq!(live.len(), 2, "only the two points' data is left: {live:?}");
     let target = tmp.path().join("back");
     let o = run(
@@ -1070,4 +1106,277 @@ fn a_run_completes_when_a_replicated_volume_server_dies_under_it() {
     );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "cluster");
+}
+
+/// Lists every version under `prefix` and, with the repository's own keys, tries to shorten
+/// each one's retention and to delete it for good; then deletes every current object (which
+/// only places delete markers where retention holds).
+const ATTACK: &str = r#"
+import datetime
+bucket, prefix = argv
+versions = []
+for page in s3.get_paginator('list_object_versions').paginate(Bucket=bucket, Prefix=prefix):
+    versions += page.get('Versions', [])
+out = {'refused': [], 'deleted': [], 'retained': {}, 'shortened': []}
+soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
+for v in versions:
+    k, vid = v['Key'], v['VersionId']
+    try:
+        r = s3.get_object_retention(Bucket=bucket, Key=k, VersionId=vid)['Retention']
+        out['retained'][k] = [r['Mode'], r['RetainUntilDate'].timestamp()]
+        s3.put_object_retention(Bucket=bucket, Key=k, VersionId=vid,
+            Retention={'Mode': 'COMPLIANCE', 'RetainUntilDate': soon})
+        out['shortened'].append(k)
+    except Exception:
+        pass
+    try:
+        s3.delete_object(Bucket=bucket, Key=k, VersionId=vid)
+        out['deleted'].append(k)
+    except Exception:
+        out['refused'].append(k)
+for page in s3.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix):
+    for o in page.get('Contents', []):
+        s3.delete_object(Bucket=bucket, Key=o['Key'])
+print(json.dumps(out))
+"#;
+
+/// What an administrator does after such an attack: removes the delete markers.
+const UNDELETE: &str = r#"
+bucket, prefix = argv
+n = 0
+for page in s3.get_paginator('list_object_versions').paginate(Bucket=bucket, Prefix=prefix):
+    for m in page.get('DeleteMarkers', []):
+        s3.delete_object(Bucket=bucket, Key=m['Key'], VersionId=m['VersionId'])
+        n += 1
+print(json.dumps({'removed': n}))
+"#;
+
+#[test]
+fn object_lock_keeps_points_even_from_the_repositorys_own_keys() {
+    let Some(Scene { w, tmp, state, src }) = scene("zdm-plain") else {
+        return;
+    };
+    w.create_locked_bucket("zdm-worm");
+    write(&src.join("a.txt"), b"hello\n");
+    // Larger than a part: retention goes on an object completed from parts too.
+    write(&src.join("big.bin"), &noise(12 << 20, 5));
+    let lock = ["--s3-object-lock-days", "1"];
+    let backup = |bucket: &str, mode: &str| {
+        let mut a = vec!["backup", "--source", src.to_str().unwrap(), "--mode", mode];
+        a.extend(["--rotation", "2", "--json"]);
+        a.extend(lock);
+        run(&state, &a, &s3_args(&w, bucket, "job"))
+    };
+
+    // A bucket without Object Lock is refused at that step, and nothing is left in it.
+    let o = backup("zdm-plain", "full");
+    assert_ne!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        (o.stdout.clone() + &o.stderr).contains("'object lock'"),
+        "{}{}",
+        o.stdout,
+        o.stderr
+    );
+    assert_eq!(
+        store(&w, "s3://zdm-plain").list_all("").unwrap(),
+        Vec::<String>::new()
+    );
+    // The option is refused where it means nothing, and out of range.
+    for (repo, days, code) in [(tmp.path().join("local"), "1", 1), (src.clone(), "0", 2)] {
+        let o = zdm(
+            &state,
+            SECRET_KEY,
+            &[
+                "points",
+                "--repository",
+                repo.to_str().unwrap(),
+                "--job",
+                "j",
+            ]
+            .into_iter()
+            .chain(["--s3-object-lock-days", days])
+            .collect::<Vec<_>>(),
+        );
+        assert_eq!(o.code, code, "{days}: {}{}", o.stdout, o.stderr);
+        assert!(o.stderr.contains("object-lock-days"), "{}", o.stderr);
+    }
+
+    // Full, incremental, and a third run that merges (rotation 2).
+    assert_eq!(done(&backup("zdm-worm", "full"))["kind"], "full");
+    write(&src.join("a.txt"), b"changed\n");
+    done(&backup("zdm-worm", "increment"));
+    write(&src.join("c.txt"), b"new\n");
+    let third = done(&backup("zdm-worm", "increment"));
+    assert!(third["notes"].to_string().contains("merged"), "{third}");
+
+    // Every object of every point, the marker and the job identity are retained: the keys
+    // that wrote them can neither delete them nor shorten their retention.
+    let out = w.boto3(ATTACK, &["zdm-worm", "site/"]);
+    let kept = |k: &str| {
+        (k.contains("/.data/") && !k.contains("/.zdm-uploads/"))
+            || k.ends_with("/MANIFEST.json")
+            || k.ends_with("/JOB.json")
+            || k == "site/zdm-backup.json"
+    };
+    let (refused, deleted) = (out["refused"].as_array().unwrap(), &out["deleted"]);
+    let data = refused
+        .iter()
+        .filter(|k| k.as_str().unwrap().contains("/.data/"));
+    assert!(data.count() >= 4, "{out}");
+    assert!(
+        refused
+            .iter()
+            .any(|k| k.as_str().unwrap().ends_with("/MANIFEST.json")),
+        "{out}"
+    );
+    for k in deleted.as_array().unwrap() {
+        assert!(!kept(k.as_str().unwrap()), "deleted for good: {k}: {out}");
+    }
+    assert_eq!(out["shortened"], serde_json::json!([]), "{out}");
+    let day = chrono::Utc::now().timestamp() as f64 + 86_400.0;
+    for (k, r) in out["retained"].as_object().unwrap() {
+        assert_eq!(r[0], "COMPLIANCE", "{k}");
+        assert!((r[1].as_f64().unwrap() - day).abs() < 3_600.0, "{k}: {r}");
+    }
+    for k in refused {
+        assert!(
+            out["retained"].get(k.as_str().unwrap()).is_some(),
+            "{k}: {out}"
+        );
+    }
+
+    // The deletes only hid the points: with the delete markers removed, every point verifies
+    // and the last one restores.
+    let removed = w.boto3(UNDELETE, &["zdm-worm", "site/"]);
+    assert!(removed["removed"].as_u64().unwrap() > 0, "{removed}");
+    let o = run(&state, &["verify"], &s3_args(&w, "zdm-worm", "job"));
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let target = tmp.path().join("restored");
+    let o = run(
+        &state,
+        &["restore", "--verify", "--target", target.to_str().unwrap()],
+        &s3_args(&w, "zdm-worm", "job"),
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "worm");
+}
+
+/// The retention mode of every object version below a prefix (`null` where there is none).
+const RETENTIONS: &str = r#"
+bucket, prefix = argv
+out = {}
+r = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+for v in r.get('Versions', []):
+    try:
+        got = s3.get_object_retention(Bucket=bucket, Key=v['Key'], VersionId=v['VersionId'])
+        out[v['Key']] = got['Retention']['Mode']
+    except Exception:
+        out[v['Key']] = None
+print(json.dumps(out))
+"#;
+
+#[test]
+fn daemon_keeps_points_locked_and_its_listings_write_nothing() {
+    let Some(Scene {
+        w,
+        tmp: _tmp,
+        state: _,
+        src,
+    }) = scene("zdm-plain")
+    else {
+        return;
+    };
+    w.create_locked_bucket("zdm-dworm");
+    write(&src.join("a.txt"), b"kept\n");
+    let d = common::Daemon::start(&[
+        "--server-name",
+        "srv",
+        "--extra-partition",
+        src.to_str().unwrap(),
+    ]);
+    let spec = serde_json::json!({"center": 1, "type": "s3", "remotePath": "s3://zdm-dworm/site",
+        "endpoint": w.endpoint(), "account": ACCESS_KEY, "password": SECRET_KEY,
+        "pathStyle": true, "objectLockDays": 1});
+    let r = d.post("/api/zdms/repositories/verify", spec.clone());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let checks = r.body["data"]["checks"].as_array().unwrap();
+    assert_eq!(checks.last().unwrap(), "object lock", "{}", r.body);
+    let r = d.post("/api/zdms/repositories", spec);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let repo_id = r.body["data"]["id"].as_i64().unwrap();
+    let listed = |d: &common::Daemon| d.get("/api/zdms/repositories").body["data"][0].clone();
+    assert_eq!(listed(&d)["objectLockDays"], 1);
+
+    // PUT changes it (for new points); a bad value is refused and changes nothing.
+    for (value, status, shown) in [
+        (serde_json::json!(3), 200, serde_json::json!(3)),
+        (serde_json::json!(-2), 400, serde_json::json!(3)),
+        (serde_json::json!(0), 200, Value::Null),
+        (serde_json::json!(1), 200, serde_json::json!(1)),
+    ] {
+        let r = d.put(
+            &format!("/api/zdms/repositories/{repo_id}"),
+            serde_json::json!({ "objectLockDays": value }),
+        );
+        assert_eq!(r.status, status, "{value}: {}", r.body);
+        common::assert_envelope(&r);
+        assert_eq!(listed(&d)["objectLockDays"], shown, "{value}");
+    }
+
+    let r = d.post(
+        "/api/backups",
+        serde_json::json!({"center": 1, "server": 1, "type": "full",
+            "partition": [src.to_str().unwrap()], "repository": {"id": repo_id},
+            "individual": [{"partition": src.to_str().unwrap(), "jobName": "worm"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = d.get("/api/backups/worm").body["data"]["job"]["info"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = d.put("/api/backups/worm", serde_json::json!({"status": "start"}));
+    assert!(r.status == 200 || r.status == 409, "{}", r.body);
+    let run = &ended_runs(&d, &id, 1)[0];
+    assert_eq!(run["run"]["state"], "complete", "{run}\n{}", d.log_text());
+
+    // The run's manifest and data are under retention.
+    let retained = w.boto3(RETENTIONS, &["zdm-dworm", "site/srv/worm/"]);
+    let of = |suffix: &str| {
+        let found = retained.as_object().unwrap().iter();
+        found
+            .filter(|(k, _)| k.ends_with(suffix))
+            .map(|(_, m)| m.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("/MANIFEST.json"),
+        [serde_json::json!("COMPLIANCE")],
+        "{retained}"
+    );
+    assert_eq!(
+        of("data.tar.zst"),
+        [serde_json::json!("COMPLIANCE")],
+        "{retained}"
+    );
+
+    // Listing points (job view, images) reads: it writes no probe into the bucket.
+    let probes = || {
+        w.boto3(
+            r#"
+r = s3.list_object_versions(Bucket='zdm-dworm', Prefix='site/.zdm-preflight/')
+print(len(r.get('Versions', [])) + len(r.get('DeleteMarkers', [])))
+"#,
+            &[],
+        )
+    };
+    let before = probes();
+    assert!(
+        before.as_u64().unwrap() > 0,
+        "the run's preflight wrote probes"
+    );
+    let r = d.get("/api/backups/worm/images");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(d.get("/api/backups/worm").status, 200);
+    assert_eq!(probes(), before);
 }

@@ -49,7 +49,7 @@ pub(super) async fn locate(
     let job_dir = Path::new(server).join(job);
     let key = super::jobs::auth_key(state)?;
     web::block(move || {
-        let target = crate::repocheck::open(&repo, &runner).map_err(|f| {
+        let target = crate::repocheck::open_to_read(&repo, &runner).map_err(|f| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
@@ -338,7 +338,7 @@ async fn job_dirs(state: &AppState, repo: &RepoRow, server: &str) -> Vec<String>
         server.to_string(),
     );
     web::block(move || {
-        let Ok(t) = crate::repocheck::open(&repo, &runner) else {
+        let Ok(t) = crate::repocheck::open_to_read(&repo, &runner) else {
             return Vec::new();
         };
         let mut names: Vec<String> = t

@@ -401,7 +401,7 @@ fn share_points(
     runner: &crate::config::RunnerConfig,
     key: &crate::engine::trust::AuthKey,
 ) -> repo::Listing {
-    match crate::repocheck::open(r, runner) {
+    match crate::repocheck::open_to_read(r, runner) {
         Ok(t) => repo::scan(&*t, &std::path::Path::new(server).join(job), key),
         Err(_) => repo::Listing::default(),
     }

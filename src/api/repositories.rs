@@ -72,6 +72,7 @@ fn item(r: &RepoRow, recorded: Option<&RecordedSpace>, center_name: &str) -> v::
             None => r.port.map(|p| p.to_string()).unwrap_or_default(),
         },
         last_updated: zone().format_secs(Some(r.updated_at)),
+        object_lock_days: r.s3.as_ref().and_then(|s| s.object_lock_days),
     }
 }
 
@@ -336,15 +337,27 @@ fn parse_spec(obj: &Map<String, Value>, state: &AppState, errs: &mut FieldErrors
     })
 }
 
-/// The S3 fields (`endpoint`, `region`, `pathStyle`): required and checked for `s3`, refused
-/// for the others; and the share fields an S3 repository has no use for are refused.
+/// `objectLockDays`: `Some(None)` when absent or 0 (no retention), `None` when invalid.
+fn object_lock_days(obj: &Map<String, Value>, errs: &mut FieldErrors) -> Option<Option<u32>> {
+    match obj.get("objectLockDays") {
+        None => Some(None),
+        Some(v) => {
+            let days = integer(v, "objectLockDays", 0, 36500, errs)?;
+            Some((days > 0).then_some(days as u32))
+        }
+    }
+}
+
+/// The S3 fields (`endpoint`, `region`, `pathStyle`, `objectLockDays`): required and checked
+/// for `s3`, refused for the others; and the share fields an S3 repository has no use for are
+/// refused.
 fn s3_settings(
     obj: &Map<String, Value>,
     kind: Option<RepoKind>,
     errs: &mut FieldErrors,
 ) -> Option<S3Settings> {
     if kind != Some(RepoKind::S3) {
-        for f in ["endpoint", "region", "pathStyle"] {
+        for f in ["endpoint", "region", "pathStyle", "objectLockDays"] {
             if obj.contains_key(f) {
                 errs.add(f, format!("{f} applies to s3 repositories only"));
             }
@@ -387,6 +400,7 @@ fn s3_settings(
             return None;
         }
     };
+    let object_lock_days = object_lock_days(obj, errs)?;
     let Some(endpoint) = obj.get("endpoint") else {
         errs.add("endpoint", "endpoint is required for an s3 repository");
         return None;
@@ -397,6 +411,7 @@ fn s3_settings(
             endpoint: e.url,
             region: e.region,
             path_style,
+            object_lock_days,
         }),
         Err(m) => {
             errs.add("endpoint", m);
@@ -418,6 +433,8 @@ pub async fn reachability_warnings(state: &AppState, id: RepositoryId) -> Vec<St
     };
     let mut runner = state.settings.runner.clone();
     runner.share_timeout_seconds = runner.share_timeout_seconds.min(5);
+    // The full check for an object store: a bucket without Object Lock shows here, not at the
+    // first run.
     let outcome = web::block(move || repocheck::open(&row, &runner).map(|t| t.describe())).await;
     match outcome {
         Ok(Ok(_)) => Vec::new(),
@@ -470,6 +487,7 @@ pub const REGISTER_FIELDS: &[&str] = &[
     "endpoint",
     "region",
     "pathStyle",
+    "objectLockDays",
     "user",
 ];
 
@@ -572,6 +590,7 @@ pub const UPDATE_FIELDS: &[&str] = &[
     "remotePwd",
     "ip",
     "port",
+    "objectLockDays",
 ];
 
 /// Changes a repository.
@@ -658,6 +677,24 @@ pub async fn update(
                         errs.add(f, format!("{f} does not apply to s3 repositories"));
                     }
                 }
+            }
+            // Retention applies to the points written from now on; those kept stay locked.
+            match row.s3.as_mut() {
+                Some(s3) if obj.contains_key("objectLockDays") => {
+                    if let Some(days) = object_lock_days(&obj, &mut errs) {
+                        change(
+                            "objectLockDays",
+                            json!(s3.object_lock_days.unwrap_or(0)),
+                            json!(days.unwrap_or(0)),
+                        );
+                        s3.object_lock_days = days;
+                    }
+                }
+                None if obj.contains_key("objectLockDays") => errs.add(
+                    "objectLockDays",
+                    "objectLockDays applies to s3 repositories only",
+                ),
+                _ => {}
             }
             if let Some(v) = obj.get("localPath") {
                 if let Some(lp) = string(v, "localPath", &mut errs) {
@@ -837,6 +874,7 @@ pub const VERIFY_FIELDS: &[&str] = &[
     "endpoint",
     "region",
     "pathStyle",
+    "objectLockDays",
     "user",
 ];
 
@@ -873,6 +911,7 @@ pub async fn verify(
     let timeout = state.settings.runner.share_timeout();
     let nfs_ids = (state.settings.runner.nfs_uid, state.settings.runner.nfs_gid);
     let s3 = spec.s3.clone();
+    let object_lock = s3.as_ref().is_some_and(|s| s.object_lock_days.is_some());
     let outcome = web::block(move || {
         if let (Some(s3), Some(login)) = (s3, &login) {
             // The preflight is the whole check: an object store has no size or free space.
@@ -889,8 +928,11 @@ pub async fn verify(
                 region: &s3.region,
                 path_style: s3.path_style,
                 keys,
+                object_lock: s3
+                    .object_lock_days
+                    .map(|days| crate::engine::s3::ObjectLock { days }),
             };
-            let target = repocheck::connect_s3(&access)?;
+            let target = repocheck::connect_s3(&access, repocheck::S3Check::Full)?;
             let report = repocheck::Report { size: 0, free: 0 };
             return Ok((crate::engine::target::Target::describe(&*target), report));
         }
@@ -911,7 +953,7 @@ pub async fn verify(
         Ok((dir, r)) => Ok(ok(
             "Repository Verify Results",
             v::Verified {
-                checks: verify_steps(&dir).iter().map(|s| s.to_string()).collect(),
+                checks: verify_steps(&dir, object_lock),
                 path: spec.path,
                 checked_path: dir,
                 result: "SUCCESS".into(),
@@ -932,18 +974,12 @@ pub async fn verify(
     }
 }
 
-/// The steps a verification of `checked` (as `Target::describe` names it) went through.
-fn verify_steps(checked: &str) -> &'static [&'static str] {
-    if checked.starts_with("s3://") {
-        &[
-            "connect",
-            "authenticate",
-            "bucket",
-            "write",
-            "conditional write",
-            "read",
-            "delete",
-        ]
+/// The steps a verification of `checked` (as `Target::describe` names it) went through; an S3
+/// repository's are its preflight's, `object lock` included when it keeps points locked.
+fn verify_steps(checked: &str, object_lock: bool) -> Vec<String> {
+    let names: &[&str] = if checked.starts_with("s3://") {
+        let steps = crate::engine::s3::Step::all(object_lock);
+        return steps.iter().map(|s| s.name().to_string()).collect();
     } else if checked.starts_with("//") {
         &[
             "connect",
@@ -965,5 +1001,6 @@ fn verify_steps(checked: &str) -> &'static [&'static str] {
         &[
             "exists", "write", "fsync", "rename", "read", "delete", "space",
         ]
-    }
+    };
+    names.iter().map(|s| s.to_string()).collect()
 }

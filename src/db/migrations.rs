@@ -22,6 +22,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../sql/0007_recoveries.sql"),
     ),
     ("0008_s3", include_str!("../../sql/0008_s3.sql")),
+    (
+        "0009_s3_object_lock",
+        include_str!("../../sql/0009_s3_object_lock.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

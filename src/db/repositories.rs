@@ -25,6 +25,8 @@ pub struct S3Settings {
     pub endpoint: String,
     pub region: String,
     pub path_style: bool,
+    /// Object Lock retention of new points, in days.
+    pub object_lock_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -40,7 +42,8 @@ pub struct NewRepo {
 }
 
 const COLS: &str = "id, kind, path, local_path, ip, port, remote_user, credentials_file, \
-                    updated_at, s3_endpoint, s3_region, s3_path_style";
+                    updated_at, s3_endpoint, s3_region, s3_path_style, \
+                    s3_object_lock_days";
 
 fn row(r: &Row) -> rusqlite::Result<RepoRow> {
     let kind: String = r.get(1)?;
@@ -59,6 +62,7 @@ fn row(r: &Row) -> rusqlite::Result<RepoRow> {
                 endpoint,
                 region: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
                 path_style: r.get(11)?,
+                object_lock_days: r.get(12)?,
             }),
             None => None,
         },
@@ -91,8 +95,8 @@ pub fn insert(conn: &Connection, kind: RepoKind, r: &NewRepo) -> rusqlite::Resul
     let now = now_secs();
     conn.prepare_cached(
         "INSERT INTO repositories (center_id, kind, path, local_path, ip, port, remote_user, credentials_file, created_at, updated_at,
-                                   s3_endpoint, s3_region, s3_path_style)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
+                                   s3_endpoint, s3_region, s3_path_style, s3_object_lock_days)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         kind.as_str(),
@@ -106,6 +110,7 @@ pub fn insert(conn: &Connection, kind: RepoKind, r: &NewRepo) -> rusqlite::Resul
         r.s3.as_ref().map(|s| &s.endpoint),
         r.s3.as_ref().map(|s| &s.region),
         r.s3.as_ref().is_some_and(|s| s.path_style),
+        r.s3.as_ref().and_then(|s| s.object_lock_days),
     ])?;
     Ok(RepositoryId(conn.last_insert_rowid()))
 }
@@ -114,7 +119,7 @@ pub fn update(conn: &Connection, r: &RepoRow) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE repositories SET path = ?2, local_path = ?3, ip = ?4, port = ?5, remote_user = ?6,
                 credentials_file = ?7, updated_at = ?8, s3_endpoint = ?9, s3_region = ?10,
-                s3_path_style = ?11 WHERE id = ?1",
+                s3_path_style = ?11, s3_object_lock_days = ?12 WHERE id = ?1",
         params![
             r.id,
             r.path,
@@ -127,6 +132,7 @@ pub fn update(conn: &Connection, r: &RepoRow) -> rusqlite::Result<()> {
             r.s3.as_ref().map(|s| &s.endpoint),
             r.s3.as_ref().map(|s| &s.region),
             r.s3.as_ref().is_some_and(|s| s.path_style),
+            r.s3.as_ref().and_then(|s| s.object_lock_days),
         ],
     )?;
     Ok(())

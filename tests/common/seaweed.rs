@@ -212,6 +212,16 @@ impl Seaweed {
 
     /// Creates a bucket through `weed shell` (the S3 client the engine uses has no call for it).
     pub fn create_bucket(&self, name: &str) {
+        self.bucket(name, "")
+    }
+
+    /// Creates a bucket with Object Lock (and so versioning) enabled.
+    #[allow(dead_code)]
+    pub fn create_locked_bucket(&self, name: &str) {
+        self.bucket(name, " -withLock")
+    }
+
+    fn bucket(&self, name: &str, options: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let out = Command::new(weed().unwrap())
@@ -224,7 +234,7 @@ impl Seaweed {
                 .and_then(|mut c| {
                     use std::io::Write;
                     let mut stdin = c.stdin.take().unwrap();
-                    writeln!(stdin, "s3.bucket.create -name {name}")?;
+                    writeln!(stdin, "s3.bucket.create -name {name}{options}")?;
                     writeln!(stdin, "s3.bucket.list")?;
                     drop(stdin);
                     c.wait_with_output()
@@ -245,6 +255,39 @@ impl Seaweed {
 }
 
 impl Seaweed {
+    /// Runs `script` with boto3 (an S3 client independent of the engine's, installed beside
+    /// `weed` by `.ci/run`) as the test's identity: `s3` is a client for this server, `argv`
+    /// holds `args`. Its last line of output, as JSON.
+    #[allow(dead_code)]
+    pub fn boto3(&self, script: &str, args: &[&str]) -> serde_json::Value {
+        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/s3venv/bin/python");
+        let python = if venv.exists() {
+            venv
+        } else {
+            PathBuf::from("python3")
+        };
+        let prelude = format!(
+            "import boto3, json, sys\nargv = sys.argv[1:]\ns3 = boto3.client('s3', \
+             endpoint_url='{}', aws_access_key_id='{ACCESS_KEY}', \
+             aws_secret_access_key='{SECRET_KEY}', region_name='us-east-1')\n",
+            self.endpoint()
+        );
+        let out = Command::new(python)
+            .arg("-c")
+            .arg(prelude + script)
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "boto3 script failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("boto3 script output: {e}: {stdout}"))
+    }
+
     /// The multipart uploads of `bucket` that are still open (neither completed nor aborted), as
     /// the filer keeps them: directories below `/buckets/<bucket>/.uploads/`.
     #[allow(dead_code)]

@@ -248,6 +248,27 @@ pub struct UpdateRequest {
     pub exclude_dir: Option<String>,
 }
 
+/// Where an `s3` repository's bucket is served, and how its points are kept; refused for the
+/// other types.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Fields {
+    /// `https://host[:port]`, or `http://` to a loopback address. Required for `s3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Default `us-east-1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Path-style requests (`endpoint/bucket/key`), as self-hosted stores need.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
+    /// Keep each point under Object Lock retention (COMPLIANCE) for this many days (1 to 36500;
+    /// 0 or absent: none). The bucket must have Object Lock enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 36500)]
+    pub object_lock_days: Option<u32>,
+}
+
 /// `POST /api/zdms/repositories`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -276,15 +297,8 @@ pub struct RepositoryCreate {
     pub password: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    /// S3 only: `https://host[:port]`, or `http://` to a loopback address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// S3 only (default `us-east-1`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// S3 only: path-style requests (`endpoint/bucket/key`), as self-hosted stores need.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path_style: Option<bool>,
+    #[serde(flatten)]
+    pub s3: S3Fields,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<IdOrName>,
 }
@@ -311,15 +325,8 @@ pub struct RepositoryVerify {
     pub password: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    /// S3 only: `https://host[:port]`, or `http://` to a loopback address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// S3 only (default `us-east-1`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// S3 only: path-style requests (`endpoint/bucket/key`), as self-hosted stores need.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path_style: Option<bool>,
+    #[serde(flatten)]
+    pub s3: S3Fields,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<IdOrName>,
 }
@@ -346,6 +353,10 @@ pub struct RepositoryUpdate {
     pub ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<Number>,
+    /// S3 only: Object Lock retention of new points in days (0: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 36500)]
+    pub object_lock_days: Option<u32>,
 }
 
 /// One partition of a recovery (`jobList[]`, RECOVERIES.md §4.4).

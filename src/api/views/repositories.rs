@@ -31,6 +31,9 @@ pub struct Repository {
     pub ip_address: Vec<String>,
     pub port: String,
     pub last_updated: String,
+    /// S3 only, when set: Object Lock retention of new points, in days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_lock_days: Option<u32>,
 }
 
 envelope!(RepositoryListEnvelope, Vec<Repository>, "Repositories.");

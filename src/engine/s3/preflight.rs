@@ -3,9 +3,11 @@
 //! (authenticate), the bucket is missing (bucket), objects cannot be written, read back or
 //! removed, or the store ignores conditional writes. That last one matters most: points are
 //! published with `If-None-Match: *` and the job lock is taken over with `If-Match`, so a store
-//! that silently ignored the conditions would let two writers both win.
+//! that silently ignored the conditions would let two writers both win. A repository with
+//! Object Lock also proves the store keeps retention: a version under it cannot be deleted.
 
 use super::store::{Put, S3Error, S3Store};
+use super::target::ObjectLock;
 use std::fmt;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -19,9 +21,28 @@ pub enum Step {
     ConditionalWrite,
     Read,
     Delete,
+    ObjectLock,
 }
 
 impl Step {
+    /// The steps [`preflight`] runs, in order.
+    pub fn all(object_lock: bool) -> Vec<Step> {
+        use Step::*;
+        let mut steps = vec![
+            Connect,
+            Authenticate,
+            Bucket,
+            Write,
+            ConditionalWrite,
+            Read,
+            Delete,
+        ];
+        if object_lock {
+            steps.push(ObjectLock);
+        }
+        steps
+    }
+
     /// The step's name in messages and in the API's `detail.step`.
     pub fn name(self) -> &'static str {
         match self {
@@ -32,6 +53,7 @@ impl Step {
             Step::ConditionalWrite => "conditional write",
             Step::Read => "read",
             Step::Delete => "delete",
+            Step::ObjectLock => "object lock",
         }
     }
 }
@@ -49,10 +71,13 @@ pub struct PreflightError {
     pub why: String,
 }
 
-/// Runs every step against `store`, leaving nothing behind when it succeeds (the probe object
-/// is removed; one left by a failed run is overwritten by the next).
-pub fn preflight(store: &S3Store) -> Result<(), PreflightError> {
-    let fail = |step: Step| move |why: String| PreflightError { step, why };
+fn fail(step: Step) -> impl Fn(String) -> PreflightError {
+    move |why| PreflightError { step, why }
+}
+
+/// Only what reading needs: the endpoint answers, and a signed listing shows the keys are
+/// accepted and the bucket exists. For opening a repository to list or read its points.
+pub fn reachable(store: &S3Store) -> Result<(), PreflightError> {
     connect(&store.endpoint.socket_addr()).map_err(fail(Step::Connect))?;
     // A listing is the first signed request: it tells refused keys from a missing bucket.
     store.list("").map_err(|e| match e {
@@ -63,6 +88,14 @@ pub fn preflight(store: &S3Store) -> Result<(), PreflightError> {
         )),
         S3Error::Other(why) => fail(Step::Bucket)(why),
     })?;
+    Ok(())
+}
+
+/// Runs every step against `store`, leaving nothing behind when it succeeds (the probe object
+/// is removed; one left by a failed run is overwritten by the next). With `lock`, the store
+/// must also keep Object Lock retention.
+pub fn preflight(store: &S3Store, lock: Option<ObjectLock>) -> Result<(), PreflightError> {
+    reachable(store)?;
     let probe = format!(".zdm-preflight/{}", uuid::Uuid::new_v4());
     let first = b"zdm-backupd preflight 1".to_vec();
     let etag = store
@@ -90,7 +123,59 @@ pub fn preflight(store: &S3Store) -> Result<(), PreflightError> {
             Err(e) => Err(e.to_string()),
         })
         .map_err(fail(Step::Delete));
-    read.and(removed)
+    read.and(removed)?;
+    match lock {
+        Some(_) => retention(store, &format!("{probe}-lock")).map_err(fail(Step::ObjectLock)),
+        None => Ok(()),
+    }
+}
+
+/// Writes a probe under two seconds of retention and checks that deleting that version is
+/// refused; then, the retention over, removes the version for good. The wait is bounded: a
+/// store whose clock runs behind may keep the 23-byte probe, which the next check overwrites.
+fn retention(store: &S3Store, probe: &str) -> Result<(), String> {
+    let until = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let written = store
+        .put_retained(
+            probe,
+            b"zdm-backupd preflight 4".to_vec(),
+            Put::Overwrite,
+            until,
+        )
+        .map_err(|e| {
+            format!(
+                "{e}: the bucket must have Object Lock enabled (most stores allow that only \
+                 when the bucket is created)"
+            )
+        })?
+        .ok_or("an unconditional write was refused")?;
+    let version = written.version.ok_or(
+        "the store gave the object no version id: the bucket is not versioned, so it has no \
+         Object Lock",
+    )?;
+    if store
+        .delete_version(probe, &version)
+        .map_err(|e| e.to_string())?
+    {
+        return Err(
+            "the store deleted an object version under COMPLIANCE retention: it does not \
+             enforce Object Lock, so points kept on it could be deleted"
+                .into(),
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+        std::thread::sleep(wait + Duration::from_millis(500));
+        match store.delete_version(probe, &version) {
+            Ok(true) => return Ok(()),
+            _ if std::time::Instant::now() > deadline => {
+                tracing::warn!("the Object Lock probe {probe} is kept until its retention ends");
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
 }
 
 fn connect(addr: &str) -> Result<(), String> {

@@ -2,9 +2,11 @@
 //! toolchain) driven by a small tokio runtime of its own, since the engine's repository code is
 //! blocking. Call it from a blocking thread, never from inside an async task.
 
+use super::signed::Written;
 use super::{S3Endpoint, S3Keys, S3Location};
 use futures_util::StreamExt;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredential};
+use object_store::client::{HttpClient, HttpConnector, ReqwestConnector};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as Key;
 use object_store::{
@@ -100,16 +102,13 @@ struct Intent {
 }
 
 impl S3Writer {
-    /// Completes the upload: the object now exists. Its ETag.
-    pub fn finish(mut self) -> Result<String, S3Error> {
+    /// Completes the upload: the object now exists. Its ETag and version.
+    pub fn finish(mut self) -> Result<Written, S3Error> {
         let store = self.store.clone();
-        let etag = match self.upload.is_some() {
+        let written = match self.upload.is_some() {
             false => {
                 let data = std::mem::take(&mut self.buf);
-                store
-                    .rt()
-                    .block_on(store.s3.put(&self.key, data.into()))?
-                    .e_tag
+                store.rt().block_on(store.s3.put(&self.key, data.into()))?
             }
             true => {
                 let last = std::mem::take(&mut self.buf);
@@ -135,7 +134,7 @@ impl S3Writer {
                     )
                 });
                 match result {
-                    Ok(r) => r.e_tag,
+                    Ok(r) => r,
                     Err(e) => {
                         self.upload = Some(up);
                         return Err(e);
@@ -147,7 +146,10 @@ impl S3Writer {
         if let Some(intent) = &self.intent {
             let _ = store.delete(intent);
         }
-        Ok(etag.unwrap_or_default())
+        Ok(Written {
+            etag: written.e_tag.unwrap_or_default(),
+            version: written.version,
+        })
     }
 
     fn start(&mut self) -> Result<(), S3Error> {
@@ -294,6 +296,9 @@ pub struct Object {
 
 pub struct S3Store {
     s3: Arc<AmazonS3>,
+    /// For the requests the crate has no call for (`signed.rs`), with the same options.
+    pub(super) http: HttpClient,
+    pub(super) credential: AwsCredential,
     /// Always `Some` until dropped (see `Drop`).
     runtime: Option<tokio::runtime::Runtime>,
     pub location: S3Location,
@@ -330,6 +335,14 @@ impl S3Store {
         // reqwest is built without a default TLS provider; ring is the one the daemon already
         // uses. Installing fails harmlessly when another part of the process did it first.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Client options replace the builder's own, `allow_http` included.
+        let options = ClientOptions::new()
+            .with_allow_http(endpoint.url.starts_with("http://"))
+            .with_connect_timeout(Duration::from_secs(10))
+            .with_timeout(Duration::from_secs(120));
+        let http = ReqwestConnector::default()
+            .connect(&options)
+            .map_err(|e| format!("S3 client for {location}: {e}"))?;
         let store = AmazonS3Builder::new()
             .with_bucket_name(&location.bucket)
             .with_region(&endpoint.region)
@@ -340,13 +353,7 @@ impl S3Store {
             .with_unsigned_payload(true)
             .with_access_key_id(&keys.access_key)
             .with_secret_access_key(&keys.secret_key)
-            .with_client_options(
-                // Client options replace the builder's own, `allow_http` included.
-                ClientOptions::new()
-                    .with_allow_http(endpoint.url.starts_with("http://"))
-                    .with_connect_timeout(Duration::from_secs(10))
-                    .with_timeout(Duration::from_secs(120)),
-            )
+            .with_client_options(options)
             // A few quick retries for a store that blips; a dead one fails within seconds,
             // not the crate's three minutes.
             .with_retry(RetryConfig {
@@ -365,13 +372,19 @@ impl S3Store {
             .map_err(|e| format!("S3 client runtime: {e}"))?;
         Ok(Arc::new(S3Store {
             s3: Arc::new(store),
+            http,
+            credential: AwsCredential {
+                key_id: keys.access_key.clone(),
+                secret_key: keys.secret_key.clone(),
+                token: None,
+            },
             runtime: Some(rt),
             location,
             endpoint,
         }))
     }
 
-    fn rt(&self) -> &tokio::runtime::Runtime {
+    pub(super) fn rt(&self) -> &tokio::runtime::Runtime {
         self.runtime.as_ref().expect("until dropped")
     }
 
@@ -425,6 +438,17 @@ impl S3Store {
                 Err(e) => Err(e.into()),
             }
         })
+    }
+
+    /// The version id of the object at `name`: `None` when there is none, or the bucket is not
+    /// versioned.
+    pub fn version_of(&self, name: &str) -> Result<Option<String>, S3Error> {
+        let key = self.key(name)?;
+        match self.rt().block_on(self.s3.head(&key)) {
+            Ok(meta) => Ok(meta.version),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A streamed upload to `name`: multipart in parts of `part_size` bytes (at least 5 MiB),

@@ -3,10 +3,13 @@
 //! their ids recorded for crash cleanup, and the job lock is a [`Lease`] renewed in the
 //! background. S3 has no rename: points are published through [`Objects`] (a conditional
 //! write of the manifest, see `repo::publish`), and the small files the layout renames
-//! (marker, job identity) are copied.
+//! (marker, job identity) are copied. With Object Lock, every file of a point and its manifest
+//! are kept under COMPLIANCE retention (see [`ObjectLock`]).
 
 use super::lease::{Lease, LeaseError};
+use super::signed::Written;
 use super::store::{Put, S3Error, S3Reader, S3Store, S3Writer};
+use crate::engine::repo::{JOB_ID_FILE, MARKER};
 use crate::engine::target::{DirEntry, LockError, LockGuard, Objects, RepoFile, Space, Target};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -27,10 +30,47 @@ pub const VOLUME: u64 = 64 << 30;
 /// Files created with `create_new` are small (markers, identities, probes): kept in memory.
 const MAX_SMALL: usize = 64 << 20;
 
+/// Object Lock retention of a repository's points: the version written of each object of a
+/// point (every volume of its files, and its manifest) cannot be deleted or changed for `days`
+/// from its write, not even with the repository's own keys. Deleting a point (rotation) only
+/// hides it behind a delete marker until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectLock {
+    pub days: u32,
+}
+
+impl ObjectLock {
+    /// Retention for an object written now.
+    pub fn until(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::days(i64::from(self.days))
+    }
+
+    /// Extends the retention of the current version of `name` to a full term from now: the
+    /// marker and job identity, written once, must outlive every point that needs them, so each
+    /// run renews them. (A shortened term is refused by the store and leaves the longer one.)
+    fn extend(&self, store: &S3Store, name: &str) -> Result<(), S3Error> {
+        match store.version_of(name)? {
+            Some(version) => store.retain(name, &version, self.until()),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts retention on the object `written` at `key`, written without it.
+    fn seal(&self, store: &S3Store, key: &str, written: Written) -> Result<(), S3Error> {
+        let version = written.version.ok_or_else(|| {
+            S3Error::Other(format!(
+                "{key}: the store gave no version id, so the bucket has no Object Lock"
+            ))
+        })?;
+        store.retain(key, &version, self.until())
+    }
+}
+
 pub struct S3Target {
     store: Arc<S3Store>,
     lease: Duration,
     volume: u64,
+    lock: Option<ObjectLock>,
     /// The lease of each job directory this target holds, by key.
     leases: Mutex<HashMap<String, Weak<Held>>>,
 }
@@ -90,8 +130,15 @@ impl S3Target {
             store,
             lease,
             volume: VOLUME,
+            lock: None,
             leases: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Keeps points under Object Lock retention (the preflight proved the bucket enforces it).
+    pub fn with_object_lock(mut self, lock: Option<ObjectLock>) -> S3Target {
+        self.lock = lock;
+        self
     }
 
     /// Splits streamed files into volumes of `bytes` (at least one part).
@@ -127,6 +174,7 @@ struct S3File {
     index: u32,
     filled: u64,
     writer: S3Writer,
+    lock: Option<ObjectLock>,
 }
 
 impl S3File {
@@ -143,7 +191,7 @@ impl Write for S3File {
         if self.filled == self.volume {
             let next = Self::open_volume(&self.store, &self.key, self.index + 1)?;
             let full = std::mem::replace(&mut self.writer, next);
-            full.finish().map_err(io_err)?;
+            Self::finish_volume(&self.store, &self.key, self.index, self.lock, full)?;
             self.index += 1;
             self.filled = 0;
         }
@@ -157,9 +205,29 @@ impl Write for S3File {
     }
 }
 
+impl S3File {
+    /// Completes volume `index` of the file at `key`, and seals it under the retention.
+    fn finish_volume(
+        store: &S3Store,
+        key: &str,
+        index: u32,
+        lock: Option<ObjectLock>,
+        writer: S3Writer,
+    ) -> io::Result<()> {
+        let written = writer.finish().map_err(io_err)?;
+        match lock {
+            Some(lock) => lock
+                .seal(store, &volume_key(key, index), written)
+                .map_err(io_err),
+            None => Ok(()),
+        }
+    }
+}
+
 impl RepoFile for S3File {
     fn commit(self: Box<Self>) -> io::Result<()> {
-        self.writer.finish().map(drop).map_err(io_err)
+        let f = *self;
+        S3File::finish_volume(&f.store, &f.key, f.index, f.lock, f.writer)
     }
 }
 
@@ -187,11 +255,31 @@ impl Read for Volumes {
     }
 }
 
+/// A write of a small file in one request (`Ok(false)`: the condition did not hold): under
+/// the repository's retention in the same request when it has Object Lock, so the file is never
+/// there unprotected. Used for everything the repository keeps but the lease and upload intents:
+/// manifests, the marker and job identity (without which the points could not be trusted).
+fn put_kept(
+    store: &S3Store,
+    lock: Option<ObjectLock>,
+    key: &str,
+    data: Vec<u8>,
+    mode: Put<'_>,
+) -> Result<bool, S3Error> {
+    match lock {
+        Some(lock) => store
+            .put_retained(key, data, mode, lock.until())
+            .map(|w| w.is_some()),
+        None => store.put(key, data, mode).map(|etag| etag.is_some()),
+    }
+}
+
 /// A small file that must not exist yet: written in one conditional PUT on commit.
 struct NewFile {
     store: Arc<S3Store>,
     key: String,
     data: Vec<u8>,
+    lock: Option<ObjectLock>,
 }
 
 impl Write for NewFile {
@@ -211,9 +299,9 @@ impl Write for NewFile {
 
 impl RepoFile for NewFile {
     fn commit(self: Box<Self>) -> io::Result<()> {
-        match self.store.put(&self.key, self.data, Put::Create) {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(io::Error::new(
+        match put_kept(&self.store, self.lock, &self.key, self.data, Put::Create) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("{} exists", self.key),
             )),
@@ -266,6 +354,7 @@ impl Target for S3Target {
             volume: self.volume,
             index: 0,
             filled: 0,
+            lock: self.lock,
         }))
     }
 
@@ -274,6 +363,7 @@ impl Target for S3Target {
             store: self.store.clone(),
             key: key(path)?,
             data: Vec::new(),
+            lock: self.lock,
         }))
     }
 
@@ -302,9 +392,7 @@ impl Target for S3Target {
                 format!("no object {from} (directories are not renamed on S3)"),
             ));
         };
-        self.store
-            .put(&to, o.data, Put::Overwrite)
-            .map_err(io_err)?;
+        put_kept(&self.store, self.lock, &to, o.data, Put::Overwrite).map_err(io_err)?;
         self.store.delete(&from).map_err(io_err)
     }
 
@@ -345,6 +433,13 @@ impl Target for S3Target {
 
     fn lock(&self, path: &Path, _holder: &str) -> Result<Box<dyn LockGuard>, LockError> {
         let job = key(path.parent().unwrap_or(Path::new(""))).map_err(LockError::Io)?;
+        if let Some(lock) = self.lock {
+            for name in [MARKER.to_string(), format!("{job}/{JOB_ID_FILE}")] {
+                if let Err(e) = lock.extend(&self.store, &name) {
+                    tracing::warn!("cannot extend the Object Lock retention of {name}: {e}");
+                }
+            }
+        }
         let host = crate::host::hostname();
         let lease = match Lease::acquire(&self.store, &job, self.lease, &host) {
             Ok(l) => l,
@@ -389,8 +484,7 @@ impl Target for S3Target {
 
 impl Objects for S3Target {
     fn put_new(&self, path: &Path, data: Vec<u8>) -> io::Result<bool> {
-        let put = self.store.put(&key(path)?, data, Put::Create);
-        put.map(|etag| etag.is_some()).map_err(io_err)
+        put_kept(&self.store, self.lock, &key(path)?, data, Put::Create).map_err(io_err)
     }
 
     fn get_tagged(&self, path: &Path) -> io::Result<Option<(Vec<u8>, String)>> {
@@ -403,8 +497,7 @@ impl Objects for S3Target {
     }
 
     fn put_if_match(&self, path: &Path, data: Vec<u8>, tag: &str) -> io::Result<bool> {
-        let put = self.store.put(&key(path)?, data, Put::IfMatch(tag));
-        put.map(|etag| etag.is_some()).map_err(io_err)
+        put_kept(&self.store, self.lock, &key(path)?, data, Put::IfMatch(tag)).map_err(io_err)
     }
 
     fn confirm_lock(&self, job_dir: &Path) -> io::Result<()> {
