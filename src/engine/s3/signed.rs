@@ -88,8 +88,33 @@ impl S3Store {
         }
     }
 
-    /// Signs (every header given is signed) and sends one request.
+    /// Signs (every header given is signed) and sends one request; a failed connection or a
+    /// 500, 502, 503 or 504 is tried again twice, after 0.5 and 1.5 s, as the crate does for
+    /// its own requests (each request here is idempotent, or conditional).
     fn send(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Answer, S3Error> {
+        let mut attempt = 0;
+        loop {
+            let answer = self.send_once(method.clone(), url, headers, body.clone());
+            let transient = match &answer {
+                Ok(a) => matches!(a.status, 500 | 502 | 503 | 504),
+                Err(S3Error::Other(_)) => true,
+                Err(_) => false,
+            };
+            if !transient || attempt == 2 {
+                return answer;
+            }
+            attempt += 1;
+            std::thread::sleep(std::time::Duration::from_millis(500 * (2 * attempt - 1)));
+        }
+    }
+
+    fn send_once(
         &self,
         method: http::Method,
         url: &str,
