@@ -1232,11 +1232,20 @@ fn object_lock_keeps_points_even_from_the_repositorys_own_keys() {
     for k in deleted.as_array().unwrap() {
         assert!(!kept(k.as_str().unwrap()), "deleted for good: {k}: {out}");
     }
-    assert_eq!(out["shortened"], serde_json::json!([]), "{out}");
+    // (The preflight's probes are under seconds of retention: "shortening" it to five seconds
+    // from now is extending it, which the store allows.)
+    for k in out["shortened"].as_array().unwrap() {
+        assert!(
+            !kept(k.as_str().unwrap()),
+            "retention shortened: {k}: {out}"
+        );
+    }
     let day = chrono::Utc::now().timestamp() as f64 + 86_400.0;
     for (k, r) in out["retained"].as_object().unwrap() {
         assert_eq!(r[0], "COMPLIANCE", "{k}");
-        assert!((r[1].as_f64().unwrap() - day).abs() < 3_600.0, "{k}: {r}");
+        if kept(k) {
+            assert!((r[1].as_f64().unwrap() - day).abs() < 3_600.0, "{k}: {r}");
+        }
     }
     for k in refused {
         assert!(
