@@ -258,53 +258,12 @@ fn a_streamed_upload_appears_whole_only_when_finished() {
     assert_eq!(s.list("srv/job").unwrap(), vec!["p1".to_string()]);
 }
 
-/// An S3 look-alike that answers `503 Slow Down` to the first `failures` requests and 200 to
-/// the rest; how many it answered.
-fn flaky_store(failures: usize) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Read};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let count = seen.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut r = BufReader::new(conn.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let _ = r.read_exact(&mut vec![0; len]);
-            let n = count.fetch_add(1, Ordering::SeqCst);
-            let status = if n < failures {
-                "503 Slow Down"
-            } else {
-                "200 OK"
-            };
-            let _ = write!(
-                conn,
-                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
-    (port, seen)
-}
-
 #[test]
 fn retention_requests_are_tried_again_when_the_store_is_briefly_unavailable() {
     use std::sync::atomic::Ordering;
     let until = chrono::Utc::now() + chrono::Duration::hours(1);
     // Two refusals, then it answers: the third try succeeds.
-    let (port, seen) = flaky_store(2);
+    let (port, seen) = common::seaweed::flaky_store(2);
     let s = store(
         &format!("http://127.0.0.1:{port}"),
         "s3://flaky/x",
@@ -313,7 +272,7 @@ fn retention_requests_are_tried_again_when_the_store_is_briefly_unavailable() {
     s.retain("k", "v1", until).unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 3);
     // Three refusals: the error names the status, after three tries and no more.
-    let (port, seen) = flaky_store(3);
+    let (port, seen) = common::seaweed::flaky_store(3);
     let s = store(
         &format!("http://127.0.0.1:{port}"),
         "s3://flaky/x",

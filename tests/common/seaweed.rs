@@ -353,34 +353,40 @@ impl Drop for Seaweed {
     }
 }
 
+/// Reads one HTTP request from `conn`: its request line (the body is read and dropped).
+fn request_line(conn: &std::net::TcpStream) -> Option<String> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut r = BufReader::new(conn.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let _ = r.read_exact(&mut vec![0; len]);
+    Some(line)
+}
+
 /// An S3 look-alike that takes every write whatever its conditions say.
 #[allow(dead_code)]
 pub fn careless_store() -> u16 {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for (n, conn) in l.incoming().enumerate() {
             let Ok(mut conn) = conn else { continue };
-            let mut r = BufReader::new(conn.try_clone().unwrap());
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
+            let Some(line) = request_line(&conn) else {
                 continue;
-            }
-            let mut len = 0usize;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
+            };
             let (status, extra, body) = if line.starts_with("GET") && line.contains("list-type=2") {
                 (
                     "200 OK",
@@ -410,4 +416,35 @@ pub fn careless_store() -> u16 {
         }
     });
     port
+}
+
+/// An S3 look-alike that answers `503 Slow Down` to the first `failures` requests and 200 to
+/// the rest; how many it answered.
+#[allow(dead_code)]
+pub fn flaky_store(failures: usize) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            if request_line(&conn).is_none() {
+                continue;
+            }
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            let status = if n < failures {
+                "503 Slow Down"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, seen)
 }
