@@ -111,9 +111,7 @@ fn s3_target(
         region: &j.s3_region,
         path_style: j.s3_path_style,
         keys,
-        object_lock: j
-            .s3_object_lock_days
-            .map(|days| crate::engine::s3::ObjectLock { days }),
+        object_lock_days: j.s3_object_lock_days,
     };
     let target = crate::repocheck::connect_s3(&access, check).map_err(|f| {
         EngineError::NotFound(format!(

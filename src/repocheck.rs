@@ -92,7 +92,7 @@ fn open_checked(
             region: &s3.region,
             path_style: s3.path_style,
             keys: s3_keys(r.credentials_file.as_deref())?,
-            object_lock: s3.object_lock_days.map(|days| ObjectLock { days }),
+            object_lock_days: s3.object_lock_days,
         };
         return Ok(connect_s3(&access, check)?);
     }
@@ -200,8 +200,8 @@ pub struct S3Access<'a> {
     pub region: &'a str,
     pub path_style: bool,
     pub keys: crate::engine::s3::S3Keys,
-    /// Points kept under Object Lock retention.
-    pub object_lock: Option<ObjectLock>,
+    /// Points kept under Object Lock retention for this many days.
+    pub object_lock_days: Option<u32>,
 }
 
 /// How much of the S3 preflight opening a repository runs.
@@ -227,12 +227,13 @@ pub fn connect_s3(
     let endpoint =
         S3Endpoint::new(a.endpoint, a.region, a.path_style).map_err(|m| fail("endpoint", m))?;
     let store = S3Store::new(location, endpoint, &a.keys).map_err(|m| fail("connect", m))?;
+    let lock = a.object_lock_days.map(|days| ObjectLock { days });
     match check {
-        S3Check::Full => preflight(&store, a.object_lock),
+        S3Check::Full => preflight(&store, lock),
         S3Check::Read => reachable(&store),
     }
     .map_err(|e| fail(e.step.name(), e.why))?;
-    let mut target = S3Target::new(store, S3_LEASE).with_object_lock(a.object_lock);
+    let mut target = S3Target::new(store, S3_LEASE).with_object_lock(lock);
     // Smaller volumes than the default, for trying stock-tool restores on small data.
     if let Some(mib) = std::env::var("ZDM_BACKUPD_S3_VOLUME_MIB")
         .ok()

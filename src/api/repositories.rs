@@ -928,9 +928,7 @@ pub async fn verify(
                 region: &s3.region,
                 path_style: s3.path_style,
                 keys,
-                object_lock: s3
-                    .object_lock_days
-                    .map(|days| crate::engine::s3::ObjectLock { days }),
+                object_lock_days: s3.object_lock_days,
             };
             let target = repocheck::connect_s3(&access, repocheck::S3Check::Full)?;
             let report = repocheck::Report { size: 0, free: 0 };

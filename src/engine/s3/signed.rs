@@ -90,7 +90,8 @@ impl S3Store {
 
     /// Signs (every header given is signed) and sends one request; a failed connection or a
     /// 500, 502, 503 or 504 is tried again twice, after 0.5 and 1.5 s, as the crate does for
-    /// its own requests (each request here is idempotent, or conditional).
+    /// its own requests (each request here is idempotent, or conditional). Each try is signed
+    /// anew over the one body buffer.
     fn send(
         &self,
         method: http::Method,
@@ -98,13 +99,14 @@ impl S3Store {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<Answer, S3Error> {
+        let body = bytes::Bytes::from(body);
         let mut attempt = 0;
         loop {
-            let answer = self.send_once(method.clone(), url, headers, body.clone());
+            let request = self.signed(method.clone(), url, headers, body.clone())?;
+            let answer = self.exchange(request, url);
             let transient = match &answer {
                 Ok(a) => matches!(a.status, 500 | 502 | 503 | 504),
-                Err(S3Error::Other(_)) => true,
-                Err(_) => false,
+                Err(_) => true,
             };
             if !transient || attempt == 2 {
                 return answer;
@@ -114,13 +116,14 @@ impl S3Store {
         }
     }
 
-    fn send_once(
+    /// The request, signed with SigV4.
+    fn signed(
         &self,
         method: http::Method,
         url: &str,
         headers: &[(&str, String)],
-        body: Vec<u8>,
-    ) -> Result<Answer, S3Error> {
+        body: bytes::Bytes,
+    ) -> Result<HttpRequest, S3Error> {
         let mut builder = http::Request::builder().method(method).uri(url);
         for (name, value) in headers {
             builder = builder.header(*name, value);
@@ -132,6 +135,11 @@ impl S3Store {
             .with_sign_payload(false)
             .try_authorize(&mut request, None)
             .map_err(|e| S3Error::Other(format!("signing a request: {e}")))?;
+        Ok(request)
+    }
+
+    /// Sends `request` and reads the whole answer; `Err` only when no answer came.
+    fn exchange(&self, request: HttpRequest, url: &str) -> Result<Answer, S3Error> {
         self.rt().block_on(async {
             let response = self
                 .http
