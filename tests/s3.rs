@@ -107,6 +107,95 @@ fn object_lock_preflight_proves_retention_and_leaves_nothing() {
 }
 
 #[test]
+fn earlier_versions_are_reclaimed_only_once_no_retention_holds_them() {
+    use zdm_backupd::engine::s3::S3Target;
+    use zdm_backupd::engine::target::Target;
+    let Some(w) = Seaweed::start() else { return };
+    w.create_locked_bucket("zdm-reclaim");
+    let s = store(&w.endpoint(), "s3://zdm-reclaim/site", SECRET_KEY);
+    let soon = || chrono::Utc::now() + chrono::Duration::seconds(2);
+    let hour = || chrono::Utc::now() + chrono::Duration::hours(1);
+    let retained = |name: &str, data: &[u8], until, mode| {
+        s.put_retained(name, data.to_vec(), mode, until)
+            .unwrap()
+            .unwrap();
+    };
+    // A deleted point's volume whose retention ends in seconds, one still retained, a merged
+    // manifest's earlier version, the lease's earlier versions, and a deleted object of
+    // another job, which is not this job's to reclaim.
+    retained("job/.data/r1/a", b"aaaa", soon(), Put::Create);
+    s.delete("job/.data/r1/a").unwrap();
+    retained("job/.data/r2/b", b"bb", hour(), Put::Create);
+    s.delete("job/.data/r2/b").unwrap();
+    retained("job/p/MANIFEST.json", b"first", soon(), Put::Create);
+    retained("job/p/MANIFEST.json", b"second", hour(), Put::Overwrite);
+    for holder in ["one", "two", "three"] {
+        s.put("job/LOCK", holder.as_bytes().to_vec(), Put::Overwrite)
+            .unwrap();
+    }
+    retained("other/x", b"x", soon(), Put::Create);
+    s.delete("other/x").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let count = |dir: &str| s.versions(dir).unwrap().len();
+    assert_eq!((count("job"), count("other")), (9, 2));
+
+    // A run with 1 day of retention reclaims what holds nothing (the lease's earlier versions)
+    // and leaves what was written less than a day ago, even if the store would let it go.
+    let t = S3Target::new(s.clone(), Duration::from_secs(600))
+        .with_object_lock(Some(ObjectLock { days: 1 }));
+    let note = t.objects().unwrap().reclaim(std::path::Path::new("job"));
+    let note = note.unwrap().unwrap();
+    assert!(
+        note.starts_with("deleted 2 earlier object versions"),
+        "{note}"
+    );
+    assert_eq!(count("job"), 7);
+    // Without Object Lock nothing is reclaimed: earlier versions may be the administrator's.
+    let plain = S3Target::new(s.clone(), Duration::from_secs(600));
+    let note = plain
+        .objects()
+        .unwrap()
+        .reclaim(std::path::Path::new("job"));
+    assert_eq!(note.unwrap(), None);
+
+    // Everything due: the store deletes what retention no longer holds, and the delete markers
+    // left hiding nothing; it refuses the version still retained, whose marker stays.
+    let done = s.reclaim_versions("job", |_| true).unwrap();
+    assert_eq!(
+        (done.deleted, done.retained, done.bytes),
+        (3, 1, 4 + 5),
+        "{done:?}"
+    );
+    let mut left: Vec<_> = s
+        .versions("job")
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.name, v.latest, v.marker))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            (".data/r2/b".to_string(), false, false),
+            (".data/r2/b".to_string(), true, true),
+            ("LOCK".to_string(), true, false),
+            ("p/MANIFEST.json".to_string(), true, false),
+        ]
+        .into_iter()
+        .map(|(n, l, m)| (format!("job/{n}"), l, m))
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.get("job/p/MANIFEST.json").unwrap().unwrap().data,
+        b"second"
+    );
+    assert_eq!(s.get("job/LOCK").unwrap().unwrap().data, b"three");
+    assert_eq!(count("other"), 2);
+    let again = s.reclaim_versions("job", |_| true).unwrap();
+    assert_eq!((again.deleted, again.retained), (0, 1));
+}
+
+#[test]
 fn conditional_writes_race_to_exactly_one_winner() {
     let Some(w) = Seaweed::start() else { return };
     w.create_bucket("zdm-race");

@@ -1268,7 +1268,67 @@ fn object_lock_keeps_points_even_from_the_repositorys_own_keys() {
     );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_same(&snapshot(&src, &[]), &snapshot(&target, &[]), "worm");
+
+    // Each publication extends what every point needs (marker, job identity) to a full term;
+    // lowering the days later leaves the longer term there, and runs still publish.
+    let backup_for = |days: &str| {
+        let mut a = vec!["backup", "--source", src.to_str().unwrap()];
+        a.extend([
+            "--mode",
+            "increment",
+            "--json",
+            "--s3-object-lock-days",
+            days,
+        ]);
+        run(&state, &a, &s3_args(&w, "zdm-worm", "job"))
+    };
+    write(&src.join("d.txt"), b"three days\n");
+    done(&backup_for("3"));
+    let three_days = w.boto3(IDENTITY_RETENTION, &["zdm-worm", "site/"]);
+    let until = chrono::Utc::now().timestamp() as f64 + 3.0 * 86_400.0;
+    assert_eq!(three_days.as_object().unwrap().len(), 2, "{three_days}");
+    for (k, r) in three_days.as_object().unwrap() {
+        assert_eq!(r[0], "COMPLIANCE", "{k}");
+        assert!((r[1].as_f64().unwrap() - until).abs() < 3_600.0, "{k}: {r}");
+    }
+    write(&src.join("d.txt"), b"one day\n");
+    let one_day = done(&backup_for("1"));
+    let after = w.boto3(IDENTITY_RETENTION, &["zdm-worm", "site/"]);
+    assert_eq!(after, three_days);
+    // Each run reclaims the earlier versions of the lease the runs before left, so they do not
+    // pile up in the versioned bucket: after any run only its own are there.
+    assert!(
+        one_day["notes"]
+            .to_string()
+            .contains("earlier object versions"),
+        "{one_day}"
+    );
+    let leases = w.boto3(LEASE_VERSIONS, &["zdm-worm", "site/"]);
+    write(&src.join("d.txt"), b"again\n");
+    done(&backup_for("1"));
+    assert_eq!(w.boto3(LEASE_VERSIONS, &["zdm-worm", "site/"]), leases);
 }
+
+/// How many versions of job leases a versioned bucket keeps below a prefix.
+const LEASE_VERSIONS: &str = r#"
+bucket, prefix = argv
+n = 0
+for page in s3.get_paginator('list_object_versions').paginate(Bucket=bucket, Prefix=prefix):
+    n += sum(1 for v in page.get('Versions', []) if v['Key'].endswith('/LOCK'))
+print(json.dumps(n))
+"#;
+
+/// The retention of the current marker and job identities below a prefix.
+const IDENTITY_RETENTION: &str = r#"
+bucket, prefix = argv
+out = {}
+for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get('Contents', []):
+    k = o['Key']
+    if k.endswith('/JOB.json') or k == prefix + 'zdm-backup.json':
+        r = s3.get_object_retention(Bucket=bucket, Key=k)['Retention']
+        out[k] = [r['Mode'], r['RetainUntilDate'].timestamp()]
+print(json.dumps(out))
+"#;
 
 /// The retention mode of every object version below a prefix (`null` where there is none).
 const RETENTIONS: &str = r#"

@@ -634,8 +634,12 @@ pub fn point_count_in(job_dir: &Path) -> usize {
 /// their manifest), and a merge interrupted between its two renames is finished or rolled back.
 pub fn recover(t: &dyn Target, job_dir: &Path) -> Vec<String> {
     let mut notes = Vec::new();
-    if t.objects().is_some() {
+    if let Some(o) = t.objects() {
         notes.extend(collect_data_dirs(t, job_dir));
+        match o.reclaim(job_dir) {
+            Ok(note) => notes.extend(note),
+            Err(e) => notes.push(format!("earlier versions were not reclaimed: {e}")),
+        }
     }
     let Ok(entries) = t.list(job_dir) else {
         return notes;
@@ -752,8 +756,8 @@ pub fn publish(
 ) -> Result<PathBuf, EngineError> {
     let dest = job_dir.join(&m.id);
     if let Some(o) = t.objects() {
-        // Renewed just before the commit: a run that lost its lock publishes nothing.
-        o.confirm_lock(job_dir).map_err(io_err("job lock"))?;
+        // Just before the commit: a run that lost its lock publishes nothing.
+        o.before_publish(job_dir).map_err(io_err("publication"))?;
         let created = o
             .put_new(&dest.join(MANIFEST), manifest_bytes(m)?)
             .map_err(io_err("manifest"))?;
@@ -806,7 +810,7 @@ pub fn replace(
         if serde_json::from_slice::<Manifest>(&old).ok().as_ref() != Some(replaced) {
             return Err(changed());
         }
-        o.confirm_lock(job_dir).map_err(io_err("job lock"))?;
+        o.before_publish(job_dir).map_err(io_err("publication"))?;
         if !o
             .put_if_match(&path, manifest_bytes(m)?, &tag)
             .map_err(io_err("manifest"))?

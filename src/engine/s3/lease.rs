@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The lease object's name in its job directory.
+pub const LEASE: &str = "LOCK";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 struct Body {
@@ -64,7 +67,7 @@ impl Lease {
         lease: Duration,
         host: &str,
     ) -> Result<Lease, LeaseError> {
-        let key = format!("{}/LOCK", job.trim_end_matches('/'));
+        let key = format!("{}/{LEASE}", job.trim_end_matches('/'));
         let body = Body {
             state: "held".into(),
             host: host.into(),

@@ -14,6 +14,7 @@ mod preflight;
 mod signed;
 mod store;
 mod target;
+mod versions;
 
 pub use keys::S3Keys;
 pub use lease::{Lease, LeaseError};
@@ -22,3 +23,4 @@ pub use preflight::{preflight, reachable, PreflightError, Step};
 pub use signed::Written;
 pub use store::{Listed, Object, Put, S3Error, S3Reader, S3Store, S3Writer};
 pub use target::{ObjectLock, S3Target};
+pub use versions::{Reclaimed, Version};

@@ -20,7 +20,7 @@ const KEY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 /// A query value: unreserved characters only.
-const VALUE: &AsciiSet = &KEY.add(b'/');
+pub(super) const VALUE: &AsciiSet = &KEY.add(b'/');
 
 /// An object written: its ETag and, on a versioned bucket, its version id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +30,10 @@ pub struct Written {
 }
 
 /// A response read whole.
-struct Answer {
-    status: u16,
+pub(super) struct Answer {
+    pub(super) status: u16,
     headers: http::HeaderMap,
-    body: String,
+    pub(super) body: String,
 }
 
 impl Answer {
@@ -52,7 +52,7 @@ impl Answer {
         code.unwrap_or_else(|| format!("HTTP {}", self.status))
     }
 
-    fn error(&self, what: &str) -> S3Error {
+    pub(super) fn error(&self, what: &str) -> S3Error {
         let text = format!("{what}: {} ({})", self.code(), self.status);
         match (self.status, self.code().as_str()) {
             (_, "NoSuchBucket") => S3Error::NoBucket(text),
@@ -66,6 +66,23 @@ fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// The `RetainUntilDate` of a `<Retention>` document (stores write it with or without
+/// fractional seconds).
+fn retain_until_date(xml: &str) -> Option<DateTime<Utc>> {
+    let (_, rest) = xml.split_once("<RetainUntilDate>")?;
+    let (date, _) = rest.split_once("</RetainUntilDate>")?;
+    let date = DateTime::parse_from_rfc3339(date.trim()).ok()?;
+    Some(date.with_timezone(&Utc))
+}
+
+/// The query that addresses the retention of one version.
+fn retention_query(version: &str) -> String {
+    format!(
+        "retention=&versionId={}",
+        utf8_percent_encode(version, VALUE)
+    )
+}
+
 fn content_md5(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body))
 }
@@ -73,7 +90,17 @@ fn content_md5(body: &[u8]) -> String {
 impl S3Store {
     /// The URL of `name` (below the prefix), with `query` (already encoded) when not empty.
     fn object_url(&self, name: &str, query: &str) -> String {
-        let key = utf8_percent_encode(&self.location.key(name), KEY).to_string();
+        self.url(&self.location.key(name), query)
+    }
+
+    /// The URL of the bucket itself, with `query` (already encoded).
+    pub(super) fn bucket_url(&self, query: &str) -> String {
+        self.url("", query)
+    }
+
+    /// The URL of the whole key `key` (empty: the bucket), with `query` when not empty.
+    fn url(&self, key: &str, query: &str) -> String {
+        let key = utf8_percent_encode(key, KEY).to_string();
         let base = self.endpoint.url.trim_end_matches('/');
         let url = match self.endpoint.path_style {
             true => format!("{base}/{}/{key}", self.location.bucket),
@@ -92,7 +119,7 @@ impl S3Store {
     /// 500, 502, 503 or 504 is tried again twice, after 0.5 and 1.5 s, as the crate does for
     /// its own requests (each request here is idempotent, or conditional). Each try is signed
     /// anew over the one body buffer.
-    fn send(
+    pub(super) fn send(
         &self,
         method: http::Method,
         url: &str,
@@ -200,10 +227,7 @@ impl S3Store {
             timestamp(until)
         )
         .into_bytes();
-        let query = format!(
-            "retention=&versionId={}",
-            utf8_percent_encode(version, VALUE)
-        );
+        let query = retention_query(version);
         let headers = [("content-md5", content_md5(&body))];
         let a = self.send(
             http::Method::PUT,
@@ -214,6 +238,28 @@ impl S3Store {
         match a.status {
             200..=299 => Ok(()),
             _ => Err(a.error(&format!("setting Object Lock retention on {name}"))),
+        }
+    }
+
+    /// Until when `version` of `name` is retained; `None` when it has no retention.
+    pub fn retained_until(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<DateTime<Utc>>, S3Error> {
+        let query = retention_query(version);
+        let a = self.send(
+            http::Method::GET,
+            &self.object_url(name, &query),
+            &[],
+            Vec::new(),
+        )?;
+        match a.status {
+            200..=299 => retain_until_date(&a.body).map(Some).ok_or_else(|| {
+                S3Error::Other(format!("the retention of {name} has no date: {}", a.body))
+            }),
+            404 => Ok(None),
+            _ => Err(a.error(&format!("reading the Object Lock retention of {name}"))),
         }
     }
 
@@ -255,5 +301,26 @@ mod tests {
         );
         // RFC 1864: base64 of the MD5 of the body (d41d8cd9… for none).
         assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+
+    #[test]
+    fn retention_dates_are_read_with_or_without_fractions() {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        for date in [
+            "2027-01-15T08:00:00Z",
+            "2027-01-15T08:00:00.000Z",
+            " 2027-01-15T09:00:00+01:00",
+        ] {
+            let xml = format!(
+                "<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>{date}</RetainUntilDate></Retention>"
+            );
+            assert_eq!(retain_until_date(&xml), Some(at), "{date}");
+        }
+        for bad in [
+            "<Retention><Mode>COMPLIANCE</Mode></Retention>",
+            "<RetainUntilDate>soon</RetainUntilDate>",
+        ] {
+            assert_eq!(retain_until_date(bad), None, "{bad}");
+        }
     }
 }

@@ -6,9 +6,10 @@
 //! (marker, job identity) are copied. With Object Lock, every file of a point and its manifest
 //! are kept under COMPLIANCE retention (see [`ObjectLock`]).
 
-use super::lease::{Lease, LeaseError};
+use super::lease::{Lease, LeaseError, LEASE};
 use super::signed::Written;
 use super::store::{Put, S3Error, S3Reader, S3Store, S3Writer};
+use super::versions::Version;
 use crate::engine::repo::{JOB_ID_FILE, MARKER};
 use crate::engine::target::{DirEntry, LockError, LockGuard, Objects, RepoFile, Space, Target};
 use std::collections::HashMap;
@@ -46,13 +47,29 @@ impl ObjectLock {
     }
 
     /// Extends the retention of the current version of `name` to a full term from now: the
-    /// marker and job identity, written once, must outlive every point that needs them, so each
-    /// run renews them. (A shortened term is refused by the store and leaves the longer one.)
+    /// marker and job identity, written once, must outlive every point that needs them, so
+    /// each publication renews them. A longer term already there (the repository's days were
+    /// lowered since) is left as it is: the store refuses shortening it.
     fn extend(&self, store: &S3Store, name: &str) -> Result<(), S3Error> {
-        match store.version_of(name)? {
-            Some(version) => store.retain(name, &version, self.until()),
-            None => Ok(()),
+        let Some(version) = store.version_of(name)? else {
+            return Ok(());
+        };
+        let until = self.until();
+        match store.retained_until(name, &version)? {
+            Some(current) if current >= until => Ok(()),
+            _ => store.retain(name, &version, until),
         }
+    }
+
+    /// Whether the earlier version `v` in job directory `job` may be deleted for good at `now`:
+    /// delete markers, and the versions of the lease and upload intents, hold nothing a point
+    /// needs; everything else was written under a term of the repository's days (the store
+    /// refuses what it still retains, say after the days were lowered; tried again next time).
+    fn due(&self, v: &Version, job: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        v.marker
+            || v.name == format!("{job}/{LEASE}")
+            || v.name.contains(&format!("/{UPLOADS}/"))
+            || v.modified + chrono::Duration::days(i64::from(self.days)) <= now
     }
 
     /// Puts retention on the object `written` at `key`, written without it.
@@ -165,33 +182,50 @@ fn volume_key(key: &str, n: u32) -> String {
     }
 }
 
-/// A streamed upload as a repository file, in volumes.
-struct S3File {
+/// Where a streamed file's volumes go: `key`, then `key.001`, … each sealed under the
+/// repository's retention as it completes.
+struct VolumeKeys {
     store: Arc<S3Store>,
     key: String,
+    lock: Option<ObjectLock>,
+}
+
+impl VolumeKeys {
+    fn open(&self, n: u32) -> io::Result<S3Writer> {
+        let k = volume_key(&self.key, n);
+        self.store
+            .writer(&k, PART_SIZE, Some(&intent_of(&k)))
+            .map_err(io_err)
+    }
+
+    /// Completes volume `n` from its `writer`, and seals it under the retention.
+    fn finish(&self, n: u32, writer: S3Writer) -> io::Result<()> {
+        let written = writer.finish().map_err(io_err)?;
+        match self.lock {
+            Some(lock) => lock
+                .seal(&self.store, &volume_key(&self.key, n), written)
+                .map_err(io_err),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A streamed upload as a repository file, in volumes of at most `volume` bytes.
+struct S3File {
+    keys: VolumeKeys,
     volume: u64,
     /// The volume being written, and how much it holds.
     index: u32,
     filled: u64,
     writer: S3Writer,
-    lock: Option<ObjectLock>,
-}
-
-impl S3File {
-    fn open_volume(store: &Arc<S3Store>, key: &str, n: u32) -> io::Result<S3Writer> {
-        let k = volume_key(key, n);
-        store
-            .writer(&k, PART_SIZE, Some(&intent_of(&k)))
-            .map_err(io_err)
-    }
 }
 
 impl Write for S3File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.filled == self.volume {
-            let next = Self::open_volume(&self.store, &self.key, self.index + 1)?;
+            let next = self.keys.open(self.index + 1)?;
             let full = std::mem::replace(&mut self.writer, next);
-            Self::finish_volume(&self.store, &self.key, self.index, self.lock, full)?;
+            self.keys.finish(self.index, full)?;
             self.index += 1;
             self.filled = 0;
         }
@@ -205,29 +239,10 @@ impl Write for S3File {
     }
 }
 
-impl S3File {
-    /// Completes volume `index` of the file at `key`, and seals it under the retention.
-    fn finish_volume(
-        store: &S3Store,
-        key: &str,
-        index: u32,
-        lock: Option<ObjectLock>,
-        writer: S3Writer,
-    ) -> io::Result<()> {
-        let written = writer.finish().map_err(io_err)?;
-        match lock {
-            Some(lock) => lock
-                .seal(store, &volume_key(key, index), written)
-                .map_err(io_err),
-            None => Ok(()),
-        }
-    }
-}
-
 impl RepoFile for S3File {
     fn commit(self: Box<Self>) -> io::Result<()> {
         let f = *self;
-        S3File::finish_volume(&f.store, &f.key, f.index, f.lock, f.writer)
+        f.keys.finish(f.index, f.writer)
     }
 }
 
@@ -346,15 +361,17 @@ impl Target for S3Target {
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn RepoFile>> {
-        let k = key(path)?;
-        Ok(Box::new(S3File {
-            writer: S3File::open_volume(&self.store, &k, 0)?,
+        let keys = VolumeKeys {
             store: self.store.clone(),
-            key: k,
+            key: key(path)?,
+            lock: self.lock,
+        };
+        Ok(Box::new(S3File {
+            writer: keys.open(0)?,
+            keys,
             volume: self.volume,
             index: 0,
             filled: 0,
-            lock: self.lock,
         }))
     }
 
@@ -433,13 +450,6 @@ impl Target for S3Target {
 
     fn lock(&self, path: &Path, _holder: &str) -> Result<Box<dyn LockGuard>, LockError> {
         let job = key(path.parent().unwrap_or(Path::new(""))).map_err(LockError::Io)?;
-        if let Some(lock) = self.lock {
-            for name in [MARKER.to_string(), format!("{job}/{JOB_ID_FILE}")] {
-                if let Err(e) = lock.extend(&self.store, &name) {
-                    tracing::warn!("cannot extend the Object Lock retention of {name}: {e}");
-                }
-            }
-        }
         let host = crate::host::hostname();
         let lease = match Lease::acquire(&self.store, &job, self.lease, &host) {
             Ok(l) => l,
@@ -500,11 +510,42 @@ impl Objects for S3Target {
         put_kept(&self.store, self.lock, &key(path)?, data, Put::IfMatch(tag)).map_err(io_err)
     }
 
-    fn confirm_lock(&self, job_dir: &Path) -> io::Result<()> {
-        let held = self.held(&key(job_dir)?).ok_or_else(|| {
+    /// Only with Object Lock: a versioned bucket without it may keep earlier versions on
+    /// purpose (the administrator's own undo, expired by a lifecycle rule), so they are left.
+    fn reclaim(&self, job_dir: &Path) -> io::Result<Option<String>> {
+        let Some(lock) = self.lock else {
+            return Ok(None);
+        };
+        let (job, now) = (key(job_dir)?, chrono::Utc::now());
+        let done = self
+            .store
+            .reclaim_versions(&job, |v| lock.due(v, &job, now))
+            .map_err(io_err)?;
+        Ok((done.deleted > 0).then(|| {
+            format!(
+                "deleted {} earlier object versions no retention holds any more ({} MiB)",
+                done.deleted,
+                done.bytes.div_ceil(1 << 20)
+            )
+        }))
+    }
+
+    /// Renews the lease; with Object Lock, also extends the retention of the marker and job
+    /// identity to a full term, so they outlast the point (without them it cannot be trusted).
+    fn before_publish(&self, job_dir: &Path) -> io::Result<()> {
+        let job = key(job_dir)?;
+        let held = self.held(&job).ok_or_else(|| {
             io::Error::other(format!("the job lock of {} is not held", job_dir.display()))
         })?;
-        held.renew()
+        held.renew()?;
+        if let Some(lock) = self.lock {
+            for name in [MARKER.to_string(), format!("{job}/{JOB_ID_FILE}")] {
+                lock.extend(&self.store, &name).map_err(|e| {
+                    io::Error::other(format!("cannot extend the retention of {name}: {e}"))
+                })?;
+            }
+        }
+        Ok(())
     }
 }
 

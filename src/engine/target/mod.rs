@@ -61,8 +61,13 @@ pub trait Objects {
     fn get_tagged(&self, path: &Path) -> io::Result<Option<(Vec<u8>, String)>>;
     /// Replaces the object at `path` if it is still version `tag`; `false` when it is not.
     fn put_if_match(&self, path: &Path, data: Vec<u8>, tag: &str) -> io::Result<bool>;
-    /// Renews the job lock of `job_dir` now; an error when this run no longer holds it.
-    fn confirm_lock(&self, job_dir: &Path) -> io::Result<()>;
+    /// Readies the publication of a point in `job_dir`, just before its manifest is written:
+    /// renews the job lock (an error when this run no longer holds it), and makes sure that
+    /// what every point needs outlasts the new one (an error when it cannot).
+    fn before_publish(&self, job_dir: &Path) -> io::Result<()>;
+    /// Reclaims the space of what the job deleted where the store only hid it (earlier versions
+    /// no retention holds any more); says what it did, if anything. Call with the lock held.
+    fn reclaim(&self, job_dir: &Path) -> io::Result<Option<String>>;
 }
 
 /// A repository's file system. Paths are relative to the repository root; `Path::new("")` is the
