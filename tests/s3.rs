@@ -68,21 +68,30 @@ fn object_lock_preflight_proves_retention_and_leaves_nothing() {
     assert!(e.why.contains("Object Lock enabled"), "{e}");
     assert_eq!(plain.list_all("").unwrap(), Vec::<String>::new());
     // A locked bucket passes at once: a version under retention could not be deleted, and the
-    // probe is hidden (its version is left for the bucket's lifecycle rule).
+    // probes are hidden, their versions deleted but the retention probe's, still retained.
     let worm = store(&w.endpoint(), "s3://zdm-worm/site", SECRET_KEY);
     let started = std::time::Instant::now();
     preflight(&worm, lock).unwrap_or_else(|e| panic!("{e}: {}", w.log()));
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(worm.list_all("").unwrap(), Vec::<String>::new());
-    let versions = w.boto3(
-        "r = s3.list_object_versions(Bucket='zdm-worm', Prefix='site/.zdm-preflight/')\n\
-         print(json.dumps([v['Key'] for v in r.get('Versions', [])]))",
-        &[],
-    );
+    let probe_versions = || {
+        let versions = worm.versions(".zdm-preflight").unwrap();
+        let kept = versions.iter().filter(|v| !v.marker);
+        kept.map(|v| v.name.clone()).collect::<Vec<_>>()
+    };
+    let first = probe_versions();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].ends_with("-lock"), "{first:?}");
+    // The next preflight after those seconds deletes it, and leaves only its own.
+    std::thread::sleep(Duration::from_secs(6));
+    preflight(&worm, lock).unwrap_or_else(|e| panic!("{e}: {}", w.log()));
+    let second = probe_versions();
+    assert_eq!(second.len(), 1, "{second:?}");
     assert!(
-        versions.to_string().contains("-lock"),
-        "the retention probe's version is kept: {versions}"
+        second[0].ends_with("-lock") && second != first,
+        "{second:?}"
     );
+    assert_eq!(worm.versions(".zdm-preflight").unwrap().len(), 2);
     // Written under retention in the request itself: the version cannot be deleted.
     let w1 = worm
         .put_retained(

@@ -12,6 +12,9 @@ use std::fmt;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+/// Where the probes are written, at the repository's top.
+const PROBES: &str = ".zdm-preflight";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Connect,
@@ -92,11 +95,11 @@ pub fn reachable(store: &S3Store) -> Result<(), PreflightError> {
 }
 
 /// Runs every step against `store`, leaving no object behind when it succeeds (the probes are
-/// removed; on a versioned bucket their versions stay for its lifecycle rule). With `lock`, the
-/// store must also keep Object Lock retention.
+/// removed, and on a versioned bucket their versions too, but for a retention probe's until
+/// its seconds are over). With `lock`, the store must also keep Object Lock retention.
 pub fn preflight(store: &S3Store, lock: Option<ObjectLock>) -> Result<(), PreflightError> {
     reachable(store)?;
-    let probe = format!(".zdm-preflight/{}", uuid::Uuid::new_v4());
+    let probe = format!("{PROBES}/{}", uuid::Uuid::new_v4());
     let first = b"zdm-backupd preflight 1".to_vec();
     let etag = store
         .put(&probe, first.clone(), Put::Overwrite)
@@ -124,17 +127,20 @@ pub fn preflight(store: &S3Store, lock: Option<ObjectLock>) -> Result<(), Prefli
         })
         .map_err(fail(Step::Delete));
     read.and(removed)?;
-    match lock {
-        Some(_) => retention(store, &format!("{probe}-lock")).map_err(fail(Step::ObjectLock)),
-        None => Ok(()),
+    if lock.is_some() {
+        retention(store, &format!("{probe}-lock")).map_err(fail(Step::ObjectLock))?;
     }
+    // On a versioned bucket the deletes above only hid the probes: their versions go too, and
+    // those of earlier preflights (a retention probe once its seconds are over). Best effort:
+    // what is left is a few bytes, tried again next time.
+    let _ = store.reclaim_versions(PROBES, |_| true);
+    Ok(())
 }
 
 /// Writes a probe under a few seconds of retention and checks that deleting that version is
 /// refused (a delete that succeeds only proves something if the retention was still running).
 /// The probe is then hidden by a plain delete without waiting for its retention to end: its
-/// version stays as a noncurrent one, like the other probes' on a versioned bucket, for the
-/// bucket's lifecycle rule to reclaim (docs/ENGINE.md).
+/// version stays until a later preflight finds the retention over and deletes it.
 fn retention(store: &S3Store, probe: &str) -> Result<(), String> {
     let until = chrono::Utc::now() + chrono::Duration::seconds(5);
     let written = store
