@@ -66,13 +66,18 @@ fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// A `<Retention>` document as `GET ?retention` answers it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Retention {
+    retain_until_date: DateTime<Utc>,
+}
+
 /// The `RetainUntilDate` of a `<Retention>` document (stores write it with or without
-/// fractional seconds).
+/// fractional seconds), read as the version listing is (`versions.rs`).
 fn retain_until_date(xml: &str) -> Option<DateTime<Utc>> {
-    let (_, rest) = xml.split_once("<RetainUntilDate>")?;
-    let (date, _) = rest.split_once("</RetainUntilDate>")?;
-    let date = DateTime::parse_from_rfc3339(date.trim()).ok()?;
-    Some(date.with_timezone(&Utc))
+    let r: Retention = quick_xml::de::from_str(xml).ok()?;
+    Some(r.retain_until_date)
 }
 
 /// The query that addresses the retention of one version.
